@@ -1,0 +1,203 @@
+"""Builds the ASGI application: tracking API, management API, health, web app."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+
+from c360 import __version__
+from c360.api import errors
+from c360.api.management import build_router
+from c360.api.openapi import SECURITY_SCHEMES, tracking_paths
+from c360.api.tracking import TrackingAPI
+from c360.eventlog import GroupCommitWriter
+from c360.ingest import Limits
+from c360.ingest.ratelimit import RateLimiter
+from c360.kernel.clock import Clock, system_clock
+from c360.privacy.keys import KeyCache
+from c360.settings import Settings
+from c360.storage import DurabilityReport, check_durability
+from c360.storage.engine import reader
+from c360.storage.maintenance import WalCheckpointer
+from c360.workers.processor import Processor, lag
+
+log = logging.getLogger(__name__)
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Readiness(BaseModel):
+    status: str
+    store: str
+    durability: dict[str, Any]
+    unsafe_durability: bool
+    worker_lag: int | None
+    checkpoint: int | None
+    worker_running: bool
+
+
+class Runtime:
+    """What one server process runs besides request handlers."""
+
+    def __init__(self, engine: Engine, settings: Settings, run_worker: bool) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.run_worker = run_worker
+        self.durability: DurabilityReport = check_durability(engine)
+        self.writer: GroupCommitWriter | None = None
+        self.processor: Processor | None = None
+        self.checkpointer: WalCheckpointer | None = None
+
+    @property
+    def accepts_writes(self) -> bool:
+        return self.durability.ok or self.settings.unsafe_durability
+
+    def start(self) -> None:
+        if not self.durability.ok:
+            log.warning(
+                "store durability check failed (%s)%s",
+                "; ".join(self.durability.problems),
+                "; serving anyway because unsafe_durability is set"
+                if self.settings.unsafe_durability
+                else "; /v1 answers 503",
+            )
+        if self.run_worker:
+            self.processor = Processor(
+                self.engine,
+                batch_size=self.settings.worker_batch_size,
+                poll_s=self.settings.worker_poll_s,
+            ).start()
+        processor = self.processor
+        self.writer = GroupCommitWriter(
+            self.engine,
+            max_rows=self.settings.commit_batch_max_rows,
+            on_commit=processor.notify if processor else None,
+        )
+        self.checkpointer = WalCheckpointer(self.engine).start()
+
+    def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.processor is not None:
+            self.processor.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+
+
+def build_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Clock = system_clock,
+    run_worker: bool = True,
+) -> Any:
+    """The whole server as one ASGI callable (the store must already be migrated)."""
+    runtime = Runtime(engine, settings, run_worker)
+    keys = KeyCache(engine, settings.key_cache_ttl_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    api = FastAPI(
+        title="c360",
+        version=__version__,
+        description="Customer Data Platform: Segment-compatible tracking API under /v1, "
+        "management API under /api.",
+        lifespan=lifespan,
+    )
+    errors.install(api)
+    api.include_router(build_router(engine, keys))
+
+    @api.get("/healthz", response_model=Health, tags=["operations"])
+    def healthz() -> Health:
+        """The process is alive."""
+        return Health(status="ok", version=__version__)
+
+    @api.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready"}},
+        tags=["operations"],
+    )
+    def readyz() -> Any:
+        """The store is reachable and durable; how far the worker lags behind the log."""
+        try:
+            with reader(engine).connect() as conn:
+                conn.execute(text("SELECT 1"))
+            behind, checkpoint = lag(engine)
+            store = "ok"
+        except Exception as exc:
+            store, behind, checkpoint = f"unreachable: {type(exc).__name__}", None, None
+        ready = store == "ok" and runtime.accepts_writes
+        body = Readiness(
+            status="ready" if ready else "not_ready",
+            store=store,
+            durability={
+                "backend": runtime.durability.backend,
+                "settings": runtime.durability.settings,
+                "ok": runtime.durability.ok,
+                "problems": list(runtime.durability.problems),
+            },
+            unsafe_durability=settings.unsafe_durability,
+            worker_lag=behind,
+            checkpoint=checkpoint,
+            worker_running=runtime.processor is not None,
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+    index_html = resources.files("c360.web").joinpath("static/index.html").read_text("utf-8")
+
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return index_html
+
+    base_openapi = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            schema = base_openapi()
+            schema["paths"].update(tracking_paths())
+            components = schema.setdefault("components", {})
+            components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+            for path, item in schema["paths"].items():
+                if path.startswith("/api/"):
+                    for operation in item.values():
+                        operation["security"] = [{"bearer": []}]
+            api.openapi_schema = schema
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+    tracking = TrackingAPI(
+        writer=lambda: runtime.writer,
+        keys=keys,
+        limits=Limits(settings.max_message_bytes, settings.max_properties),
+        max_batch_bytes=settings.max_batch_bytes,
+        clock=clock,
+        durable=lambda: runtime.accepts_writes,
+        rate_limiter=RateLimiter(settings.rate_limit_burst_s),
+    )
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            await tracking(scope, receive, send)
+        else:
+            await api(scope, receive, send)
+
+    app.runtime = runtime  # type: ignore[attr-defined]
+    app.fastapi = api  # type: ignore[attr-defined]
+    return app

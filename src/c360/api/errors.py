@@ -1,0 +1,78 @@
+"""One table from c360's errors to HTTP answers: JSON with ``code`` and ``message``."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from c360.errors import (
+    C360Error,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    Unauthorized,
+)
+
+STATUS: dict[type[C360Error], int] = {
+    InvalidInput: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    StoreUnavailable: 503,
+}
+
+
+class ErrorBody(BaseModel):
+    """Every error answer."""
+
+    code: str
+    message: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid key"},
+    403: {"model": ErrorBody, "description": "The key's role may not do this"},
+    404: {"model": ErrorBody, "description": "Not found"},
+    422: {"model": ErrorBody, "description": "Invalid parameters"},
+}
+
+
+def _status_of(exc: C360Error) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    """Make every error answer of ``app`` an ``ErrorBody``."""
+
+    @app.exception_handler(C360Error)
+    async def _c360(_request: Request, exc: C360Error) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(
+            {"code": exc.code, "message": str(exc)}, status_code=_status_of(exc), headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()))
+            parts.append(f"{where}: {error.get('msg')}")
+        return JSONResponse(
+            {"code": "invalid_input", "message": "; ".join(parts)}, status_code=422
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse(
+            {"code": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

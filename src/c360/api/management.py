@@ -1,0 +1,247 @@
+"""The management API (``/api/*``): profiles, events, sources and their quarantine.
+
+Every route takes ``Authorization: Bearer <key>``; admin keys may do everything here, read keys
+may read, writer keys are refused (403).
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from c360.eventlog import service as log_service
+from c360.kernel.clock import isoformat_us
+from c360.privacy.keys import ApiKey, KeyCache, Role
+from c360.profiles import service as profile_service
+from c360.profiles.model import IDENTIFIER_TYPES, Profile
+from c360.storage.engine import reader
+from c360.workers.processor import PROFILES_CHECKPOINT
+
+from c360.api.errors import ERROR_RESPONSES
+
+
+class IdentifierOut(BaseModel):
+    type: str
+    value: str
+    source: str
+
+
+class ProfileOut(BaseModel):
+    id: str
+    traits: dict[str, Any]
+    identifiers: list[IdentifierOut]
+    event_count: int
+
+
+class EventOut(BaseModel):
+    seq: int
+    messageId: str  # noqa: N815 - Segment's field names
+    type: str
+    source: str
+    receivedAt: str  # noqa: N815
+    timestamp: str
+    payload: dict[str, Any]
+
+
+class EventsPage(BaseModel):
+    events: list[EventOut]
+    next: str | None = Field(description="Cursor for the next (older) page, or null at the end")
+
+
+class RejectOut(BaseModel):
+    id: int
+    reason: str
+    detail: str
+    messageId: str | None  # noqa: N815
+    receivedAt: str  # noqa: N815
+    payload: str = Field(description="The raw bytes of the item, decoded as UTF-8 (lossy)")
+
+
+class RejectsPage(BaseModel):
+    source: str
+    rejects: list[RejectOut]
+    next: str | None
+
+
+class SourceOut(BaseModel):
+    id: int
+    name: str
+    rate_limit_per_s: float | None
+
+
+class MessageRecord(BaseModel):
+    source: str
+    seq: int
+    type: str
+    receivedAt: str  # noqa: N815
+    processed: bool
+
+
+class MessageStatus(BaseModel):
+    messageId: str  # noqa: N815
+    accepted: bool = Field(description="Stored in the event log")
+    records: list[MessageRecord]
+    quarantined: list[RejectOut]
+
+
+def _cursor(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput("cursor must be a value returned as 'next' by the previous page")
+    return int(value)
+
+
+def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
+    """Routes of the management API over ``engine``."""
+    read_engine = reader(engine)
+
+    def caller(
+        request: Request,
+        authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> ApiKey:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send an admin or read key as Authorization: Bearer <key>")
+        key = keys.lookup(token.strip())
+        if key is None:
+            raise Unauthorized("the key is not valid or was revoked")
+        if key.role is Role.WRITER:
+            raise Forbidden("a writer key can only send messages to /v1; use an admin or read key")
+        if key.role is Role.READ and request.method not in ("GET", "HEAD"):
+            raise Forbidden("a read key can only read")
+        return key
+
+    router = APIRouter(prefix="/api", dependencies=[Depends(caller)], responses=ERROR_RESPONSES)
+
+    def source_names() -> Callable[[int], str]:
+        with read_engine.connect() as conn:
+            names = {s.id: s.name for s in log_service.list_sources(conn)}
+        return lambda source_id: names.get(source_id, str(source_id))
+
+    @router.get("/profiles/by-identifier/{type}/{value}", response_model=ProfileOut)
+    def profile_by_identifier(
+        type: Annotated[str, Path(description=f"One of {', '.join(IDENTIFIER_TYPES)}")],  # noqa: A002
+        value: Annotated[str, Path(min_length=1, max_length=1000)],
+    ) -> ProfileOut:
+        """The profile an identifier belongs to."""
+        if type not in IDENTIFIER_TYPES:
+            raise InvalidInput(
+                f"identifier type {type!r} is unknown; use one of {', '.join(IDENTIFIER_TYPES)}"
+            )
+        with read_engine.connect() as conn:
+            return _profile_out(profile_service.find_by_identifier(conn, type, value))
+
+    @router.get("/profiles/{profile_id}", response_model=ProfileOut)
+    def profile(profile_id: Annotated[str, Path(max_length=36)]) -> ProfileOut:
+        """A profile by id (an id merged into another answers with the surviving profile)."""
+        with read_engine.connect() as conn:
+            return _profile_out(profile_service.get_profile(conn, profile_id))
+
+    @router.get("/profiles/{profile_id}/events", response_model=EventsPage)
+    def profile_events(
+        profile_id: Annotated[str, Path(max_length=36)],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=20)] = None,
+    ) -> EventsPage:
+        """A profile's events, newest first; follow ``next`` for older ones."""
+        before = _cursor(cursor)
+        with read_engine.connect() as conn:
+            rows = profile_service.profile_events_page(conn, profile_id, limit + 1, before)
+        page = rows[:limit]
+        events = [
+            EventOut(
+                seq=seq,
+                messageId=message_id,
+                type=kind,
+                source=source,
+                receivedAt=isoformat_us(received),
+                timestamp=isoformat_us(timestamp),
+                payload=orjson.loads(payload),
+            )
+            for seq, message_id, kind, received, timestamp, payload, source in page
+        ]
+        more = len(rows) > limit
+        return EventsPage(events=events, next=str(page[-1][0]) if more and page else None)
+
+    @router.get("/sources", response_model=list[SourceOut])
+    def list_sources() -> list[SourceOut]:
+        """Every source with its rate limit."""
+        with read_engine.connect() as conn:
+            return [
+                SourceOut(id=s.id, name=s.name, rate_limit_per_s=s.rate_limit_per_s)
+                for s in log_service.list_sources(conn)
+            ]
+
+    @router.get("/sources/{source}/rejects", response_model=RejectsPage)
+    def source_rejects(
+        source: Annotated[str, Path(max_length=100)],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=20)] = None,
+    ) -> RejectsPage:
+        """Quarantined items of a source with reason, time and raw payload, newest first."""
+        before = _cursor(cursor)
+        with read_engine.connect() as conn:
+            found = log_service.get_source_by_name(conn, source)
+            if found is None:
+                raise NotFound(f"no source named {source!r}")
+            rows = log_service.list_rejects(conn, found.id, limit + 1, before)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return RejectsPage(
+            source=source,
+            rejects=[_reject_out(r) for r in page],
+            next=str(page[-1]["id"]) if more and page else None,
+        )
+
+    @router.get("/events/{message_id}", response_model=MessageStatus)
+    def message_status(message_id: Annotated[str, Path(max_length=200)]) -> MessageStatus:
+        """Whether a message was accepted, when, and whether it has been processed."""
+        names = source_names()
+        with read_engine.connect() as conn:
+            found = log_service.find_message(conn, message_id)
+            quarantined = log_service.find_rejects(conn, message_id)
+            checkpoint = log_service.get_checkpoint(conn, PROFILES_CHECKPOINT)
+        if not found and not quarantined:
+            raise NotFound("no message with this messageId was accepted or quarantined")
+        return MessageStatus(
+            messageId=message_id,
+            accepted=bool(found),
+            records=[
+                MessageRecord(
+                    source=names(e.source_id),
+                    seq=e.seq,
+                    type=e.type,
+                    receivedAt=isoformat_us(e.received_at_us),
+                    processed=e.seq <= checkpoint,
+                )
+                for e in found
+            ],
+            quarantined=[_reject_out(r) for r in quarantined],
+        )
+
+    return router
+
+
+def _profile_out(profile: Profile) -> ProfileOut:
+    return ProfileOut(
+        id=profile.id,
+        traits=profile.traits,
+        identifiers=[IdentifierOut(type=i.type, value=i.value, source=i.source) for i in profile.identifiers],
+        event_count=profile.event_count,
+    )
+
+
+def _reject_out(row: dict[str, Any]) -> RejectOut:
+    return RejectOut(
+        id=int(row["id"]),
+        reason=str(row["reason"]),
+        detail=str(row["detail"]),
+        messageId=row["message_id"],
+        receivedAt=isoformat_us(int(row["received_at_us"])),
+        payload=bytes(row["payload"]).decode("utf-8", "replace"),
+    )

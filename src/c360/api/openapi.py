@@ -1,0 +1,89 @@
+"""OpenAPI description of the tracking API, which is served outside FastAPI for speed."""
+
+from typing import Any
+
+from c360.api.tracking import ENDPOINTS
+
+_ERROR = {
+    "description": "Refused: JSON with code and message",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        }
+    },
+}
+
+_SUCCESS = {
+    "description": "Every accepted message is durably stored; bad items are quarantined",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["success"],
+                "properties": {"success": {"type": "boolean", "enum": [True]}},
+            }
+        }
+    },
+}
+
+_MESSAGE = {
+    "type": "object",
+    "description": "A Segment message (identify, track, page, screen, group or alias). Items "
+    "that break a rule are answered 200 and quarantined with a reason code.",
+    "additionalProperties": True,
+}
+
+
+def tracking_paths() -> dict[str, Any]:
+    """Path items for ``/v1/*`` in the OpenAPI document."""
+    paths: dict[str, Any] = {}
+    for path, kind in ENDPOINTS.items():
+        if kind is None:
+            schema = {
+                "type": "object",
+                "required": ["batch"],
+                "properties": {
+                    "batch": {"type": "array", "items": _MESSAGE},
+                    "context": {"type": "object"},
+                    "integrations": {"type": "object"},
+                    "writeKey": {"type": "string"},
+                    "sentAt": {"type": "string"},
+                },
+            }
+            summary = "Send a batch of messages" if path.endswith("batch") else "Import messages"
+        else:
+            schema = _MESSAGE
+            summary = f"Send one {kind} message"
+        paths[path] = {
+            "post": {
+                "tags": ["tracking"],
+                "summary": summary,
+                "operationId": f"tracking_{path.rsplit('/', 1)[1]}",
+                "security": [{"writeKeyBasic": []}, {"writeKeyHeader": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": schema}},
+                },
+                "responses": {
+                    "200": _SUCCESS,
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "413": _ERROR,
+                    "415": _ERROR,
+                    "429": _ERROR,
+                    "503": _ERROR,
+                },
+            }
+        }
+    return paths
+
+
+SECURITY_SCHEMES = {
+    "writeKeyBasic": {"type": "http", "scheme": "basic", "description": "write key as user name"},
+    "writeKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Write-Key"},
+    "bearer": {"type": "http", "scheme": "bearer", "description": "admin or read key"},
+}

@@ -1,0 +1,279 @@
+"""``c360``: run the server and the worker, manage the store, keys and sources."""
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from c360.errors import C360Error, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from c360.eventlog import service as log_service
+from c360.kernel.clock import isoformat_us
+from c360.privacy.keys import Role, create_key, list_keys, revoke_key
+from c360.settings import Settings
+from c360.storage import check_durability, open_store
+from c360.storage.migrations import current_revision
+
+app = typer.Typer(help="c360: an open-source Customer Data Platform.", no_args_is_help=True)
+db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+sources_app = typer.Typer(help="Sources: list and set rate limits.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(sources_app, name="sources")
+
+err = Console(stderr=True)
+out = Console()
+
+EXIT_CODES: dict[type[C360Error], int] = {
+    InvalidInput: 2,
+    Unauthorized: 3,
+    Forbidden: 3,
+    NotFound: 4,
+    Conflict: 5,
+}
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except C360Error as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+        raise typer.Exit(code) from None
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's message names the variable and the problem
+        err.print(f"[red]error:[/red] invalid C360_* setting: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _store(settings: Settings) -> Engine:
+    with _errors():
+        return open_store(settings.database_url)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the log processor in-process.")
+    ] = True,
+    unsafe_durability: Annotated[
+        bool,
+        typer.Option(help="Serve /v1 even if the store's durability settings are off."),
+    ] = False,
+) -> None:
+    """Run the tracking API, the management API, the web app and (by default) a worker."""
+    settings = _settings()
+    if unsafe_durability:
+        settings = settings.model_copy(update={"unsafe_durability": True})
+    engine = _store(settings)
+    _serve(settings, engine, host or settings.host, port or settings.port, worker)
+
+
+def _serve(settings: Settings, engine: Engine, host: str, port: int, worker: bool) -> None:
+    import uvicorn
+
+    from c360.api import build_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    report = check_durability(engine)
+    err.print(
+        f"c360 on http://{host}:{port}  store: {report.backend} "
+        f"({', '.join(f'{k}={v}' for k, v in report.settings.items())})"
+        + ("" if report.ok else f"  [red]NOT DURABLE: {'; '.join(report.problems)}[/red]")
+    )
+    uvicorn.run(
+        build_app(settings, engine, run_worker=worker),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run a log processor alone (production: next to API processes started with --no-worker)."""
+    from c360.workers import Processor
+
+    settings = _settings()
+    engine = _store(settings)
+    processor = Processor(
+        engine, batch_size=settings.worker_batch_size, poll_s=settings.worker_poll_s
+    )
+    signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
+    err.print("c360 worker: processing the log (Ctrl-C to stop)")
+    try:
+        processor.run_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def rebuild() -> None:
+    """Recompute every derived view (profiles) from the event log."""
+    from c360.workers import rebuild as run_rebuild
+
+    settings = _settings()
+    engine = _store(settings)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("replaying the log", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        applied = run_rebuild(engine, batch_size=settings.worker_batch_size, progress=report)
+    out.print(f"rebuilt from {applied} log entries")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply any pending migrations (a new database is created)."""
+    settings = _settings()
+    engine = _store(settings)
+    out.print(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the schema revision and the durability settings."""
+    settings = _settings()
+    engine = _store(settings)
+    report = check_durability(engine)
+    out.print(f"revision: {current_revision(engine)}")
+    out.print(f"backend: {report.backend}")
+    for name, value in report.settings.items():
+        out.print(f"  {name} = {value}")
+    out.print("durable: yes" if report.ok else f"durable: NO ({'; '.join(report.problems)})")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    role: Annotated[Role, typer.Option(help="writer, read or admin.")],
+    source: Annotated[str | None, typer.Option(help="The source a writer key writes to.")] = None,
+) -> None:
+    """Create a key; the secret is printed once, as the last line."""
+    settings = _settings()
+    engine = _store(settings)
+    with _errors(), engine.begin() as conn:
+        key, secret = create_key(conn, name=name, role=role, source=source)
+    where = f" for source {key.source_name}" if key.source_name else ""
+    err.print(f"created {key.role.value} key {key.id} ({key.name}){where}; it is shown only now:")
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    engine = _store(_settings())
+    with engine.connect() as conn:
+        keys = list_keys(conn)
+    table = Table("id", "name", "role", "source", "prefix", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.role.value,
+            k.source_name or "",
+            k.prefix + "…",
+            isoformat_us(k.created_at_us),
+            isoformat_us(k.revoked_at_us) if k.revoked_at_us else "",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (c360 keys list).")]) -> None:
+    """Revoke a key; running servers refuse it within their key cache TTL."""
+    engine = _store(_settings())
+    with _errors(), engine.begin() as conn:
+        key = revoke_key(conn, key_id)
+    out.print(f"key {key.id} ({key.name}) revoked")
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """List sources and their rate limits."""
+    engine = _store(_settings())
+    with engine.connect() as conn:
+        found = log_service.list_sources(conn)
+    table = Table("id", "name", "rate limit (messages/s)")
+    for s in found:
+        table.add_row(str(s.id), s.name, "" if s.rate_limit_per_s is None else f"{s.rate_limit_per_s:g}")
+    out.print(table)
+
+
+@sources_app.command("set-rate")
+def sources_set_rate(
+    name: Annotated[str, typer.Argument(help="Source name.")],
+    per_second: Annotated[
+        float | None, typer.Option(help="Messages per second; omit to remove the limit.")
+    ] = None,
+) -> None:
+    """Limit how many messages per second a source may send (429 beyond it)."""
+    engine = _store(_settings())
+    with _errors(), engine.begin() as conn:
+        source = log_service.set_rate_limit(conn, name, per_second)
+    limit = "no limit" if source.rate_limit_per_s is None else f"{source.rate_limit_per_s:g}/s"
+    out.print(f"source {source.name}: {limit}")
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Set up the embedded store, print demo keys and example calls, and serve."""
+    settings = _settings()
+    engine = _store(settings)
+    host, port = host or settings.host, port or settings.port
+    with engine.begin() as conn:
+        _, write_key = create_key(conn, name="demo writer", role=Role.WRITER, source="demo")
+        _, admin_key = create_key(conn, name="demo admin", role=Role.ADMIN, source=None)
+    base = f"http://{host}:{port}"
+    out.print(f"[bold]c360 demo[/bold]  store: {settings.database_url}")
+    out.print(f"write key (source 'demo'): [green]{write_key}[/green]")
+    out.print(f"admin key:                 [green]{admin_key}[/green]")
+    out.print("try:")
+    out.print(
+        f"  curl -u {write_key}: {base}/v1/identify -H 'Content-Type: application/json' "
+        "-d '{\"userId\":\"u-1\",\"traits\":{\"name\":\"สมชาย ใจดี\",\"email\":\"somchai@example.co.th\"}}'",
+        soft_wrap=True,
+    )
+    out.print(
+        f"  curl -H 'Authorization: Bearer {admin_key}' {base}/api/profiles/by-identifier/user_id/u-1",
+        soft_wrap=True,
+    )
+    sys.stdout.flush()
+    _serve(settings, engine, host, port, worker=True)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,144 @@
+"""Use cases on the log: append, read in order, look up, checkpoints, sources."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from c360.errors import InvalidInput, NotFound
+from c360.eventlog.model import LogRow, RejectRow, Source, StoredEvent
+from c360.kernel.clock import system_clock
+from c360.storage.dialect import insert_ignoring_duplicates, lock_log_appends
+from c360.storage.tables import event_log, rejects, sources, worker_checkpoints
+
+SOURCE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def append(conn: Connection, rows: Sequence[LogRow], quarantined: Sequence[RejectRow]) -> None:
+    """Append accepted rows (a repeated (source, message id) is ignored) and quarantined items."""
+    lock_log_appends(conn)
+    if rows:
+        conn.execute(insert_ignoring_duplicates(conn, event_log), list(rows))
+    if quarantined:
+        conn.execute(insert(rejects), list(quarantined))
+
+
+def read_after(conn: Connection, seq: int, limit: int) -> list[StoredEvent]:
+    """Up to ``limit`` log entries after ``seq``, in log order."""
+    result = conn.execute(
+        select(*event_log.c).where(event_log.c.seq > seq).order_by(event_log.c.seq).limit(limit)
+    )
+    return [StoredEvent(*row) for row in result]
+
+
+def last_seq(conn: Connection) -> int:
+    """The newest log position (0 for an empty log)."""
+    return int(conn.execute(select(func.coalesce(func.max(event_log.c.seq), 0))).scalar_one())
+
+
+def find_message(conn: Connection, message_id: str) -> list[StoredEvent]:
+    """Every log entry with this message id (one per source that sent it)."""
+    result = conn.execute(
+        select(*event_log.c).where(event_log.c.message_id == message_id).order_by(event_log.c.seq)
+    )
+    return [StoredEvent(*row) for row in result]
+
+
+def get_checkpoint(conn: Connection, name: str) -> int:
+    """How far the consumer ``name`` has processed the log."""
+    seq = conn.execute(
+        select(worker_checkpoints.c.seq).where(worker_checkpoints.c.name == name)
+    ).scalar_one_or_none()
+    return int(seq or 0)
+
+
+def set_checkpoint(conn: Connection, name: str, seq: int) -> None:
+    """Record progress of ``name``; call in the transaction that applied the entries."""
+    now = system_clock()
+    changed = conn.execute(
+        update(worker_checkpoints)
+        .where(worker_checkpoints.c.name == name)
+        .values(seq=seq, updated_at_us=now)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(worker_checkpoints).values(name=name, seq=seq, updated_at_us=now))
+
+
+def validate_source_name(name: str) -> str:
+    """A source name is lower-case letters, digits and ``-_.``; 1 to 100 characters."""
+    if not name or len(name) > 100 or not set(name) <= SOURCE_NAME_CHARS:
+        raise InvalidInput(
+            f"source name {name!r} is not valid: use 1-100 lower-case letters, digits, '-', "
+            "'_' or '.'"
+        )
+    return name
+
+
+def ensure_source(conn: Connection, name: str) -> Source:
+    """The source called ``name``, created if new."""
+    validate_source_name(name)
+    found = get_source_by_name(conn, name)
+    if found is not None:
+        return found
+    conn.execute(insert(sources).values(name=name, created_at_us=system_clock()))
+    created = get_source_by_name(conn, name)
+    assert created is not None
+    return created
+
+
+def get_source_by_name(conn: Connection, name: str) -> Source | None:
+    row = conn.execute(
+        select(sources.c.id, sources.c.name, sources.c.rate_limit_per_s).where(
+            sources.c.name == name
+        )
+    ).first()
+    return Source(*row) if row else None
+
+
+def get_source(conn: Connection, source_id: int) -> Source:
+    row = conn.execute(
+        select(sources.c.id, sources.c.name, sources.c.rate_limit_per_s).where(
+            sources.c.id == source_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"source {source_id} does not exist")
+    return Source(*row)
+
+
+def list_sources(conn: Connection) -> list[Source]:
+    rows = conn.execute(
+        select(sources.c.id, sources.c.name, sources.c.rate_limit_per_s).order_by(sources.c.name)
+    )
+    return [Source(*row) for row in rows]
+
+
+def set_rate_limit(conn: Connection, name: str, per_s: float | None) -> Source:
+    """Set (or clear, with None) how many messages per second the source may send."""
+    if per_s is not None and per_s <= 0:
+        raise InvalidInput("a rate limit must be a positive number of messages per second")
+    source = ensure_source(conn, name)
+    conn.execute(update(sources).where(sources.c.id == source.id).values(rate_limit_per_s=per_s))
+    return Source(source.id, source.name, per_s)
+
+
+def list_rejects(
+    conn: Connection, source_id: int, limit: int, before_id: int | None
+) -> list[dict[str, object]]:
+    """Quarantined items of a source, newest first, keyed for paging by ``id``."""
+    query = select(*rejects.c).where(rejects.c.source_id == source_id)
+    if before_id is not None:
+        query = query.where(rejects.c.id < before_id)
+    rows = conn.execute(query.order_by(rejects.c.id.desc()).limit(limit)).mappings()
+    return [dict(row) for row in rows]
+
+
+def find_rejects(conn: Connection, message_id: str) -> list[dict[str, object]]:
+    """Quarantined items that carried this message id."""
+    rows = conn.execute(
+        select(*rejects.c).where(rejects.c.message_id == message_id).order_by(rejects.c.id)
+    ).mappings()
+    return [dict(row) for row in rows]
+
+
+def count_rejects(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(rejects)).scalar_one())

@@ -1,0 +1,126 @@
+"""Group commit: many concurrent requests, one durable transaction.
+
+Every request's rows wait in a queue; one thread takes everything waiting (up to a row cap),
+appends it in a single transaction, and only after the commit returns resolves each request's
+future. Under load one fsync covers hundreds of requests, so durable acknowledgement stays fast.
+"""
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from c360.errors import C360Error
+from c360.eventlog.model import LogRow, RejectRow
+from c360.eventlog.service import append
+
+log = logging.getLogger(__name__)
+
+
+class WriterClosed(C360Error):
+    """The writer is shutting down and takes no more work."""
+
+    code = "shutting_down"
+
+
+@dataclass(slots=True)
+class _Request:
+    rows: Sequence[LogRow]
+    rejects: Sequence[RejectRow]
+    future: Future[None] = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    """Appends to the log from one thread, committing everything that waits together."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_rows: int = 5000,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._max_rows = max_rows
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="c360-log-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, rows: Sequence[LogRow], rejects: Sequence[RejectRow]) -> Future[None]:
+        """Queue rows for the next commit; the future resolves once they are durable."""
+        if self._closed:
+            raise WriterClosed("the server is shutting down; retry the request")
+        request = _Request(rows, rejects)
+        self._queue.put(request)
+        return request.future
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Commit what is queued, then stop."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            batch: list[_Request] = [item]  # type: ignore[list-item]
+            rows = len(batch[0].rows) + len(batch[0].rejects)
+            while rows < self._max_rows:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+                rows += len(item.rows) + len(item.rejects)  # type: ignore[attr-defined]
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Request]) -> None:
+        try:
+            self._append([r for req in batch for r in req.rows], [r for req in batch for r in req.rejects])
+        except Exception as exc:
+            if len(batch) == 1:
+                log.error("log append failed: %s", type(exc).__name__)
+                _resolve(batch[0].future, exc)
+                return
+            # One request must not fail the others: retry each alone.
+            for request in batch:
+                try:
+                    self._append(request.rows, request.rejects)
+                except Exception as single_exc:
+                    log.error("log append failed: %s", type(single_exc).__name__)
+                    _resolve(request.future, single_exc)
+                else:
+                    _resolve(request.future, None)
+        else:
+            for request in batch:
+                _resolve(request.future, None)
+        if self._on_commit is not None:
+            self._on_commit()
+
+    def _append(self, rows: Sequence[LogRow], rejects: Sequence[RejectRow]) -> None:
+        with self._engine.begin() as conn:
+            append(conn, rows, rejects)
+
+
+def _resolve(future: Future[None], error: BaseException | None) -> None:
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

@@ -1,0 +1,52 @@
+"""A profile as the API shows it, and the identifiers that point at it."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+IDENTIFIER_TYPES = ("user_id", "anonymous_id", "email", "previous_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    type: str
+    value: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: str
+    traits: dict[str, Any]
+    identifiers: list[Identifier] = field(default_factory=list)
+    created_seq: int = 0
+    updated_seq: int = 0
+    event_count: int = 0
+
+
+def identifiers_of(message_type: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (type, value) identifiers a message carries, strongest first."""
+    found: list[tuple[str, str]] = []
+    user_id = _text(payload.get("userId"))
+    if user_id:
+        found.append(("user_id", user_id))
+    anonymous_id = _text(payload.get("anonymousId"))
+    if anonymous_id:
+        found.append(("anonymous_id", anonymous_id))
+    if message_type == "identify":
+        traits = payload.get("traits")
+        email = traits.get("email") if isinstance(traits, dict) else None
+        if isinstance(email, str) and "@" in email:
+            found.append(("email", email.strip().lower()))
+    return found
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def previous_id_of(payload: dict[str, Any]) -> str | None:
+    return _text(payload.get("previousId"))

@@ -1,0 +1,38 @@
+"""Settings (``C360_*`` environment variables), validated once by each entry point."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; areas receive plain values, never this object."""
+
+    model_config = SettingsConfigDict(env_prefix="C360_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./c360.db",
+        description="SQLAlchemy URL of the store: sqlite:///path or postgresql+psycopg://...",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8360
+    max_message_bytes: int = Field(32 * 1024, gt=0, description="Largest single message.")
+    max_batch_bytes: int = Field(
+        500 * 1024,
+        gt=0,
+        description="Largest (decompressed) request body; set 4194304 for rudder-sdk-python.",
+    )
+    max_properties: int = Field(
+        300, gt=0, description="Most top-level keys allowed in traits, properties or context."
+    )
+    unsafe_durability: bool = Field(
+        False, description="Serve /v1 even when the store's durability settings are off."
+    )
+    key_cache_ttl_s: float = Field(2.0, ge=0, description="How long a key lookup is cached.")
+    worker_batch_size: int = Field(500, gt=0)
+    worker_poll_s: float = Field(0.2, gt=0)
+    commit_batch_max_rows: int = Field(
+        5000, gt=0, description="Most log rows the group-commit writer puts in one transaction."
+    )
+    rate_limit_burst_s: float = Field(
+        2.0, gt=0, description="Seconds of a source's rate limit that may arrive at once."
+    )
