@@ -44,7 +44,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 def _status_of(exc: C360Error) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
@@ -64,9 +64,7 @@ def install(app: FastAPI) -> None:
         for error in exc.errors():
             where = ".".join(str(p) for p in error.get("loc", ()))
             parts.append(f"{where}: {error.get('msg')}")
-        return JSONResponse(
-            {"code": "invalid_input", "message": "; ".join(parts)}, status_code=422
-        )
+        return JSONResponse({"code": "invalid_input", "message": "; ".join(parts)}, status_code=422)
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from c360.api.errors import ERROR_RESPONSES
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
@@ -20,8 +21,6 @@ from c360.profiles import service as profile_service
 from c360.profiles.model import IDENTIFIER_TYPES, Profile
 from c360.storage.engine import reader
 from c360.workers.processor import PROFILES_CHECKPOINT
-
-from c360.api.errors import ERROR_RESPONSES
 
 
 class IdentifierOut(BaseModel):
@@ -39,10 +38,10 @@ class ProfileOut(BaseModel):
 
 class EventOut(BaseModel):
     seq: int
-    messageId: str  # noqa: N815 - Segment's field names
+    messageId: str
     type: str
     source: str
-    receivedAt: str  # noqa: N815
+    receivedAt: str
     timestamp: str
     payload: dict[str, Any]
 
@@ -56,8 +55,8 @@ class RejectOut(BaseModel):
     id: int
     reason: str
     detail: str
-    messageId: str | None  # noqa: N815
-    receivedAt: str  # noqa: N815
+    messageId: str | None
+    receivedAt: str
     payload: str = Field(description="The raw bytes of the item, decoded as UTF-8 (lossy)")
 
 
@@ -77,12 +76,12 @@ class MessageRecord(BaseModel):
     source: str
     seq: int
     type: str
-    receivedAt: str  # noqa: N815
+    receivedAt: str
     processed: bool
 
 
 class MessageStatus(BaseModel):
-    messageId: str  # noqa: N815
+    messageId: str
     accepted: bool = Field(description="Stored in the event log")
     records: list[MessageRecord]
     quarantined: list[RejectOut]
@@ -125,7 +124,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
 
     @router.get("/profiles/by-identifier/{type}/{value}", response_model=ProfileOut)
     def profile_by_identifier(
-        type: Annotated[str, Path(description=f"One of {', '.join(IDENTIFIER_TYPES)}")],  # noqa: A002
+        type: Annotated[str, Path(description=f"One of {', '.join(IDENTIFIER_TYPES)}")],
         value: Annotated[str, Path(min_length=1, max_length=1000)],
     ) -> ProfileOut:
         """The profile an identifier belongs to."""
@@ -231,7 +230,9 @@ def _profile_out(profile: Profile) -> ProfileOut:
     return ProfileOut(
         id=profile.id,
         traits=profile.traits,
-        identifiers=[IdentifierOut(type=i.type, value=i.value, source=i.source) for i in profile.identifiers],
+        identifiers=[
+            IdentifierOut(type=i.type, value=i.value, source=i.source) for i in profile.identifiers
+        ],
         event_count=profile.event_count,
     )
 

@@ -42,6 +42,7 @@ def tracking_paths() -> dict[str, Any]:
     """Path items for ``/v1/*`` in the OpenAPI document."""
     paths: dict[str, Any] = {}
     for path, kind in ENDPOINTS.items():
+        schema: dict[str, Any]
         if kind is None:
             schema = {
                 "type": "object",

@@ -144,9 +144,7 @@ class TrackingAPI:
             raise _Refusal(
                 503, "store_unavailable", "the messages could not be stored; retry", 1
             ) from None
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [_JSON, *_CORS[:1]]}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": [_JSON, *_CORS[:1]]})
         await send({"type": "http.response.body", "body": _SUCCESS})
 
     async def _read_body(
@@ -234,7 +232,9 @@ def _inflate(body: bytes, encoding: bytes, cap: int, too_large: _Refusal) -> byt
     try:
         out = inflater.decompress(body, cap + 1)
     except zlib.error as exc:
-        raise _Refusal(400, "invalid_encoding", f"the body is not valid {encoding.decode()}: {exc}") from None
+        raise _Refusal(
+            400, "invalid_encoding", f"the body is not valid {encoding.decode()}: {exc}"
+        ) from None
     if len(out) > cap or inflater.unconsumed_tail:
         raise too_large
     if not inflater.eof:

@@ -1,5 +1,6 @@
 """``c360``: run the server and the worker, manage the store, keys and sources."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -90,7 +91,9 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, worker: boo
 
     from c360.api import build_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     report = check_durability(engine)
     err.print(
         f"c360 on http://{host}:{port}  store: {report.backend} "
@@ -121,10 +124,8 @@ def worker_command() -> None:
     )
     signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
     err.print("c360 worker: processing the log (Ctrl-C to stop)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         processor.run_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()
@@ -209,7 +210,9 @@ def keys_list() -> None:
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (c360 keys list).")]) -> None:
+def keys_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (c360 keys list).")],
+) -> None:
     """Revoke a key; running servers refuse it within their key cache TTL."""
     engine = _store(_settings())
     with _errors(), engine.begin() as conn:
@@ -225,7 +228,9 @@ def sources_list() -> None:
         found = log_service.list_sources(conn)
     table = Table("id", "name", "rate limit (messages/s)")
     for s in found:
-        table.add_row(str(s.id), s.name, "" if s.rate_limit_per_s is None else f"{s.rate_limit_per_s:g}")
+        table.add_row(
+            str(s.id), s.name, "" if s.rate_limit_per_s is None else f"{s.rate_limit_per_s:g}"
+        )
     out.print(table)
 
 
@@ -263,11 +268,12 @@ def demo(
     out.print("try:")
     out.print(
         f"  curl -u {write_key}: {base}/v1/identify -H 'Content-Type: application/json' "
-        "-d '{\"userId\":\"u-1\",\"traits\":{\"name\":\"สมชาย ใจดี\",\"email\":\"somchai@example.co.th\"}}'",
+        '-d \'{"userId":"u-1","traits":{"name":"สมชาย ใจดี","email":"somchai@example.co.th"}}\'',
         soft_wrap=True,
     )
     out.print(
-        f"  curl -H 'Authorization: Bearer {admin_key}' {base}/api/profiles/by-identifier/user_id/u-1",
+        f"  curl -H 'Authorization: Bearer {admin_key}' "
+        f"{base}/api/profiles/by-identifier/user_id/u-1",
         soft_wrap=True,
     )
     sys.stdout.flush()

@@ -43,11 +43,20 @@ def find_message(conn: Connection, message_id: str) -> list[StoredEvent]:
     return [StoredEvent(*row) for row in result]
 
 
-def get_checkpoint(conn: Connection, name: str) -> int:
-    """How far the consumer ``name`` has processed the log."""
-    seq = conn.execute(
-        select(worker_checkpoints.c.seq).where(worker_checkpoints.c.name == name)
-    ).scalar_one_or_none()
+def get_checkpoint(conn: Connection, name: str, *, lock: bool = False) -> int:
+    """How far the consumer ``name`` has processed the log.
+
+    With ``lock``, the checkpoint row stays locked until the transaction ends, so two workers
+    of the same consumer never apply the same entries (SQLite's one writer gives the same).
+    """
+    query = select(worker_checkpoints.c.seq).where(worker_checkpoints.c.name == name)
+    if lock:
+        conn.execute(
+            insert_ignoring_duplicates(conn, worker_checkpoints),
+            {"name": name, "seq": 0, "updated_at_us": system_clock()},
+        )
+        query = query.with_for_update()
+    seq = conn.execute(query).scalar_one_or_none()
     return int(seq or 0)
 
 

@@ -93,7 +93,9 @@ class GroupCommitWriter:
 
     def _commit(self, batch: list[_Request]) -> None:
         try:
-            self._append([r for req in batch for r in req.rows], [r for req in batch for r in req.rejects])
+            self._append(
+                [r for req in batch for r in req.rows], [r for req in batch for r in req.rejects]
+            )
         except Exception as exc:
             if len(batch) == 1:
                 log.error("log append failed: %s", type(exc).__name__)

@@ -47,25 +47,25 @@ class _Batch(msgspec.Struct):
     batch: list[msgspec.Raw] | None = None
     context: msgspec.Raw = _ABSENT
     integrations: msgspec.Raw = _ABSENT
-    writeKey: Any = None  # noqa: N815 - wire name
-    sentAt: Any = None  # noqa: N815
+    writeKey: Any = None
+    sentAt: Any = None
 
 
 class _Single(msgspec.Struct):
-    writeKey: Any = None  # noqa: N815
+    writeKey: Any = None
 
 
 class _Message(msgspec.Struct):
     type: Any = None
-    messageId: Any = None  # noqa: N815
-    userId: Any = None  # noqa: N815
-    anonymousId: Any = None  # noqa: N815
-    previousId: Any = None  # noqa: N815
-    groupId: Any = None  # noqa: N815
+    messageId: Any = None
+    userId: Any = None
+    anonymousId: Any = None
+    previousId: Any = None
+    groupId: Any = None
     event: Any = None
     timestamp: Any = None
-    originalTimestamp: Any = None  # noqa: N815
-    sentAt: Any = None  # noqa: N815
+    originalTimestamp: Any = None
+    sentAt: Any = None
     traits: msgspec.Raw = _ABSENT
     properties: msgspec.Raw = _ABSENT
     context: msgspec.Raw = _ABSENT
@@ -315,7 +315,8 @@ def _accept_one(
     kind = endpoint_type or m.type
     if kind not in MESSAGE_TYPES:
         return reject(
-            "invalid_type", f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}; got {m.type!r}"
+            "invalid_type",
+            f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}; got {m.type!r}",
         )
     user_id = _identifier(m.userId)
     if user_id is False:
@@ -363,7 +364,7 @@ def _accept_one(
     return message_id, kind, sent_at_us, original_us, payload
 
 
-def _identifier(value: Any) -> str | None | bool:
+def _identifier(value: Any) -> str | bool | None:
     """A user/anonymous/group id as text; None when absent or empty; False when unusable."""
     if value is None or value == "":
         return None

@@ -4,8 +4,9 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Select, insert, select, update
 
 from c360.errors import InvalidInput, NotFound
 from c360.eventlog.service import ensure_source
@@ -66,13 +67,13 @@ def create_key(
     return get_key(conn, key_id), secret
 
 
-def _select_keys():  # type: ignore[no-untyped-def]
+def _select_keys() -> Select[Any]:
     return select(
         api_keys.c.id,
         api_keys.c.name,
         api_keys.c.role,
         api_keys.c.source_id,
-        sources.c.name,
+        sources.c.name.label("source_name"),
         sources.c.rate_limit_per_s,
         api_keys.c.key_prefix,
         api_keys.c.created_at_us,
@@ -80,18 +81,17 @@ def _select_keys():  # type: ignore[no-untyped-def]
     ).select_from(api_keys.outerjoin(sources, sources.c.id == api_keys.c.source_id))
 
 
-def _to_key(row: tuple[object, ...]) -> ApiKey:
-    key_id, name, role, source_id, source_name, rate, prefix, created, revoked = row
+def _to_key(row: Row[Any]) -> ApiKey:
     return ApiKey(
-        int(key_id),  # type: ignore[call-overload]
-        str(name),
-        Role(role),
-        source_id,  # type: ignore[arg-type]
-        source_name,  # type: ignore[arg-type]
-        rate,  # type: ignore[arg-type]
-        str(prefix),
-        int(created),  # type: ignore[call-overload]
-        revoked,  # type: ignore[arg-type]
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        source_id=row.source_id,
+        source_name=row.source_name,
+        source_rate_limit_per_s=row.rate_limit_per_s,
+        prefix=row.key_prefix,
+        created_at_us=row.created_at_us,
+        revoked_at_us=row.revoked_at_us,
     )
 
 
@@ -99,11 +99,11 @@ def get_key(conn: Connection, key_id: int) -> ApiKey:
     row = conn.execute(_select_keys().where(api_keys.c.id == key_id)).first()
     if row is None:
         raise NotFound(f"key {key_id} does not exist")
-    return _to_key(tuple(row))
+    return _to_key(row)
 
 
 def list_keys(conn: Connection) -> list[ApiKey]:
-    return [_to_key(tuple(row)) for row in conn.execute(_select_keys().order_by(api_keys.c.id))]
+    return [_to_key(row) for row in conn.execute(_select_keys().order_by(api_keys.c.id))]
 
 
 def revoke_key(conn: Connection, key_id: int) -> ApiKey:
@@ -124,7 +124,7 @@ def find_active_key(conn: Connection, secret: str) -> ApiKey | None:
             api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at_us.is_(None)
         )
     ).first()
-    return _to_key(tuple(row)) if row else None
+    return _to_key(row) if row else None
 
 
 class KeyCache:

@@ -38,15 +38,20 @@ def _apply(conn: Connection, event: StoredEvent) -> None:
 
     if user_id is not None and ("user_id", user_id) in owners:
         target = owners[("user_id", user_id)]
-    elif owners:
-        target = min(owners.values(), key=lambda pid: _created_seq(conn, pid))
     else:
-        target = _create(conn, event.seq)
+        # A new user_id may only join a profile that has no user_id of its own yet.
+        open_profiles = [
+            pid for pid in set(owners.values()) if user_id is None or not _user_ids(conn, pid)
+        ]
+        if open_profiles:
+            target = min(open_profiles, key=lambda pid: _created_seq(conn, pid))
+        else:
+            target = _create(conn, event.seq)
 
     # Profiles sharing an identifier with this event become one, unless each already belongs
     # to a different user_id (one anonymous device used by two accounts is not one person).
     for other in sorted(set(owners.values()) - {target}, key=lambda pid: _created_seq(conn, pid)):
-        if _may_merge(conn, target, other):
+        if _may_merge(conn, target, other, user_id):
             target = _merge(conn, target, other, event.seq, _merge_reason(owners, other))
 
     if event.type == "alias":
@@ -74,8 +79,11 @@ def _owners(conn: Connection, ids: list[tuple[str, str]]) -> dict[tuple[str, str
     if not ids:
         return {}
     rows = conn.execute(
-        select(profile_identifiers.c.type, profile_identifiers.c.value, profile_identifiers.c.profile_id)
-        .where(tuple_(profile_identifiers.c.type, profile_identifiers.c.value).in_(ids))
+        select(
+            profile_identifiers.c.type,
+            profile_identifiers.c.value,
+            profile_identifiers.c.profile_id,
+        ).where(tuple_(profile_identifiers.c.type, profile_identifiers.c.value).in_(ids))
     )
     return {(t, v): pid for t, v, pid in rows}
 
@@ -110,9 +118,15 @@ def _user_ids(conn: Connection, profile_id: str) -> set[str]:
     )
 
 
-def _may_merge(conn: Connection, a: str, b: str) -> bool:
+def _may_merge(conn: Connection, a: str, b: str, user_id: str | None = None) -> bool:
+    """Two profiles may become one unless that would give one person two user_ids.
+
+    ``user_id`` is the id the event being applied is about to give ``a``.
+    """
     users_a, users_b = _user_ids(conn, a), _user_ids(conn, b)
-    return not (users_a and users_b and users_a != users_b)
+    if user_id is not None:
+        users_a.add(user_id)
+    return len(users_a | users_b) <= 1
 
 
 def _merge_reason(owners: dict[tuple[str, str], str], merged: str) -> str:
@@ -130,7 +144,9 @@ def _merge(conn: Connection, a: str, b: str, seq: int, reason: str) -> str:
         .values(profile_id=survivor)
     )
     conn.execute(
-        update(profile_events).where(profile_events.c.profile_id == merged).values(profile_id=survivor)
+        update(profile_events)
+        .where(profile_events.c.profile_id == merged)
+        .values(profile_id=survivor)
     )
     conn.execute(
         update(profiles)
@@ -144,7 +160,9 @@ def _merge(conn: Connection, a: str, b: str, seq: int, reason: str) -> str:
         update(profiles).where(profiles.c.merged_into == merged).values(merged_into=survivor)
     )
     conn.execute(
-        insert(profile_merges).values(survivor_id=survivor, merged_id=merged, seq=seq, reason=reason)
+        insert(profile_merges).values(
+            survivor_id=survivor, merged_id=merged, seq=seq, reason=reason
+        )
     )
     return survivor
 
@@ -181,7 +199,9 @@ def _attach_identifier(
 def resolve_id(conn: Connection, profile_id: str) -> str:
     """The live profile id for ``profile_id``, following merges."""
     for _ in range(100):
-        row = conn.execute(select(profiles.c.merged_into).where(profiles.c.id == profile_id)).first()
+        row = conn.execute(
+            select(profiles.c.merged_into).where(profiles.c.id == profile_id)
+        ).first()
         if row is None:
             raise NotFound(f"no profile with id {profile_id}")
         if row[0] is None:
@@ -212,7 +232,9 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
     count = conn.execute(
         select(func.count()).select_from(profile_events).where(profile_events.c.profile_id == live)
     ).scalar_one()
-    return Profile(live, dict(row.traits or {}), identifiers, row.created_seq, row.updated_seq, count)
+    return Profile(
+        live, dict(row.traits or {}), identifiers, row.created_seq, row.updated_seq, count
+    )
 
 
 def find_by_identifier(conn: Connection, id_type: str, value: str) -> Profile:
@@ -252,4 +274,6 @@ def profile_events_page(
     )
     if before_seq is not None:
         query = query.where(profile_events.c.seq < before_seq)
-    return [tuple(r) for r in conn.execute(query.order_by(profile_events.c.seq.desc()).limit(limit))]
+    return [
+        tuple(r) for r in conn.execute(query.order_by(profile_events.c.seq.desc()).limit(limit))
+    ]

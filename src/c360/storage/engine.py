@@ -110,7 +110,7 @@ def check_durability(engine: Engine) -> DurabilityReport:
                 problems.append(f"SQLite synchronous is {sync_name}, expected full or extra")
             return DurabilityReport("sqlite", settings, tuple(problems))
         settings = {
-            name: str(conn.execute(text(f"SHOW {name}")).scalar())  # noqa: S608 - fixed names
+            name: str(conn.execute(text(f"SHOW {name}")).scalar())
             for name in ("fsync", "synchronous_commit", "full_page_writes")
         }
         problems = []

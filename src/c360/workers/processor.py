@@ -22,7 +22,7 @@ PROFILES_CHECKPOINT = "profiles"
 def process_available(engine: Engine, batch_size: int) -> int:
     """Apply one batch of unprocessed entries; return how many were applied."""
     with engine.begin() as conn:
-        checkpoint = get_checkpoint(conn, PROFILES_CHECKPOINT)
+        checkpoint = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
         events = read_after(conn, checkpoint, batch_size)
         if not events:
             return 0
@@ -60,7 +60,8 @@ class Processor:
     def stop(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout_s)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
 
     def run_forever(self) -> None:
         """Run in the calling thread (``c360 worker``)."""

@@ -7,6 +7,9 @@ from c360.storage.tables import metadata
 engine = context.config.attributes["engine"]
 
 with engine.begin() as connection:
+    if connection.dialect.name == "postgresql":
+        # Several processes may start at once; one migrates, the others wait and find it done.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(3600002)")
     context.configure(
         connection=connection,
         target_metadata=metadata,

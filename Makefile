@@ -1,0 +1,27 @@
+# The two commands of the README: `make demo` runs c360, `make test` runs every test.
+# Each creates .venv and installs what it needs on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/c360 demo
+
+test: $(STAMP)
+	$(VENV)/bin/pytest
+
+check: $(STAMP)
+	VENV=$(VENV) scripts/check
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/ingest.py --store both --mode both
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache c360.db c360.db-wal c360.db-shm

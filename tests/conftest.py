@@ -1,0 +1,206 @@
+"""Shared fixtures: real stores (SQLite and PostgreSQL) and live servers.
+
+PostgreSQL tests use the server named by ``C360_TEST_POSTGRES_URL`` (default: the local
+server, ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test gets a fresh database.
+Where no server answers, those tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from c360.privacy.keys import Role, create_key
+from c360.storage import create_engine_for, upgrade_to_head
+
+ADMIN_POSTGRES_URL = os.environ.get(
+    "C360_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+_pg_problem: str | None = None
+_pg_checked = False
+
+
+def postgres_problem() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when the server answers."""
+    global _pg_checked, _pg_problem
+    if not _pg_checked:
+        _pg_checked = True
+        try:
+            engine = create_engine(ADMIN_POSTGRES_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+        except Exception as exc:
+            _pg_problem = f"PostgreSQL at {ADMIN_POSTGRES_URL} is not reachable: {exc!r}"[:300]
+    return _pg_problem
+
+
+def new_postgres_database() -> str:
+    """Create an empty database on the test server; return its URL."""
+    problem = postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    name = f"c360_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base = ADMIN_POSTGRES_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each store."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'c360.db'}"
+        return
+    url = new_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated engine on each store (real migrations, never create_all)."""
+    engine = create_engine_for(database_url)
+    upgrade_to_head(engine)
+    yield engine
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A ``c360 serve`` process on loopback."""
+
+    database_url: str
+    port: int
+    write_key: str
+    admin_key: str
+    source: str
+    env: dict[str, str]
+    log_path: Path
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "c360", "serve", "--port", str(self.port), *self.extra_args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"c360 serve exited with {self.process.returncode}: "
+                    + self.log_path.read_text(errors="replace")[-2000:]
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("c360 serve did not start in time: " + self.log_path.read_text()[-2000:])
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def admin(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.admin_key}"}, timeout=30
+        )
+
+    def wait_processed(self, timeout_s: float = 60.0) -> None:
+        """Wait until the worker has applied everything in the log."""
+        deadline = time.monotonic() + timeout_s
+        body: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            body = httpx.get(f"{self.url}/readyz", timeout=5).json()
+            if body.get("worker_lag") == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"worker still behind after {timeout_s}s: {body}")
+
+
+def make_keys(database_url: str, source: str = "web") -> tuple[str, str]:
+    """(write key for ``source``, admin key) in a migrated store."""
+    engine = create_engine_for(database_url)
+    upgrade_to_head(engine)
+    with engine.begin() as conn:
+        _, write_key = create_key(conn, name="test writer", role=Role.WRITER, source=source)
+        _, admin_key = create_key(conn, name="test admin", role=Role.ADMIN, source=None)
+    engine.dispose()
+    return write_key, admin_key
+
+
+def start_server(database_url: str, tmp_path: Path, *extra_args: str, **env: str) -> LiveServer:
+    write_key, admin_key = make_keys(database_url)
+    full_env = {**os.environ, "C360_DATABASE_URL": database_url, **env}
+    server = LiveServer(
+        database_url=database_url,
+        port=free_port(),
+        write_key=write_key,
+        admin_key=admin_key,
+        source="web",
+        env=full_env,
+        log_path=tmp_path / f"server-{uuid.uuid4().hex[:6]}.log",
+        extra_args=list(extra_args),
+    )
+    server.start()
+    return server
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """``c360 serve`` on each store, with a writer key (source ``web``) and an admin key."""
+    server = start_server(database_url, tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
