@@ -12,6 +12,7 @@ Reason codes (kept close to Segment's): ``invalid_message``, ``invalid_type``,
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,26 +56,8 @@ class _Single(msgspec.Struct):
     writeKey: Any = None
 
 
-class _Message(msgspec.Struct):
-    type: Any = None
-    messageId: Any = None
-    userId: Any = None
-    anonymousId: Any = None
-    previousId: Any = None
-    groupId: Any = None
-    event: Any = None
-    timestamp: Any = None
-    originalTimestamp: Any = None
-    sentAt: Any = None
-    traits: msgspec.Raw = _ABSENT
-    properties: msgspec.Raw = _ABSENT
-    context: msgspec.Raw = _ABSENT
-    integrations: msgspec.Raw = _ABSENT
-
-
 _decode_batch = msgspec.json.Decoder(_Batch).decode
 _decode_single = msgspec.json.Decoder(_Single).decode
-_decode_message = msgspec.json.Decoder(_Message).decode
 
 
 @dataclass(slots=True)
@@ -86,30 +69,54 @@ class Envelope:
     context: dict[str, Any] | None = None
     integrations: dict[str, Any] | None = None
     sent_at: Any = None
-    # Items the decoder could not even represent (invalid UTF-8, NaN...): quarantined as is.
-    broken: list[tuple[str, str, bytes]] | None = None
 
 
 def decode_envelope(body: bytes, endpoint_type: str | None) -> Envelope:
-    """Decode a body of ``/v1/batch`` (``endpoint_type`` None) or of ``/v1/<type>``."""
+    """Decode a body of ``/v1/batch`` (``endpoint_type`` None) or of ``/v1/<type>``.
+
+    Items stay raw; they are checked one by one by ``accept_items``.
+    """
     try:
-        if endpoint_type is None:
-            decoded = _decode_batch(body)
-            if decoded.batch is None:
-                raise InvalidBody("invalid_batch", "the body has no 'batch' array of messages")
-            return Envelope(
-                _str_or_none(decoded.writeKey),
-                [bytes(item) for item in decoded.batch],
-                _object_or_none(decoded.context, "context"),
-                _object_or_none(decoded.integrations, "integrations"),
-                decoded.sentAt,
-            )
-        single = _decode_single(body)
-        return Envelope(_str_or_none(single.writeKey), [body])
+        return _decode(body, body, endpoint_type)
     except msgspec.ValidationError as exc:
         raise InvalidBody("invalid_body", _validation_message(exc, endpoint_type)) from exc
-    except (msgspec.DecodeError, RecursionError):
-        return _decode_leniently(body, endpoint_type)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        # NaN and Infinity are not JSON, but they must only cost the items holding them.
+        sanitized = _neutralise_constants(body)
+        if sanitized == body:
+            raise InvalidBody("invalid_json", f"the body is not valid JSON: {exc}") from None
+        try:
+            return _decode(sanitized, body, endpoint_type)
+        except msgspec.ValidationError as exc2:
+            raise InvalidBody("invalid_body", _validation_message(exc2, endpoint_type)) from None
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            raise InvalidBody("invalid_json", f"the body is not valid JSON: {exc}") from None
+
+
+def _decode(parsable: bytes, original: bytes, endpoint_type: str | None) -> Envelope:
+    """Decode ``parsable``; items are cut from ``original`` (same length, same offsets)."""
+    if endpoint_type is not None:
+        single = _decode_single(parsable)
+        return Envelope(_str_or_none(single.writeKey), [original])
+    decoded = _decode_batch(parsable)
+    if decoded.batch is None:
+        raise InvalidBody("invalid_batch", "the body has no 'batch' array of messages")
+    if parsable is original:
+        items = [bytes(item) for item in decoded.batch]
+    else:
+        items, position = [], 0
+        for item in decoded.batch:
+            piece = bytes(item)
+            start = parsable.index(piece, position)
+            position = start + len(piece)
+            items.append(original[start:position])
+    return Envelope(
+        _str_or_none(decoded.writeKey),
+        items,
+        _object_or_none(decoded.context, "context"),
+        _object_or_none(decoded.integrations, "integrations"),
+        decoded.sentAt,
+    )
 
 
 def _validation_message(exc: msgspec.ValidationError, endpoint_type: str | None) -> str:
@@ -118,89 +125,47 @@ def _validation_message(exc: msgspec.ValidationError, endpoint_type: str | None)
     return f"the body must be a JSON object holding one {endpoint_type} message ({exc})"
 
 
-def _decode_leniently(body: bytes, endpoint_type: str | None) -> Envelope:
-    """Decode a body that strict JSON rejects, to save its good items.
+_CONSTANTS = re.compile(rb'"(?:[^"\\]|\\.)*"|-?Infinity|NaN', re.DOTALL)
+_SAME_LENGTH = {b"NaN": b"0.0", b"Infinity": b"0.000000", b"-Infinity": b"-0.000000"}
 
-    Invalid UTF-8, lone surrogates and NaN/Infinity are confined to the items holding them,
-    which are quarantined with their bytes; the rest of the batch is accepted.
+
+_LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _neutralise_constants(body: bytes) -> bytes:
+    """``body`` made parsable without moving a byte: NaN/Infinity outside strings become
+    numbers of the same length, lone surrogate escapes inside strings become ``\\ufffd``.
+
+    It only serves to find where each item starts and ends; the items themselves are cut
+    from the original body and checked (and quarantined) one by one.
     """
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        token = match.group(0)
+        if token[:1] == b'"':
+            return _LONE_SURROGATE.sub(rb"\\ufffd", token)
+        return _SAME_LENGTH[token]
+
+    return _CONSTANTS.sub(fix, body)
+
+
+def _lenient_message_id(raw: bytes) -> str | None:
+    """The messageId of an item that is not valid JSON, if one can still be read."""
     try:
-        value = json.loads(body.decode("utf-8", "surrogateescape"), parse_constant=_Constant)
-    except RecursionError as exc:
-        raise InvalidBody("invalid_json", "the JSON is nested too deeply") from exc
-    except ValueError as exc:
-        raise InvalidBody("invalid_json", f"the body is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidBody("invalid_body", "the body must be a JSON object")
-    if endpoint_type is None:
-        raw_items = value.get("batch")
-        if not isinstance(raw_items, list):
-            raise InvalidBody("invalid_batch", "the body has no 'batch' array of messages")
-    else:
-        raw_items = [value]
-    envelope = Envelope(
-        value.get("writeKey") if _encodable_str(value.get("writeKey")) else None, [], broken=[]
-    )
-    assert envelope.broken is not None
-    if endpoint_type is None:
-        for name in ("context", "integrations"):
-            part = value.get(name)
-            if isinstance(part, dict) and _to_json(part) is not None:
-                setattr(envelope, name, part)
-        envelope.sent_at = value.get("sentAt") if _encodable_str(value.get("sentAt")) else None
-    for item in raw_items:
-        encoded = _to_json(item)
-        if encoded is not None:
-            envelope.items.append(encoded)
-            continue
-        reason, detail = _why_unencodable(item)
-        message_id = item.get("messageId") if isinstance(item, dict) else None
-        envelope.broken.append(
-            (reason, detail, _raw_bytes(item))
-            if not _encodable_str(message_id)
-            else (reason, detail + f" (messageId {message_id})", _raw_bytes(item))
-        )
-    return envelope
-
-
-class _Constant:
-    """Stands for NaN/Infinity, which JSON does not allow: the item holding it is quarantined."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _to_json(value: Any) -> bytes | None:
-    try:
-        return orjson.dumps(value)
-    except (TypeError, orjson.JSONEncodeError):
+        item = json.loads(raw.decode("utf-8", "surrogateescape"), parse_constant=float)
+    except (ValueError, RecursionError):
         return None
-
-
-def _why_unencodable(value: Any) -> tuple[str, str]:
-    try:
-        json.dumps(value, ensure_ascii=False, default=_refuse).encode("utf-8")
-    except UnicodeEncodeError:
-        return "invalid_utf8", "the message holds bytes that are not valid UTF-8 or lone surrogates"
-    except (TypeError, ValueError):
-        return "invalid_json", "the message holds NaN or Infinity, which JSON does not allow"
-    return "invalid_json", "the message cannot be represented as JSON"
-
-
-def _refuse(value: Any) -> Any:
-    raise TypeError(type(value).__name__)
-
-
-def _raw_bytes(value: Any) -> bytes:
-    text = json.dumps(value, ensure_ascii=False, default=lambda c: c.text)
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
-
-
-def _encodable_str(value: Any) -> bool:
-    return isinstance(value, str) and _to_json(value) is not None
+    message_id = item.get("messageId") if isinstance(item, dict) else None
+    if isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS:
+        try:
+            message_id.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return message_id
+    return None
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -239,7 +204,7 @@ def accept_items(
                     reason=outcome.reason,
                     detail=outcome.detail,
                     message_id=outcome.message_id,
-                    payload=raw,
+                    payload=without_write_key(raw),
                 )
             )
             continue
@@ -260,17 +225,6 @@ def accept_items(
                 original_timestamp_us=original_us,
                 timestamp_us=timestamp_us,
                 payload=payload,
-            )
-        )
-    for reason, detail, raw in envelope.broken or ():
-        rejected.append(
-            RejectRow(
-                source_id=source_id,
-                received_at_us=received_at_us,
-                reason=reason,
-                detail=detail,
-                message_id=None,
-                payload=raw,
             )
         )
     return rows, rejected
@@ -297,10 +251,23 @@ def _accept_one(
             f"the message is {len(raw)} bytes; the limit is {limits.max_message_bytes}",
         )
     try:
-        m = _decode_message(raw)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+        # A full parse validates what the envelope decoder skipped over: UTF-8, surrogates.
+        m = orjson.loads(raw)
+        text = raw.decode("utf-8")
+    except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
+        message_id = _lenient_message_id(raw)
+        if isinstance(exc, UnicodeDecodeError) or "surrogate" in str(exc):
+            return _Reject(
+                "invalid_utf8",
+                "the message holds text that is not valid UTF-8 (bad bytes or a lone surrogate)",
+                message_id,
+            )
+        return _Reject(
+            "invalid_json", "the message is not valid JSON (NaN or Infinity?)", message_id
+        )
+    if not isinstance(m, dict):
         return _Reject("invalid_message", "a message must be a JSON object")
-    message_id = m.messageId
+    message_id = m.get("messageId")
     if message_id is not None and (
         not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS
     ):
@@ -312,45 +279,52 @@ def _accept_one(
     def reject(reason: str, detail: str) -> _Reject:
         return _Reject(reason, detail, message_id)
 
-    kind = endpoint_type or m.type
+    kind = endpoint_type or m.get("type")
     if kind not in MESSAGE_TYPES:
         return reject(
             "invalid_type",
-            f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}; got {m.type!r}",
+            f"type must be one of {', '.join(sorted(MESSAGE_TYPES))}; got {m.get('type')!r}",
         )
-    user_id = _identifier(m.userId)
+    user_id = _identifier(m.get("userId"))
     if user_id is False:
         return reject("invalid_user_id", "userId must be a string or a number")
-    anonymous_id = _identifier(m.anonymousId)
+    anonymous_id = _identifier(m.get("anonymousId"))
     if anonymous_id is False:
         return reject("invalid_anonymous_id", "anonymousId must be a string or a number")
     if kind == "alias":
         if user_id is None:
             return reject("no_user_id", "an alias needs the userId to link to")
-        if _identifier(m.previousId) in (None, False):
+        if _identifier(m.get("previousId")) in (None, False):
             return reject("no_previous_id", "an alias needs a previousId (string or number)")
     elif user_id is None and anonymous_id is None:
         return reject("no_user_anon_id", "a message needs a userId or an anonymousId")
     if kind == "track":
-        if m.event is None or m.event == "":
+        event = m.get("event")
+        if event is None or event == "":
             return reject("event_not_defined", "a track message needs an event name")
-        if not isinstance(m.event, str):
+        if not isinstance(event, str):
             return reject("invalid_event", "event must be a string")
-    elif kind == "group" and _identifier(m.groupId) in (None, False):
+    elif kind == "group" and _identifier(m.get("groupId")) in (None, False):
         return reject("no_group_id", "a group message needs a groupId (string or number)")
-    for name, part in (
-        ("traits", m.traits),
-        ("properties", m.properties),
-        ("context", m.context),
-        ("integrations", m.integrations),
-    ):
-        problem = _check_object(part, name, limits.max_properties)
-        if problem is not None:
-            return reject(*problem)
+    for name in ("traits", "properties", "context", "integrations"):
+        part = m.get(name)
+        if part is None:
+            continue
+        if not isinstance(part, dict):
+            return reject(f"invalid_{name}", f"{name} must be an object")
+        if len(part) > limits.max_properties:
+            return reject(
+                "too_many_properties",
+                f"{name} has {len(part)} keys; the limit is {limits.max_properties}",
+            )
     try:
-        original = m.originalTimestamp if m.originalTimestamp is not None else m.timestamp
+        original = m.get("originalTimestamp")
+        if original is None:
+            original = m.get("timestamp")
         original_us = None if original is None else parse_timestamp(original)
-        sent = m.sentAt if m.sentAt is not None else batch_sent_at
+        sent = m.get("sentAt")
+        if sent is None:
+            sent = batch_sent_at
         sent_at_us = None if sent is None else parse_timestamp(sent)
     except ValueError:
         return reject(
@@ -359,9 +333,9 @@ def _accept_one(
         )
     if message_id is None:
         message_id = content_message_id(raw)
-    needs_rewrite = merge or b'"writeKey"' in raw
-    payload = _rewrite(raw, envelope) if needs_rewrite else raw.decode("utf-8")
-    return message_id, kind, sent_at_us, original_us, payload
+    if merge or "writeKey" in m:
+        text = _rewrite(m, envelope)
+    return message_id, kind, sent_at_us, original_us, text
 
 
 def _identifier(value: Any) -> str | bool | None:
@@ -375,25 +349,8 @@ def _identifier(value: Any) -> str | bool | None:
     return False
 
 
-def _check_object(raw: msgspec.Raw, name: str, max_keys: int) -> tuple[str, str] | None:
-    if not len(raw):
-        return None
-    data = bytes(raw)
-    if data == b"null":
-        return None
-    if data[:1] != b"{":
-        return f"invalid_{name}", f"{name} must be an object"
-    # A key-value pair takes at least 4 bytes ("":0,), so short objects cannot be over the limit.
-    if len(data) > 4 * max_keys:
-        count = len(msgspec.json.decode(data))
-        if count > max_keys:
-            return "too_many_properties", f"{name} has {count} keys; the limit is {max_keys}"
-    return None
-
-
-def _rewrite(raw: bytes, envelope: Envelope) -> str:
+def _rewrite(item: dict[str, Any], envelope: Envelope) -> str:
     """The item with batch-level context/integrations merged in and any writeKey removed."""
-    item: dict[str, Any] = orjson.loads(raw)
     item.pop("writeKey", None)
     for name in ("context", "integrations"):
         shared = getattr(envelope, name)
@@ -401,3 +358,34 @@ def _rewrite(raw: bytes, envelope: Envelope) -> str:
             own = item.get(name)
             item[name] = {**shared, **own} if isinstance(own, dict) else dict(shared)
     return orjson.dumps(item).decode("utf-8")
+
+
+def without_write_key(raw: bytes) -> bytes:
+    """Raw item bytes fit for quarantine: a writeKey (however spelled) is removed."""
+    try:
+        item = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            text = raw.decode("utf-8", "surrogateescape")
+            item = json.loads(text, parse_constant=_Constant)
+        except (ValueError, RecursionError):
+            return raw
+        if not isinstance(item, dict) or "writeKey" not in item:
+            return raw
+        item.pop("writeKey")
+        dumped = json.dumps(item, ensure_ascii=False, default=lambda c: c.text)
+        try:
+            return dumped.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return dumped.encode("utf-8", "surrogatepass")
+    if isinstance(item, dict) and "writeKey" in item:
+        item.pop("writeKey")
+        return orjson.dumps(item)
+    return raw
+
+
+class _Constant:
+    """Keeps NaN/Infinity as written when an item must be re-encoded for quarantine."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text

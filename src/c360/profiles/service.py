@@ -4,10 +4,12 @@ Deterministic in log order, so a rebuild from the log reproduces the same rows. 
 checkpoint are written in the caller's transaction: an entry is applied exactly once.
 """
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
 
 from c360.errors import NotFound
 from c360.eventlog.model import StoredEvent
@@ -25,172 +27,257 @@ from c360.storage.tables import (
 
 
 def apply_events(conn: Connection, events: list[StoredEvent]) -> None:
-    """Apply entries (in log order) to the profiles they concern."""
-    for event in events:
-        _apply(conn, event)
+    """Apply entries (in log order) to the profiles they concern.
 
-
-def _apply(conn: Connection, event: StoredEvent) -> None:
-    payload: dict[str, Any] = orjson.loads(event.payload)
-    ids = identifiers_of(event.type, payload)
-    owners = _owners(conn, ids)
-    user_id = next((v for t, v in ids if t == "user_id"), None)
-
-    if user_id is not None and ("user_id", user_id) in owners:
-        target = owners[("user_id", user_id)]
-    else:
-        # A new user_id may only join a profile that has no user_id of its own yet.
-        open_profiles = [
-            pid for pid in set(owners.values()) if user_id is None or not _user_ids(conn, pid)
-        ]
-        if open_profiles:
-            target = min(open_profiles, key=lambda pid: _created_seq(conn, pid))
-        else:
-            target = _create(conn, event.seq)
-
-    # Profiles sharing an identifier with this event become one, unless each already belongs
-    # to a different user_id (one anonymous device used by two accounts is not one person).
-    for other in sorted(set(owners.values()) - {target}, key=lambda pid: _created_seq(conn, pid)):
-        if _may_merge(conn, target, other, user_id):
-            target = _merge(conn, target, other, event.seq, _merge_reason(owners, other))
-
-    if event.type == "alias":
-        previous = previous_id_of(payload)
-        if previous is not None:
-            target = _link_alias(conn, target, previous, event)
-
-    for id_type, value in ids:
-        owner = owners.get((id_type, value))
-        if owner is None:
-            _attach_identifier(conn, target, id_type, value, event)
-    conn.execute(
-        insert_ignoring_duplicates(conn, profile_events), {"profile_id": target, "seq": event.seq}
-    )
-    changes: dict[str, Any] = {"updated_seq": event.seq}
-    if event.type == "identify":
-        traits = payload.get("traits")
-        if isinstance(traits, dict) and traits:
-            current = _traits(conn, target)
-            changes["traits"] = {**current, **traits}
-    conn.execute(update(profiles).where(profiles.c.id == target).values(**changes))
-
-
-def _owners(conn: Connection, ids: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(
-            profile_identifiers.c.type,
-            profile_identifiers.c.value,
-            profile_identifiers.c.profile_id,
-        ).where(tuple_(profile_identifiers.c.type, profile_identifiers.c.value).in_(ids))
-    )
-    return {(t, v): pid for t, v, pid in rows}
-
-
-def _create(conn: Connection, seq: int) -> str:
-    profile_id = profile_id_for(seq)
-    conn.execute(
-        insert(profiles).values(id=profile_id, traits={}, created_seq=seq, updated_seq=seq)
-    )
-    return profile_id
-
-
-def _created_seq(conn: Connection, profile_id: str) -> int:
-    return int(
-        conn.execute(select(profiles.c.created_seq).where(profiles.c.id == profile_id)).scalar_one()
-    )
-
-
-def _traits(conn: Connection, profile_id: str) -> dict[str, Any]:
-    traits = conn.execute(select(profiles.c.traits).where(profiles.c.id == profile_id)).scalar_one()
-    return dict(traits or {})
-
-
-def _user_ids(conn: Connection, profile_id: str) -> set[str]:
-    return set(
-        conn.execute(
-            select(profile_identifiers.c.value).where(
-                profile_identifiers.c.profile_id == profile_id,
-                profile_identifiers.c.type == "user_id",
-            )
-        ).scalars()
-    )
-
-
-def _may_merge(conn: Connection, a: str, b: str, user_id: str | None = None) -> bool:
-    """Two profiles may become one unless that would give one person two user_ids.
-
-    ``user_id`` is the id the event being applied is about to give ``a``.
+    The batch is worked out in memory, from the rows it touches loaded up front, and written
+    back with a handful of bulk statements: a worker holds the write lock for milliseconds.
     """
-    users_a, users_b = _user_ids(conn, a), _user_ids(conn, b)
-    if user_id is not None:
-        users_a.add(user_id)
-    return len(users_a | users_b) <= 1
+    if not events:
+        return
+    decoded = [(event, orjson.loads(event.payload)) for event in events]
+    batch = _Batch.load(conn, decoded)
+    for event, payload in decoded:
+        batch.apply(event, payload)
+    batch.write(conn)
 
 
-def _merge_reason(owners: dict[tuple[str, str], str], merged: str) -> str:
-    shared = sorted(f"{t}" for (t, _v), pid in owners.items() if pid == merged)
-    return "shared identifier: " + ", ".join(shared)
+@dataclass(slots=True)
+class _Profile:
+    created_seq: int
+    traits: dict[str, Any]
+    user_ids: set[str]
+    updated_seq: int
+    merged_into: str | None = None
+    is_new: bool = False
+    dirty: bool = False
 
 
-def _merge(conn: Connection, a: str, b: str, seq: int, reason: str) -> str:
-    """Fold the younger of two profiles into the older; return the survivor."""
-    survivor, merged = sorted((a, b), key=lambda pid: _created_seq(conn, pid))
-    survivor_traits, merged_traits = _traits(conn, survivor), _traits(conn, merged)
-    conn.execute(
-        update(profile_identifiers)
-        .where(profile_identifiers.c.profile_id == merged)
-        .values(profile_id=survivor)
-    )
-    conn.execute(
-        update(profile_events)
-        .where(profile_events.c.profile_id == merged)
-        .values(profile_id=survivor)
-    )
-    conn.execute(
-        update(profiles)
-        .where(profiles.c.id == survivor)
-        .values(traits={**merged_traits, **survivor_traits}, updated_seq=seq)
-    )
-    conn.execute(
-        update(profiles).where(profiles.c.id == merged).values(merged_into=survivor, traits={})
-    )
-    conn.execute(
-        update(profiles).where(profiles.c.merged_into == merged).values(merged_into=survivor)
-    )
-    conn.execute(
-        insert(profile_merges).values(
-            survivor_id=survivor, merged_id=merged, seq=seq, reason=reason
+@dataclass(slots=True)
+class _Batch:
+    """The part of the profile tables one batch of entries reads and changes."""
+
+    owners: dict[tuple[str, str], str]
+    profiles: dict[str, _Profile]
+    new_identifiers: list[dict[str, Any]] = field(default_factory=list)
+    new_events: list[tuple[str, int]] = field(default_factory=list)
+    merges: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, conn: Connection, decoded: list[tuple[StoredEvent, dict[str, Any]]]) -> "_Batch":
+        wanted: set[tuple[str, str]] = set()
+        for event, payload in decoded:
+            wanted.update(identifiers_of(event.type, payload))
+            previous = previous_id_of(payload) if event.type == "alias" else None
+            if previous is not None:
+                wanted.update((t, previous) for t in ("user_id", "anonymous_id", "previous_id"))
+        owners: dict[tuple[str, str], str] = {}
+        wanted_list = sorted(wanted)
+        for chunk in _chunks(wanted_list, 400):
+            rows = conn.execute(
+                select(
+                    profile_identifiers.c.type,
+                    profile_identifiers.c.value,
+                    profile_identifiers.c.profile_id,
+                ).where(tuple_(profile_identifiers.c.type, profile_identifiers.c.value).in_(chunk))
+            )
+            owners.update({(t, v): pid for t, v, pid in rows})
+        profile_ids = sorted(set(owners.values()))
+        loaded: dict[str, _Profile] = {}
+        for chunk_ids in _chunks(profile_ids, 400):
+            for pid, created, traits, updated, merged_into in conn.execute(
+                select(
+                    profiles.c.id,
+                    profiles.c.created_seq,
+                    profiles.c.traits,
+                    profiles.c.updated_seq,
+                    profiles.c.merged_into,
+                ).where(profiles.c.id.in_(chunk_ids))
+            ):
+                loaded[pid] = _Profile(created, dict(traits or {}), set(), updated, merged_into)
+            for pid, value in conn.execute(
+                select(profile_identifiers.c.profile_id, profile_identifiers.c.value).where(
+                    profile_identifiers.c.profile_id.in_(chunk_ids),
+                    profile_identifiers.c.type == "user_id",
+                )
+            ):
+                loaded[pid].user_ids.add(value)
+        return cls(owners, loaded)
+
+    def apply(self, event: StoredEvent, payload: dict[str, Any]) -> None:
+        ids = identifiers_of(event.type, payload)
+        owners = {key: self.owners[key] for key in ids if key in self.owners}
+        user_id = next((v for t, v in ids if t == "user_id"), None)
+
+        if user_id is not None and ("user_id", user_id) in owners:
+            target = owners[("user_id", user_id)]
+        else:
+            # A new user_id may only join a profile that has no user_id of its own yet.
+            open_profiles = [
+                pid
+                for pid in set(owners.values())
+                if user_id is None or not self.profiles[pid].user_ids
+            ]
+            if open_profiles:
+                target = min(open_profiles, key=self._created)
+            else:
+                target = self._create(event.seq)
+
+        # Profiles sharing an identifier with this entry become one, unless that would give
+        # one profile two user_ids (one device used by two accounts is not one person).
+        for other in sorted(set(owners.values()) - {target}, key=self._created):
+            if self._may_merge(target, other, user_id):
+                reason = "shared identifier: " + ", ".join(
+                    sorted(t for (t, _v), pid in owners.items() if pid == other)
+                )
+                target = self._merge(target, other, event.seq, reason)
+
+        if event.type == "alias":
+            previous = previous_id_of(payload)
+            if previous is not None:
+                target = self._link_alias(target, previous, event)
+
+        for id_type, value in ids:
+            if (id_type, value) not in self.owners:
+                self._attach(target, id_type, value, event)
+        self.new_events.append((target, event.seq))
+        profile = self.profiles[target]
+        profile.updated_seq = event.seq
+        profile.dirty = True
+        if event.type == "identify":
+            traits = payload.get("traits")
+            if isinstance(traits, dict) and traits:
+                profile.traits = {**profile.traits, **traits}
+
+    def _created(self, profile_id: str) -> int:
+        return self.profiles[profile_id].created_seq
+
+    def _create(self, seq: int) -> str:
+        profile_id = profile_id_for(seq)
+        self.profiles[profile_id] = _Profile(seq, {}, set(), seq, is_new=True, dirty=True)
+        return profile_id
+
+    def _may_merge(self, a: str, b: str, user_id: str | None) -> bool:
+        users = self.profiles[a].user_ids | self.profiles[b].user_ids
+        if user_id is not None:
+            users = users | {user_id}
+        return len(users) <= 1
+
+    def _merge(self, a: str, b: str, seq: int, reason: str) -> str:
+        """Fold the younger of two profiles into the older; return the survivor."""
+        survivor, merged = sorted((a, b), key=self._created)
+        keep, gone = self.profiles[survivor], self.profiles[merged]
+        keep.traits = {**gone.traits, **keep.traits}
+        keep.user_ids |= gone.user_ids
+        keep.updated_seq = seq
+        keep.dirty = True
+        gone.merged_into = survivor
+        gone.traits = {}
+        gone.user_ids = set()
+        gone.dirty = True
+        for key, owner in self.owners.items():
+            if owner == merged:
+                self.owners[key] = survivor
+        for profile in self.profiles.values():
+            if profile.merged_into == merged:
+                profile.merged_into = survivor
+                profile.dirty = True
+        self.merges.append(
+            {"survivor_id": survivor, "merged_id": merged, "seq": seq, "reason": reason}
         )
-    )
-    return survivor
+        return survivor
+
+    def _link_alias(self, target: str, previous: str, event: StoredEvent) -> str:
+        keys = [(t, previous) for t in ("user_id", "anonymous_id", "previous_id")]
+        found = {self.owners[k] for k in keys if k in self.owners}
+        for other in sorted(found - {target}):
+            if self._may_merge(target, other, None):
+                target = self._merge(target, other, event.seq, f"alias of previousId {previous}")
+        if not found:
+            self._attach(target, "previous_id", previous, event)
+        return target
+
+    def _attach(self, profile_id: str, id_type: str, value: str, event: StoredEvent) -> None:
+        self.owners[(id_type, value)] = profile_id
+        if id_type == "user_id":
+            self.profiles[profile_id].user_ids.add(value)
+        self.new_identifiers.append(
+            {"type": id_type, "value": value, "source_id": event.source_id, "first_seq": event.seq}
+        )
+
+    def _live(self, profile_id: str) -> str:
+        while (merged_into := self.profiles[profile_id].merged_into) is not None:
+            profile_id = merged_into
+        return profile_id
+
+    def write(self, conn: Connection) -> None:
+        new_rows = [
+            {
+                "id": pid,
+                "traits": p.traits,
+                "created_seq": p.created_seq,
+                "updated_seq": p.updated_seq,
+                "merged_into": p.merged_into,
+            }
+            for pid, p in self.profiles.items()
+            if p.is_new
+        ]
+        if new_rows:
+            conn.execute(insert(profiles), new_rows)
+        changed = [
+            {
+                "pid": pid,
+                "traits": p.traits,
+                "updated_seq": p.updated_seq,
+                "merged_into": p.merged_into,
+            }
+            for pid, p in self.profiles.items()
+            if p.dirty and not p.is_new
+        ]
+        if changed:
+            conn.execute(
+                update(profiles)
+                .where(profiles.c.id == bindparam("pid"))
+                .values(
+                    traits=bindparam("traits"),
+                    updated_seq=bindparam("updated_seq"),
+                    merged_into=bindparam("merged_into"),
+                ),
+                changed,
+            )
+        # Rows written before a merge in this batch are moved by the merge updates below, in
+        # merge order; rows of this batch are written already resolved to the live profile.
+        for merge in self.merges:
+            survivor, merged = merge["survivor_id"], merge["merged_id"]
+            conn.execute(
+                update(profile_identifiers)
+                .where(profile_identifiers.c.profile_id == merged)
+                .values(profile_id=survivor)
+            )
+            conn.execute(
+                update(profile_events)
+                .where(profile_events.c.profile_id == merged)
+                .values(profile_id=survivor)
+            )
+        if self.merges:
+            conn.execute(insert(profile_merges), self.merges)
+        if self.new_identifiers:
+            conn.execute(
+                insert_ignoring_duplicates(conn, profile_identifiers),
+                [
+                    {**row, "profile_id": self.owners[(row["type"], row["value"])]}
+                    for row in self.new_identifiers
+                ],
+            )
+        if self.new_events:
+            conn.execute(
+                insert_ignoring_duplicates(conn, profile_events),
+                [{"profile_id": self._live(pid), "seq": seq} for pid, seq in self.new_events],
+            )
 
 
-def _link_alias(conn: Connection, target: str, previous: str, event: StoredEvent) -> str:
-    candidates = [("user_id", previous), ("anonymous_id", previous), ("previous_id", previous)]
-    owners = _owners(conn, candidates)
-    for other in sorted(set(owners.values()) - {target}):
-        if _may_merge(conn, target, other):
-            target = _merge(conn, target, other, event.seq, f"alias of previousId {previous}")
-    if not owners:
-        _attach_identifier(conn, target, "previous_id", previous, event)
-    return target
-
-
-def _attach_identifier(
-    conn: Connection, profile_id: str, id_type: str, value: str, event: StoredEvent
-) -> None:
-    conn.execute(
-        insert_ignoring_duplicates(conn, profile_identifiers),
-        {
-            "type": id_type,
-            "value": value,
-            "profile_id": profile_id,
-            "source_id": event.source_id,
-            "first_seq": event.seq,
-        },
-    )
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 # --- reads -------------------------------------------------------------------------------
