@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 class Health(BaseModel):
     status: str
     version: str
+    durable: bool
+    unsafe_durability: bool
 
 
 class Readiness(BaseModel):
@@ -125,7 +127,12 @@ def build_app(
     @api.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:
         """The process is alive."""
-        return Health(status="ok", version=__version__)
+        return Health(
+            status="ok",
+            version=__version__,
+            durable=runtime.durability.ok,
+            unsafe_durability=settings.unsafe_durability,
+        )
 
     @api.get(
         "/readyz",

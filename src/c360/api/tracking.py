@@ -41,7 +41,7 @@ ENDPOINTS: dict[str, str | None] = {
     "/v1/alias": "alias",
 }
 
-_SUCCESS = b'{"success":true}'
+_SUCCESS = b'{"success": true}'
 _JSON = (b"content-type", b"application/json")
 _CORS = [
     (b"access-control-allow-origin", b"*"),

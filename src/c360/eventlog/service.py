@@ -7,7 +7,11 @@ from sqlalchemy import Connection, func, insert, select, update
 from c360.errors import InvalidInput, NotFound
 from c360.eventlog.model import LogRow, RejectRow, Source, StoredEvent
 from c360.kernel.clock import system_clock
-from c360.storage.dialect import insert_ignoring_duplicates, lock_log_appends
+from c360.storage.dialect import (
+    insert_ignoring_duplicates,
+    insert_many_ignoring_duplicates,
+    lock_log_appends,
+)
 from c360.storage.tables import event_log, rejects, sources, worker_checkpoints
 
 SOURCE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -16,8 +20,7 @@ SOURCE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 def append(conn: Connection, rows: Sequence[LogRow], quarantined: Sequence[RejectRow]) -> None:
     """Append accepted rows (a repeated (source, message id) is ignored) and quarantined items."""
     lock_log_appends(conn)
-    if rows:
-        conn.execute(insert_ignoring_duplicates(conn, event_log), list(rows))
+    insert_many_ignoring_duplicates(conn, event_log, rows)
     if quarantined:
         conn.execute(insert(rejects), list(quarantined))
 

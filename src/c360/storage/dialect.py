@@ -1,8 +1,11 @@
 """Statements whose SQL differs between SQLite and PostgreSQL."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+import psycopg
+from psycopg import sql as psycopg_sql
+from sqlalchemy import BigInteger, Column, Connection, MetaData, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -30,3 +33,58 @@ def lock_log_appends(conn: Connection) -> None:
     """
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(3600001)")
+
+
+_staging_metadata = MetaData()
+
+
+def _staging_table(table: Table) -> Table:
+    """A temporary twin of ``table`` (data columns plus arrival order) for COPY."""
+    name = f"{table.name}_incoming"
+    if name in _staging_metadata.tables:
+        return _staging_metadata.tables[name]
+    columns = [Column("arrival", BigInteger, primary_key=True, autoincrement=True)]
+    columns += [
+        Column(c.name, c.type) for c in table.c if not (c.primary_key and c.autoincrement is True)
+    ]
+    return Table(
+        name,
+        _staging_metadata,
+        *columns,
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DELETE ROWS",
+    )
+
+
+def insert_many_ignoring_duplicates(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Append many rows, skipping those whose unique key exists, as fast as the engine allows.
+
+    PostgreSQL: COPY into a per-connection temporary table, then one INSERT ... SELECT ...
+    ON CONFLICT DO NOTHING in arrival order (about twice as fast as executemany). SQLite:
+    executemany of the same INSERT, which is already the fast path there.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert_ignoring_duplicates(conn, table), list(rows))
+        return
+    staging = _staging_table(table)
+    data_columns = [c.name for c in staging.c if c.name != "arrival"]
+    driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+    created: set[str] = conn.connection.info.setdefault("c360_staging", set())
+    if staging.name not in created:
+        staging.create(conn, checkfirst=True)
+        created.add(staging.name)
+    copy_sql = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
+        psycopg_sql.Identifier(staging.name),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(n) for n in data_columns),
+    )
+    with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row([row[n] for n in data_columns])
+    source = select(*(staging.c[n] for n in data_columns)).order_by(staging.c.arrival)
+    conn.execute(
+        postgresql.insert(table).from_select(data_columns, source).on_conflict_do_nothing()
+    )

@@ -71,9 +71,10 @@ class Processor:
         while not self._stop.is_set():
             try:
                 applied = process_available(self._engine, self._batch_size)
-            except Exception:
+            except Exception as exc:
                 self.errors += 1
-                log.exception("processing the log failed; retrying")
+                # The type only: database errors quote the rows, which hold personal data.
+                log.error("processing the log failed (%s); retrying", type(exc).__name__)
                 applied = 0
                 self._stop.wait(1.0)
             if applied < self._batch_size:
