@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from c360.errors import NotFound
 from c360.eventlog.model import StoredEvent
 from c360.kernel.ids import profile_id_for
 from c360.profiles.model import Identifier, Profile, identifiers_of, previous_id_of
-from c360.storage.dialect import insert_ignoring_duplicates
+from c360.storage.dialect import insert_many_ignoring_duplicates
 from c360.storage.tables import (
     event_log,
     profile_events,
@@ -71,16 +71,18 @@ class _Batch:
             if previous is not None:
                 wanted.update((t, previous) for t in ("user_id", "anonymous_id", "previous_id"))
         owners: dict[tuple[str, str], str] = {}
-        wanted_list = sorted(wanted)
-        for chunk in _chunks(wanted_list, 400):
-            rows = conn.execute(
-                select(
-                    profile_identifiers.c.type,
-                    profile_identifiers.c.value,
-                    profile_identifiers.c.profile_id,
-                ).where(tuple_(profile_identifiers.c.type, profile_identifiers.c.value).in_(chunk))
-            )
-            owners.update({(t, v): pid for t, v, pid in rows})
+        by_type: dict[str, list[str]] = {}
+        for id_type, value in sorted(wanted):
+            by_type.setdefault(id_type, []).append(value)
+        for id_type, values in by_type.items():
+            for chunk in _chunks(values, 500):
+                rows = conn.execute(
+                    select(profile_identifiers.c.value, profile_identifiers.c.profile_id).where(
+                        profile_identifiers.c.type == id_type,
+                        profile_identifiers.c.value.in_(chunk),
+                    )
+                )
+                owners.update({(id_type, v): pid for v, pid in rows})
         profile_ids = sorted(set(owners.values()))
         loaded: dict[str, _Profile] = {}
         for chunk_ids in _chunks(profile_ids, 400):
@@ -260,19 +262,19 @@ class _Batch:
             )
         if self.merges:
             conn.execute(insert(profile_merges), self.merges)
-        if self.new_identifiers:
-            conn.execute(
-                insert_ignoring_duplicates(conn, profile_identifiers),
-                [
-                    {**row, "profile_id": self.owners[(row["type"], row["value"])]}
-                    for row in self.new_identifiers
-                ],
-            )
-        if self.new_events:
-            conn.execute(
-                insert_ignoring_duplicates(conn, profile_events),
-                [{"profile_id": self._live(pid), "seq": seq} for pid, seq in self.new_events],
-            )
+        insert_many_ignoring_duplicates(
+            conn,
+            profile_identifiers,
+            [
+                {**row, "profile_id": self.owners[(row["type"], row["value"])]}
+                for row in self.new_identifiers
+            ],
+        )
+        insert_many_ignoring_duplicates(
+            conn,
+            profile_events,
+            [{"profile_id": self._live(pid), "seq": seq} for pid, seq in self.new_events],
+        )
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
