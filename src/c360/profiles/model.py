@@ -33,8 +33,7 @@ def identifiers_of(message_type: str, payload: dict[str, Any]) -> list[tuple[str
     if anonymous_id:
         found.append(("anonymous_id", anonymous_id))
     if message_type == "identify":
-        traits = payload.get("traits")
-        email = traits.get("email") if isinstance(traits, dict) else None
+        email = traits_of(payload).get("email")
         if isinstance(email, str) and "@" in email:
             found.append(("email", email.strip().lower()))
     return found
@@ -50,3 +49,13 @@ def _text(value: Any) -> str | None:
 
 def previous_id_of(payload: dict[str, Any]) -> str | None:
     return _text(payload.get("previousId"))
+
+
+def traits_of(payload: dict[str, Any]) -> dict[str, Any]:
+    """An identify's traits: ``traits``, or ``context.traits`` where SDKs (RudderStack) put them."""
+    traits = payload.get("traits")
+    if isinstance(traits, dict) and traits:
+        return traits
+    context = payload.get("context")
+    nested = context.get("traits") if isinstance(context, dict) else None
+    return nested if isinstance(nested, dict) else {}

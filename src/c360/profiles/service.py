@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from c360.errors import NotFound
 from c360.eventlog.model import StoredEvent
 from c360.kernel.ids import profile_id_for
-from c360.profiles.model import Identifier, Profile, identifiers_of, previous_id_of
+from c360.profiles.model import Identifier, Profile, identifiers_of, previous_id_of, traits_of
 from c360.storage.dialect import insert_many_ignoring_duplicates
 from c360.storage.tables import (
     event_log,
@@ -146,8 +146,8 @@ class _Batch:
         profile.updated_seq = event.seq
         profile.dirty = True
         if event.type == "identify":
-            traits = payload.get("traits")
-            if isinstance(traits, dict) and traits:
+            traits = traits_of(payload)
+            if traits:
                 profile.traits = {**profile.traits, **traits}
 
     def _created(self, profile_id: str) -> int:
@@ -259,6 +259,11 @@ class _Batch:
                 update(profile_events)
                 .where(profile_events.c.profile_id == merged)
                 .values(profile_id=survivor)
+            )
+            conn.execute(
+                update(profiles)
+                .where(profiles.c.merged_into == merged)
+                .values(merged_into=survivor)
             )
         if self.merges:
             conn.execute(insert(profile_merges), self.merges)

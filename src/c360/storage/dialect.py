@@ -24,6 +24,16 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: list
     conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=changed), rows)
 
 
+def empty_tables(conn: Connection, tables: Sequence[Table]) -> None:
+    """Remove every row and restart generated ids, so a refill numbers rows as the first fill."""
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in tables)
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+        return
+    for table in tables:
+        conn.execute(table.delete())
+
+
 def lock_log_appends(conn: Connection) -> None:
     """Serialise appends to the log so that sequence order is commit order.
 

@@ -2,9 +2,10 @@
 
 from collections.abc import Callable
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 
 from c360.eventlog.service import last_seq, set_checkpoint
+from c360.storage.dialect import empty_tables
 from c360.storage.engine import reader
 from c360.storage.tables import DERIVED_TABLES
 from c360.workers.processor import PROFILES_CHECKPOINT, process_available
@@ -19,8 +20,7 @@ def rebuild(
     again starts over and gives the same result.
     """
     with engine.begin() as conn:
-        for table in DERIVED_TABLES:
-            conn.execute(delete(table))
+        empty_tables(conn, DERIVED_TABLES)
         set_checkpoint(conn, PROFILES_CHECKPOINT, 0)
     with reader(engine).connect() as conn:
         total = last_seq(conn)
