@@ -23,7 +23,9 @@ def c360(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_keys_create_prints_the_secret_as_the_last_line_and_stores_only_its_hash(
     database_url: str,
 ) -> None:
-    result = c360(database_url, "keys", "create", "--name", "website", "--role", "writer", "--source", "web")
+    result = c360(
+        database_url, "keys", "create", "--name", "website", "--role", "writer", "--source", "web"
+    )
     assert result.returncode == 0, result.stderr
     secret = result.stdout.strip().splitlines()[-1]
     assert secret.startswith("wk_") and len(secret) > 40

@@ -5,6 +5,7 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, func, select
+from tests import factories
 
 from c360.errors import NotFound
 from c360.eventlog.model import LogRow
@@ -12,7 +13,6 @@ from c360.eventlog.service import append, ensure_source, get_checkpoint
 from c360.profiles.service import find_by_identifier, get_profile, profile_events_page
 from c360.storage.tables import profile_events, profile_merges
 from c360.workers.processor import PROFILES_CHECKPOINT, process_available
-from tests import factories
 
 _clock = iter(range(1_000_000, 10_000_000, 1000))
 
@@ -46,7 +46,10 @@ def _message(kind: str, **fields: Any) -> dict[str, Any]:
 
 
 def test_identify_creates_a_profile_found_by_user_id_and_email(engine: Engine) -> None:
-    _log(engine, factories.identify("u-1", traits={"name": "สมชาย ใจดี", "email": " Somchai@Example.co.th "}))
+    _log(
+        engine,
+        factories.identify("u-1", traits={"name": "สมชาย ใจดี", "email": " Somchai@Example.co.th "}),
+    )
     _process(engine)
     with engine.connect() as conn:
         by_user = find_by_identifier(conn, "user_id", "u-1")

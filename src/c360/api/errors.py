@@ -1,5 +1,7 @@
 """One table from c360's errors to HTTP answers: JSON with ``code`` and ``message``."""
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +17,8 @@ from c360.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[type[C360Error], int] = {
     InvalidInput: 422,
@@ -65,6 +69,14 @@ def install(app: FastAPI) -> None:
             where = ".".join(str(p) for p in error.get("loc", ()))
             parts.append(f"{where}: {error.get('msg')}")
         return JSONResponse({"code": "invalid_input", "message": "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected %s answering a request", type(exc).__name__)
+        return JSONResponse(
+            {"code": "internal_error", "message": "the server failed; the error is logged"},
+            status_code=500,
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:

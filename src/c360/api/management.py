@@ -18,7 +18,7 @@ from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
 from c360.privacy.keys import ApiKey, KeyCache, Role
 from c360.profiles import service as profile_service
-from c360.profiles.model import IDENTIFIER_TYPES, Profile
+from c360.profiles.model import IdentifierType, Profile
 from c360.storage.engine import reader
 from c360.workers.processor import PROFILES_CHECKPOINT
 
@@ -87,6 +87,9 @@ class MessageStatus(BaseModel):
     quarantined: list[RejectOut]
 
 
+CURSOR_PATTERN = "^[0-9]{1,18}$"
+
+
 def _cursor(value: str | None) -> int | None:
     if value is None or value == "":
         return None
@@ -124,16 +127,12 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
 
     @router.get("/profiles/by-identifier/{type}/{value}", response_model=ProfileOut)
     def profile_by_identifier(
-        type: Annotated[str, Path(description=f"One of {', '.join(IDENTIFIER_TYPES)}")],
+        type: IdentifierType,
         value: Annotated[str, Path(min_length=1, max_length=1000)],
     ) -> ProfileOut:
         """The profile an identifier belongs to."""
-        if type not in IDENTIFIER_TYPES:
-            raise InvalidInput(
-                f"identifier type {type!r} is unknown; use one of {', '.join(IDENTIFIER_TYPES)}"
-            )
         with read_engine.connect() as conn:
-            return _profile_out(profile_service.find_by_identifier(conn, type, value))
+            return _profile_out(profile_service.find_by_identifier(conn, type.value, value))
 
     @router.get("/profiles/{profile_id}", response_model=ProfileOut)
     def profile(profile_id: Annotated[str, Path(max_length=36)]) -> ProfileOut:
@@ -145,7 +144,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
     def profile_events(
         profile_id: Annotated[str, Path(max_length=36)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=20)] = None,
+        cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
     ) -> EventsPage:
         """A profile's events, newest first; follow ``next`` for older ones."""
         before = _cursor(cursor)
@@ -180,7 +179,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
     def source_rejects(
         source: Annotated[str, Path(max_length=100)],
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(max_length=20)] = None,
+        cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
     ) -> RejectsPage:
         """Quarantined items of a source with reason, time and raw payload, newest first."""
         before = _cursor(cursor)

@@ -32,9 +32,12 @@ _SUCCESS = {
 
 _MESSAGE = {
     "type": "object",
-    "description": "A Segment message (identify, track, page, screen, group or alias). Items "
-    "that break a rule are answered 200 and quarantined with a reason code.",
+    "description": "A Segment message (identify, track, page, screen, group or alias).",
     "additionalProperties": True,
+}
+_ITEM = {
+    "description": "A Segment message. An item that breaks a rule (even one that is not an "
+    "object) is answered 200 with the rest and quarantined with a reason code."
 }
 
 
@@ -48,11 +51,13 @@ def tracking_paths() -> dict[str, Any]:
                 "type": "object",
                 "required": ["batch"],
                 "properties": {
-                    "batch": {"type": "array", "items": _MESSAGE},
+                    "batch": {"type": "array", "items": _ITEM},
                     "context": {"type": "object"},
                     "integrations": {"type": "object"},
                     "writeKey": {"type": "string"},
-                    "sentAt": {"type": "string"},
+                    "sentAt": {
+                        "description": "ISO-8601; an unreadable value quarantines the items"
+                    },
                 },
             }
             summary = "Send a batch of messages" if path.endswith("batch") else "Import messages"

@@ -226,20 +226,36 @@ def _credentials(headers: dict[bytes, bytes], body_key: str | None) -> list[str]
 
 
 def _inflate(body: bytes, encoding: bytes, cap: int, too_large: _Refusal) -> bytes:
-    """Decompress at most ``cap`` bytes: a decompression bomb stops at the cap."""
+    """Decompress at most ``cap`` bytes: a decompression bomb stops at the cap.
+
+    A gzip body may hold several members (RFC 1952); anything else after the end is refused.
+    """
+    name = encoding.decode()
     wbits = 16 + zlib.MAX_WBITS if encoding == b"gzip" else zlib.MAX_WBITS
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, cap + 1)
-    except zlib.error as exc:
-        raise _Refusal(
-            400, "invalid_encoding", f"the body is not valid {encoding.decode()}: {exc}"
-        ) from None
-    if len(out) > cap or inflater.unconsumed_tail:
-        raise too_large
-    if not inflater.eof:
-        raise _Refusal(400, "invalid_encoding", f"the {encoding.decode()} body is truncated")
-    return out
+    out: list[bytes] = []
+    size = 0
+    data = body
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            chunk = inflater.decompress(data, cap + 1 - size)
+        except zlib.error as exc:
+            raise _Refusal(
+                400, "invalid_encoding", f"the body is not valid {name}: {exc}"
+            ) from None
+        size += len(chunk)
+        out.append(chunk)
+        if size > cap or inflater.unconsumed_tail:
+            raise too_large
+        if not inflater.eof:
+            raise _Refusal(400, "invalid_encoding", f"the {name} body is truncated")
+        data = inflater.unused_data
+        if not data:
+            return b"".join(out)
+        if encoding != b"gzip" or not data.startswith(b"\x1f\x8b"):
+            raise _Refusal(
+                400, "invalid_encoding", f"the body has bytes after the end of its {name} data"
+            )
 
 
 async def _reply_error(send: Send, refusal: _Refusal) -> None:

@@ -25,6 +25,20 @@ def append(conn: Connection, rows: Sequence[LogRow], quarantined: Sequence[Rejec
         conn.execute(insert(rejects), list(quarantined))
 
 
+def quarantine_entry(conn: Connection, event: StoredEvent, reason: str, detail: str) -> None:
+    """Record that an accepted log entry could not be processed (it stays in the log)."""
+    conn.execute(
+        insert(rejects).values(
+            source_id=event.source_id,
+            received_at_us=event.received_at_us,
+            reason=reason,
+            detail=detail,
+            message_id=event.message_id,
+            payload=event.payload.encode("utf-8"),
+        )
+    )
+
+
 def read_after(conn: Connection, seq: int, limit: int) -> list[StoredEvent]:
     """Up to ``limit`` log entries after ``seq``, in log order."""
     result = conn.execute(

@@ -43,3 +43,6 @@ def parse_timestamp(value: object) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MIN_TIMESTAMP_US = to_us(datetime(1, 1, 1, tzinfo=UTC))
+MAX_TIMESTAMP_US = to_us(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+"""The span a datetime can show: times outside it are refused at the door."""

@@ -1,9 +1,20 @@
 """A profile as the API shows it, and the identifiers that point at it."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-IDENTIFIER_TYPES = ("user_id", "anonymous_id", "email", "previous_id")
+
+class IdentifierType(StrEnum):
+    """Identifier types a profile can be looked up by."""
+
+    USER_ID = "user_id"
+    ANONYMOUS_ID = "anonymous_id"
+    EMAIL = "email"
+    PREVIOUS_ID = "previous_id"
+
+
+IDENTIFIER_TYPES = tuple(t.value for t in IdentifierType)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,27 @@ def apply_events(conn: Connection, events: list[StoredEvent]) -> None:
     """
     if not events:
         return
-    decoded = [(event, orjson.loads(event.payload)) for event in events]
+    decoded = [(event, _decode(event.payload)) for event in events]
     batch = _Batch.load(conn, decoded)
     for event, payload in decoded:
         batch.apply(event, payload)
     batch.write(conn)
+
+
+def _decode(payload: str) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(payload)
+    # The log keeps a NUL as sent; derived tables on PostgreSQL cannot hold one.
+    return _without_nul(value) if "\\u0000" in payload else value
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ import psycopg
 from psycopg import sql as psycopg_sql
 from sqlalchemy import BigInteger, Column, Connection, MetaData, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.dml import Insert
 
 
@@ -83,10 +84,8 @@ def insert_many_ignoring_duplicates(
     staging = _staging_table(table)
     data_columns = [c.name for c in staging.c if c.name != "arrival"]
     driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-    created: set[str] = conn.connection.info.setdefault("c360_staging", set())
-    if staging.name not in created:
-        staging.create(conn, checkfirst=True)
-        created.add(staging.name)
+    # Every time, not once per connection: a rolled-back transaction takes the table with it.
+    conn.execute(CreateTable(staging, if_not_exists=True))
     copy_sql = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
         psycopg_sql.Identifier(staging.name),
         psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(n) for n in data_columns),

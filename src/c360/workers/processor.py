@@ -9,8 +9,15 @@ import logging
 import threading
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
-from c360.eventlog.service import get_checkpoint, last_seq, read_after, set_checkpoint
+from c360.eventlog.service import (
+    get_checkpoint,
+    last_seq,
+    quarantine_entry,
+    read_after,
+    set_checkpoint,
+)
 from c360.profiles.service import apply_events
 from c360.storage.engine import reader
 
@@ -21,14 +28,49 @@ PROFILES_CHECKPOINT = "profiles"
 
 def process_available(engine: Engine, batch_size: int) -> int:
     """Apply one batch of unprocessed entries; return how many were applied."""
+    try:
+        with engine.begin() as conn:
+            checkpoint = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
+            events = read_after(conn, checkpoint, batch_size)
+            if not events:
+                return 0
+            apply_events(conn, events)
+            set_checkpoint(conn, PROFILES_CHECKPOINT, events[-1].seq)
+        return len(events)
+    except OperationalError:
+        raise  # the store is unreachable or busy: retry the same batch later
+    except Exception:
+        # One entry the profiles cannot take must not stop every entry behind it.
+        return _process_next_alone(engine)
+
+
+def _process_next_alone(engine: Engine) -> int:
+    """Apply the next entry by itself; if it still fails, quarantine it and move on."""
     with engine.begin() as conn:
         checkpoint = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
-        events = read_after(conn, checkpoint, batch_size)
+        events = read_after(conn, checkpoint, 1)
         if not events:
             return 0
-        apply_events(conn, events)
-        set_checkpoint(conn, PROFILES_CHECKPOINT, events[-1].seq)
-    return len(events)
+        try:
+            with conn.begin_nested():
+                apply_events(conn, events)
+        except OperationalError:
+            raise
+        except Exception as exc:
+            log.error(
+                "log entry %d could not be applied (%s); quarantined",
+                events[0].seq,
+                type(exc).__name__,
+            )
+            quarantine_entry(
+                conn,
+                events[0],
+                "processing_failed",
+                f"the worker could not apply log entry {events[0].seq} ({type(exc).__name__}); "
+                "it stays in the log and is applied again by c360 rebuild",
+            )
+        set_checkpoint(conn, PROFILES_CHECKPOINT, events[0].seq)
+    return 1
 
 
 def lag(engine: Engine) -> tuple[int, int]:

@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
+from tests import factories
 
 from c360.eventlog.model import LogRow, RejectRow
 from c360.ingest import InvalidBody, Limits, accept_items, decode_envelope
 from c360.kernel.clock import parse_timestamp
-from tests import factories
 
 RECEIVED_US = parse_timestamp("2026-11-23T12:00:00Z")
 SOURCE_ID = 7
@@ -150,10 +150,25 @@ REJECTED = [
         "no_user_anon_id",
         id="empty-ids",
     ),
+    pytest.param(
+        {"type": "track", "userId": {"id": 1}, "event": "e"}, "invalid_user_id", id="user-id-object"
+    ),
+    pytest.param(
+        {"type": "track", "userId": True, "event": "e"}, "invalid_user_id", id="user-id-bool"
+    ),
+    pytest.param(
+        {"type": "track", "anonymousId": ["a"], "event": "e"},
+        "invalid_anonymous_id",
+        id="anonymous-id-array",
+    ),
     pytest.param({"type": "track", "userId": "u"}, "event_not_defined", id="no-event"),
-    pytest.param({"type": "track", "userId": "u", "event": ""}, "event_not_defined", id="empty-event"),
+    pytest.param(
+        {"type": "track", "userId": "u", "event": ""}, "event_not_defined", id="empty-event"
+    ),
     pytest.param({"type": "track", "userId": "u", "event": 42}, "invalid_event", id="event-number"),
-    pytest.param({"type": "track", "userId": "u", "event": ["a"]}, "invalid_event", id="event-list"),
+    pytest.param(
+        {"type": "track", "userId": "u", "event": ["a"]}, "invalid_event", id="event-list"
+    ),
     pytest.param({"type": "alias", "userId": "u"}, "no_previous_id", id="alias-no-previous"),
     pytest.param({"type": "alias", "previousId": "anon"}, "no_user_id", id="alias-no-user"),
     pytest.param({"type": "group", "userId": "u"}, "no_group_id", id="group-no-group"),
@@ -301,7 +316,9 @@ def test_unusable_body_raises_invalid_body_with_a_code_and_message(
 @pytest.mark.parametrize(
     ("body", "endpoint_type"),
     [
-        pytest.param(b'{"batch":[' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000 + b"]}", None, id="batch-item"),
+        pytest.param(
+            b'{"batch":[' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000 + b"]}", None, id="batch-item"
+        ),
         pytest.param(b'{"batch":' + b"[" * 10_000 + b"]" * 10_000 + b"}", None, id="batch-array"),
         pytest.param(
             b'{"type":"track","userId":"u","event":"e","properties":{"a":'
@@ -322,6 +339,33 @@ def test_ten_thousand_levels_of_nesting_is_an_invalid_body_found_quickly(
     elapsed_s = time.perf_counter() - started
     assert caught.value.code == "invalid_json"
     assert elapsed_s < 0.1, f"decoding took {elapsed_s * 1000:.0f} ms"
+
+
+def test_unterminated_string_full_of_escaped_quotes_is_refused_within_100_ms() -> None:
+    # 12 kB: each escaped quote could start a string running to the end of the body.
+    body = b'{"batch":["' + b'\\"' * 6_000
+    started = time.perf_counter()
+    with pytest.raises(InvalidBody):
+        decode_envelope(body, None)
+    elapsed_s = time.perf_counter() - started
+    assert elapsed_s < 0.1, f"decoding took {elapsed_s * 1000:.0f} ms"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [b'{"score":NaN}', b'{"score":Infinity}', b'{"name":"\\ud800x"}'],
+    ids=["nan", "infinity", "lone-surrogate"],
+)
+def test_unrepresentable_batch_context_is_never_stored_as_a_value_the_client_did_not_send(
+    context: bytes,
+) -> None:
+    good = encode(track())
+    body = b'{"context":' + context + b',"batch":[' + good + b"]}"
+    try:
+        rows, _ = accept(body)
+    except InvalidBody:
+        return  # refusing the whole body is a correct answer
+    assert rows == [], f"stored with a changed context: {[payload(r)['context'] for r in rows]}"
 
 
 # --- timestamps -------------------------------------------------------------------------------
@@ -352,9 +396,7 @@ def test_timestamp_is_read_with_z_offsets_and_milli_micro_or_nanoseconds(
 def test_timestamp_is_corrected_for_the_device_clock_skew() -> None:
     # The device clock runs 1 h 0.5 s ahead: it stamped the event at 13:00:00 and sent it at
     # 13:00:10.5 by its own clock; the server received it at 12:00:00.
-    message = track(
-        originalTimestamp="2026-11-23T13:00:00.000Z", sentAt="2026-11-23T13:00:10.500Z"
-    )
+    message = track(originalTimestamp="2026-11-23T13:00:00.000Z", sentAt="2026-11-23T13:00:10.500Z")
     del message["timestamp"]
     rows, _ = accept(batch_body(message))
     row = rows[0]
@@ -618,9 +660,9 @@ def test_undecodable_item_is_quarantined_alone(bad_item: bytes, reason: str) -> 
     assert sorted(r["message_id"] for r in rows) == sorted(g["messageId"] for g in goods)
     assert [r["reason"] for r in rejects] == [reason]
     for row in rows:
-        assert row["payload"].encode("utf-8") == encode(next(
-            g for g in goods if g["messageId"] == row["message_id"]
-        ))
+        assert row["payload"].encode("utf-8") == encode(
+            next(g for g in goods if g["messageId"] == row["message_id"])
+        )
 
 
 @pytest.mark.parametrize(("bad_item", "reason"), BROKEN_ITEMS)
