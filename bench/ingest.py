@@ -72,11 +72,20 @@ _PRODUCTS = [
     ("Áo dài lụa tơ tằm thêu tay", "Thời trang", 2450000.0, "VND"),
     ("Nồi cơm điện tử Sunhouse 1.8L", "Đồ gia dụng", 1290000.0, "VND"),
 ]
-_EVENTS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed",
-           "Products Searched", "Cart Viewed"]
-_LOCALES = [("th-TH", "Asia/Bangkok", "กรุงเทพมหานคร"), ("vi-VN", "Asia/Ho_Chi_Minh", "Hà Nội"),
-            ("vi-VN", "Asia/Ho_Chi_Minh", "Thành phố Hồ Chí Minh"),
-            ("th-TH", "Asia/Bangkok", "เชียงใหม่")]
+_EVENTS = [
+    "Product Viewed",
+    "Product Added",
+    "Checkout Started",
+    "Order Completed",
+    "Products Searched",
+    "Cart Viewed",
+]
+_LOCALES = [
+    ("th-TH", "Asia/Bangkok", "กรุงเทพมหานคร"),
+    ("vi-VN", "Asia/Ho_Chi_Minh", "Hà Nội"),
+    ("vi-VN", "Asia/Ho_Chi_Minh", "Thành phố Hồ Chí Minh"),
+    ("th-TH", "Asia/Bangkok", "เชียงใหม่"),
+]
 _AGENTS = [
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
@@ -87,7 +96,14 @@ _AGENTS = [
 ]
 
 
-def make_message(rng: random.Random, now_ms: int) -> dict[str, Any]:
+PAYLOADS = ("browser", "server")
+"""browser: what analytics.js sends from a shop's site (user agent, IP, locale, location; about
+690 bytes). server: what a server-side SDK such as analytics-python sends for the same event
+(library context only; about 330 bytes, the size the issue's 1,000,000 events/s orjson
+figure describes)."""
+
+
+def make_message(rng: random.Random, now_ms: int, payload: str = "browser") -> dict[str, Any]:
     name, category, price, currency = rng.choice(_PRODUCTS)
     locale, tz, city = rng.choice(_LOCALES)
     event = rng.choice(_EVENTS)
@@ -102,8 +118,11 @@ def make_message(rng: random.Random, now_ms: int) -> dict[str, Any]:
         "currency": currency,
     }
     if event == "Order Completed":
-        properties.update(order_id=f"ORD-{rng.randrange(10**7)}", revenue=price * quantity,
-                          coupon=rng.choice(["", "SONGKRAN2026", "TET2026"]))
+        properties.update(
+            order_id=f"ORD-{rng.randrange(10**7)}",
+            revenue=price * quantity,
+            coupon=rng.choice(["", "SONGKRAN2026", "TET2026"]),
+        )
     if event == "Products Searched":
         properties["query"] = rng.choice(["ข้าวหอมมะลิ", "cà phê sữa đá", "áo dài", "ต้มยำ"])
     ts = now_ms - rng.randrange(0, 5_000)
@@ -117,28 +136,32 @@ def make_message(rng: random.Random, now_ms: int) -> dict[str, Any]:
             "locale": locale,
             "timezone": tz,
             "ip": f"{rng.choice([27, 49, 113, 171])}.{rng.randrange(256)}."
-                  f"{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            f"{rng.randrange(256)}.{rng.randrange(1, 255)}",
             "userAgent": rng.choice(_AGENTS),
             "location": {"city": city, "country": "TH" if locale == "th-TH" else "VN"},
         },
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts / 1000))
         + f".{ts % 1000:03d}Z",
     }
+    if payload == "server":
+        message["context"] = {"library": message["context"]["library"]}
+        message["userId"] = f"user-{user}"
+        return message
     if rng.random() < 0.7:
         message["userId"] = f"user-{user}"
     message["anonymousId"] = f"anon-{rng.getrandbits(64):016x}"
     return message
 
 
-def batch_template(rng: random.Random, size: int) -> bytes:
+def batch_template(rng: random.Random, size: int, payload: str = "browser") -> bytes:
     now_ms = int(time.time() * 1000)
-    messages = [make_message(rng, now_ms) for _ in range(size)]
+    messages = [make_message(rng, now_ms, payload) for _ in range(size)]
     sent_at = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     return orjson.dumps({"batch": messages, "sentAt": sent_at})
 
 
-def single_template(rng: random.Random) -> bytes:
-    return orjson.dumps(make_message(rng, int(time.time() * 1000)))
+def single_template(rng: random.Random, payload: str = "browser") -> bytes:
+    return orjson.dumps(make_message(rng, int(time.time() * 1000), payload))
 
 
 def fill(template: bytes, prefix: str) -> bytes:
@@ -177,17 +200,24 @@ def parse_ceiling(template: bytes, per_req: int, seconds: float, repeats: int) -
 
     def c360_decode(body: bytes) -> None:
         envelope = decode_envelope(body, None if per_req > 1 else "track")
-        rows, rejected = accept_items(envelope, None if per_req > 1 else "track", source_id=1,
-                                      received_at_us=1_700_000_000_000_000, limits=limits)
+        rows, rejected = accept_items(
+            envelope,
+            None if per_req > 1 else "track",
+            source_id=1,
+            received_at_us=1_700_000_000_000_000,
+            limits=limits,
+        )
         assert len(rows) == per_req and not rejected, rejected
 
     orjson_rates, c360_rates = [], []
     for _ in range(repeats):
         orjson_rates.append(_rate(orjson.loads, bodies, per_req, seconds))
         c360_rates.append(_rate(c360_decode, bodies, per_req, seconds))
-    return {"orjson_events_s": statistics.median(orjson_rates),
-            "c360_decode_events_s": statistics.median(c360_rates),
-            "body_bytes": len(bodies[0])}
+    return {
+        "orjson_events_s": statistics.median(orjson_rates),
+        "c360_decode_events_s": statistics.median(c360_rates),
+        "body_bytes": len(bodies[0]),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,9 +255,12 @@ class Store:
         engine = create_engine(PG_ADMIN_URL)
         try:
             with engine.connect() as conn:
-                return int(conn.execute(text(
-                    "SELECT xact_commit FROM pg_stat_database WHERE datname = :d"),
-                    {"d": self.dbname}).scalar_one())
+                return int(
+                    conn.execute(
+                        text("SELECT xact_commit FROM pg_stat_database WHERE datname = :d"),
+                        {"d": self.dbname},
+                    ).scalar_one()
+                )
         finally:
             engine.dispose()
 
@@ -269,16 +302,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def postgres_cpu_seconds() -> float:
-    total = 0.0
+def postgres_cpu(dbname: str) -> dict[int, float]:
+    """CPU seconds per PostgreSQL process serving ``dbname``, plus the shared WAL writer,
+    checkpointer and background writer (backends of other databases are left out)."""
+    found: dict[int, float] = {}
+    if not dbname:
+        return found
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    total += cpu_seconds(int(entry.name))
-            except OSError:
-                pass
-    return total
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() not in ("postgres", "postmaster"):
+                continue
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f" {dbname} " in title or any(
+            aux in title for aux in ("walwriter", "checkpointer", "background writer")
+        ):
+            found[int(entry.name)] = cpu_seconds(int(entry.name))
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(after[pid] - before[pid] for pid in after if pid in before)
 
 
 def machine_busy() -> tuple[float, float]:
@@ -288,17 +335,38 @@ def machine_busy() -> tuple[float, float]:
     return float(sum(values) - idle), float(sum(values))
 
 
+SRC: Path | None = None  # --src: run this copy of the c360 package instead of the installed one
+
+
 def c360_env(url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["C360_DATABASE_URL"] = url
+    if SRC is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     return env
 
 
 def create_key(url: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "c360", "keys", "create", "--name", "bench", "--role", "writer",
-         "--source", "bench"],
-        env=c360_env(url), capture_output=True, text=True, check=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "c360",
+            "keys",
+            "create",
+            "--name",
+            "bench",
+            "--role",
+            "writer",
+            "--source",
+            "bench",
+        ],
+        env=c360_env(url),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return done.stdout.strip().splitlines()[-1].strip()
 
 
@@ -306,16 +374,25 @@ class Server:
     def __init__(self, url: str, worker: bool, log_path: Path) -> None:
         self.port = free_port()
         self.log = open(log_path, "ab")  # noqa: SIM115
-        command = [sys.executable, "-m", "c360", "serve", "--port", str(self.port),
-                   "--worker" if worker else "--no-worker"]
-        self.proc = subprocess.Popen(command, env=c360_env(url), cwd=ROOT, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        command = [
+            sys.executable,
+            "-m",
+            "c360",
+            "serve",
+            "--port",
+            str(self.port),
+            "--worker" if worker else "--no-worker",
+        ]
+        self.proc = subprocess.Popen(
+            command, env=c360_env(url), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"c360 serve exited with {self.proc.returncode}; see {log_path}")
             try:
-                with urllib.request.urlopen(f"{self.base}/readyz", timeout=2) as answer:
+                ready_url = f"{self.base}/readyz"  # always http://127.0.0.1
+                with urllib.request.urlopen(ready_url, timeout=2) as answer:  # noqa: S310
                     if answer.status == 200:
                         break
             except (urllib.error.URLError, OSError):
@@ -337,20 +414,42 @@ class Server:
         self.log.close()
 
 
-def run_wrk(url: str, key: str, template: Path, nonce: str, duration: float, connections: int,
-            threads: int, timeout_s: int) -> tuple[dict[str, Any], float]:
+def run_wrk(
+    url: str,
+    key: str,
+    template: Path,
+    nonce: str,
+    duration: float,
+    connections: int,
+    threads: int,
+    timeout_s: int,
+) -> tuple[dict[str, Any], float]:
     auth = base64.b64encode(f"{key}:".encode()).decode()
-    command = ["/usr/bin/wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
-               f"--timeout={timeout_s}s", "--latency", "-s", str(LUA),
-               "-H", f"Authorization: Basic {auth}", "-H", "Content-Type: application/json",
-               url, "--", str(template), nonce]
+    command = [
+        "/usr/bin/wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={timeout_s}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        "-H",
+        f"Authorization: Basic {auth}",
+        "-H",
+        "Content-Type: application/json",
+        url,
+        "--",
+        str(template),
+        nonce,
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {stderr}\n{stdout}")
     for line in stdout.splitlines():
         if line.startswith("BENCHJSON "):
-            return json.loads(line[len("BENCHJSON "):]), 0.0
+            return json.loads(line[len("BENCHJSON ") :]), 0.0
     raise RuntimeError(f"wrk printed no result:\n{stdout}\n{stderr}")
 
 
@@ -386,12 +485,21 @@ class Run:
     wrk_cpu: float = 0.0
     pg_cpu: float = 0.0
     machine_busy: float = 0.0  # fraction of all cores busy
+    other_cpu: float = 0.0  # cores used by everything else on the box (noise)
     rows_per_commit: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def one_run(args: argparse.Namespace, store_kind: str, mode: str, worker: bool, run: int,
-            templates: dict[str, Path], workdir: Path, profile_dir: Path | None = None) -> Run:
+def one_run(
+    args: argparse.Namespace,
+    store_kind: str,
+    mode: str,
+    worker: bool,
+    run: int,
+    templates: dict[str, Path],
+    workdir: Path,
+    profile_dir: Path | None = None,
+) -> Run:
     per_req = args.batch_size if mode == "batch" else 1
     connections = args.connections if mode == "batch" else args.single_connections
     path = "/v1/batch" if mode == "batch" else "/v1/track"
@@ -406,28 +514,58 @@ def one_run(args: argparse.Namespace, store_kind: str, mode: str, worker: bool, 
         nonce = f"r{run}{int(time.time() * 1000) % 100000}"
         warm = 0
         if args.warmup > 0:
-            stats, _ = run_wrk(url, key, templates[mode], nonce + "w", args.warmup, connections,
-                               args.wrk_threads, args.timeout)
+            stats, _ = run_wrk(
+                url,
+                key,
+                templates[mode],
+                nonce + "w",
+                args.warmup,
+                connections,
+                args.wrk_threads,
+                args.timeout,
+            )
             warm = (stats["requests"] - stats["err_status"]) * per_req
             result.non_200 += stats["err_status"]
         commits0 = store.commits()
-        cpu0, wrk0, pg0 = cpu_seconds(server.proc.pid), children_cpu(), postgres_cpu_seconds()
+        cpu0, wrk0, pg0 = cpu_seconds(server.proc.pid), children_cpu(), postgres_cpu(store.dbname)
         busy0, total0 = machine_busy()
         spy = None
         if profile_dir is not None:
             profile_dir.mkdir(parents=True, exist_ok=True)
             spy_base = profile_dir / tag
             spy = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                 str(server.proc.pid), "--duration", str(int(args.duration)), "--rate", "100",
-                 "--format", "raw", "--threads", *(["--gil"] if args.profile_gil else []),
-                 "-o", f"{spy_base}.raw.txt"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(server.proc.pid),
+                    "--duration",
+                    str(int(args.duration)),
+                    "--rate",
+                    "100",
+                    "--format",
+                    "raw",
+                    "--threads",
+                    *{"cpu": [], "gil": ["--gil"], "wall": ["--idle"]}[args.profile_mode],
+                    "-o",
+                    f"{spy_base}.raw.txt",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         t0 = time.monotonic()
-        stats, _ = run_wrk(url, key, templates[mode], nonce + "m", args.duration, connections,
-                           args.wrk_threads, args.timeout)
+        stats, _ = run_wrk(
+            url,
+            key,
+            templates[mode],
+            nonce + "m",
+            args.duration,
+            connections,
+            args.wrk_threads,
+            args.timeout,
+        )
         elapsed = time.monotonic() - t0
-        cpu1, wrk1, pg1 = cpu_seconds(server.proc.pid), children_cpu(), postgres_cpu_seconds()
+        cpu1, wrk1, pg1 = cpu_seconds(server.proc.pid), children_cpu(), postgres_cpu(store.dbname)
         busy1, total1 = machine_busy()
         commits1 = store.commits()
         if spy is not None:
@@ -439,16 +577,24 @@ def one_run(args: argparse.Namespace, store_kind: str, mode: str, worker: bool, 
         result.events_s = result.acked_events / seconds
         result.requests_s = acked_requests / seconds
         result.non_200 += stats["err_status"]
-        result.socket_errors = sum(stats[k] for k in ("err_connect", "err_read", "err_write",
-                                                       "err_timeout"))
+        result.socket_errors = sum(
+            stats[k] for k in ("err_connect", "err_read", "err_write", "err_timeout")
+        )
         result.p50_ms = stats["p50_us"] / 1000
         result.p90_ms = stats["p90_us"] / 1000
         result.p99_ms = stats["p99_us"] / 1000
         result.p999_ms = stats["p999_us"] / 1000
         result.server_cpu = (cpu1 - cpu0) / elapsed
         result.wrk_cpu = (wrk1 - wrk0) / elapsed
-        result.pg_cpu = (pg1 - pg0) / elapsed if store_kind == "postgresql" else 0.0
+        result.pg_cpu = cpu_delta(pg0, pg1) / elapsed
         result.machine_busy = (busy1 - busy0) / max(1.0, total1 - total0)
+        result.other_cpu = max(
+            0.0,
+            result.machine_busy * (os.cpu_count() or 1)
+            - result.server_cpu
+            - result.wrk_cpu
+            - result.pg_cpu,
+        )
         if commits0 is not None and commits1 is not None and commits1 > commits0:
             result.rows_per_commit = result.acked_events / (commits1 - commits0)
         result.rows = store.count_rows()
@@ -481,11 +627,17 @@ def summarise(runs: list[Run], ceilings: dict[str, dict[str, float]]) -> list[di
         events = [r.events_s for r in rs]
         goal_events, goal_p99 = GOALS[mode]
         row = {
-            "store": store, "mode": mode, "worker": worker, "connections": rs[0].connections,
+            "store": store,
+            "mode": mode,
+            "worker": worker,
+            "connections": rs[0].connections,
             "runs": len(rs),
-            "events_s": med(events), "events_min": min(events), "events_max": max(events),
+            "events_s": med(events),
+            "events_min": min(events),
+            "events_max": max(events),
             "requests_s": med([r.requests_s for r in rs]),
-            "p50_ms": med([r.p50_ms for r in rs]), "p99_ms": med([r.p99_ms for r in rs]),
+            "p50_ms": med([r.p50_ms for r in rs]),
+            "p99_ms": med([r.p99_ms for r in rs]),
             "p999_ms": med([r.p999_ms for r in rs]),
             "non_200": sum(r.non_200 for r in rs),
             "socket_errors": sum(r.socket_errors for r in rs),
@@ -494,26 +646,34 @@ def summarise(runs: list[Run], ceilings: dict[str, dict[str, float]]) -> list[di
             "wrk_cpu": med([r.wrk_cpu for r in rs]),
             "pg_cpu": med([r.pg_cpu for r in rs]),
             "machine_busy": med([r.machine_busy for r in rs]),
+            "other_cpu": med([r.other_cpu for r in rs]),
             "rows_per_commit": med([r.rows_per_commit for r in rs if r.rows_per_commit])
-            if any(r.rows_per_commit for r in rs) else None,
+            if any(r.rows_per_commit for r in rs)
+            else None,
             "ratio_to_ceiling": med(events) / ceiling,
-            "events_per_server_core": med([r.events_s / r.server_cpu for r in rs
-                                           if r.server_cpu > 0]),
+            "events_per_server_core": med(
+                [r.events_s / r.server_cpu for r in rs if r.server_cpu > 0]
+            ),
         }
-        row["goal_met"] = (row["events_s"] >= goal_events and row["p99_ms"] < goal_p99
-                           and row["non_200"] == 0 and row["rows_ok"])
+        row["goal_met"] = (
+            row["events_s"] >= goal_events
+            and row["p99_ms"] < goal_p99
+            and row["non_200"] == 0
+            and row["rows_ok"]
+        )
         rows.append(row)
     return rows
 
 
-def markdown(summary: list[dict[str, Any]], ceilings: dict[str, dict[str, float]],
-             args: argparse.Namespace) -> str:
+def markdown(
+    summary: list[dict[str, Any]], ceilings: dict[str, dict[str, float]], args: argparse.Namespace
+) -> str:
     lines = [
         f"Medians of {args.runs} run(s) x {args.duration:g} s (after {args.warmup:g} s warm-up); "
         f"batch = {args.batch_size} events per /v1/batch request.",
         "",
         "| store | mode | worker | conns | events/s (min-max) | req/s | p50 ms | p99 ms | "
-        "non-200 | rows = acked | server CPU | wrk CPU | PG CPU | box busy | "
+        "non-200 | rows = acked | server CPU | wrk CPU | PG CPU | other CPU | "
         "events/s per server core | x parse ceiling | goal |",
         "|---|---|---|--:|--:|--:|--:|--:|--:|:-:|--:|--:|--:|--:|--:|--:|:-:|",
     ]
@@ -525,19 +685,92 @@ def markdown(summary: list[dict[str, Any]], ceilings: dict[str, dict[str, float]
             f"{r['events_max']:,.0f}) | {r['requests_s']:,.0f} | {r['p50_ms']:.1f} | "
             f"{r['p99_ms']:.1f} | {r['non_200']} | {'yes' if r['rows_ok'] else 'NO'} | "
             f"{r['server_cpu']:.2f} | {r['wrk_cpu']:.2f} | "
-            f"{r['pg_cpu']:.2f} | {r['machine_busy']:.0%} | "
+            f"{r['pg_cpu']:.2f} | {r['other_cpu']:.2f} | "
             f"{r['events_per_server_core']:,.0f} | {r['ratio_to_ceiling']:.3f} | "
             f"{'met' if r['goal_met'] else 'NOT met'} (>= {goal_events:,} ev/s, "
-            f"p99 < {goal_p99:g} ms) |")
+            f"p99 < {goal_p99:g} ms) |"
+        )
     lines.append("")
     lines.append("Parse ceiling (one core, same bodies, median of repeats):")
     lines.append("")
     lines.append("| mode | body bytes | orjson.loads events/s | c360 decode+validate events/s |")
     lines.append("|---|--:|--:|--:|")
     for mode, c in ceilings.items():
-        lines.append(f"| {mode} | {c['body_bytes']:,.0f} | {c['orjson_events_s']:,.0f} | "
-                     f"{c['c360_decode_events_s']:,.0f} |")
+        lines.append(
+            f"| {mode} | {c['body_bytes']:,.0f} | {c['orjson_events_s']:,.0f} | "
+            f"{c['c360_decode_events_s']:,.0f} |"
+        )
     return "\n".join(lines)
+
+
+def profile_report(path: Path, top: int = 25) -> str:
+    """Summarise a py-spy ``--format raw --threads`` profile: threads, self and total time."""
+    per_thread: dict[str, int] = {}
+    self_time: dict[str, int] = {}
+    total_time: dict[str, int] = {}
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        thread = frames[0].split(": ", 1)[-1]
+        frames = [frames[0].split(": ", 1)[-1], *frames[1:]][1:]
+        samples += count
+        per_thread[thread] = per_thread.get(thread, 0) + count
+        if frames:
+            self_time[frames[-1]] = self_time.get(frames[-1], 0) + count
+        for frame in set(frames):
+            total_time[frame] = total_time.get(frame, 0) + count
+    out = [
+        f"{path.name}: {samples} samples (100 per second and thread sampled)",
+        "",
+        "| thread | share |",
+        "|---|--:|",
+    ]
+    for thread, n in sorted(per_thread.items(), key=lambda kv: -kv[1]):
+        out.append(f"| {thread} | {n / samples:.1%} |")
+    out += ["", "| self (leaf) | share |", "|---|--:|"]
+    for frame, n in sorted(self_time.items(), key=lambda kv: -kv[1])[:top]:
+        out.append(f"| `{frame}` | {n / samples:.1%} |")
+    out += ["", "| total (inclusive; start-up frames left out) | share |", "|---|--:|"]
+    boring = (
+        "runpy",
+        "typer/",
+        "c360/cli/",
+        "c360/__main__",
+        "uvicorn/main.py",
+        "uvicorn/server.py",
+        "uvicorn/_compat.py",
+        "threading.py:10",
+        "threading.py:9",
+    )
+    interesting = [(f, n) for f, n in total_time.items() if not any(b in f for b in boring)]
+    for frame, n in sorted(interesting, key=lambda kv: -kv[1])[: top * 2]:
+        out.append(f"| `{frame}` | {n / samples:.1%} |")
+    return "\n".join(out)
+
+
+def source_state() -> str:
+    """The commit under test and whether src/ differs from it (others may be editing)."""
+    if SRC is not None:
+        import c360
+
+        return f"package from --src {SRC} (imported from {Path(c360.__file__).parent})"
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    head = git("log", "-1", "--format=%h %ci")
+    diff = git("diff", "HEAD", "--", "src")
+    if not diff:
+        return f"commit {head}, src/ clean"
+    import hashlib
+
+    digest = hashlib.sha256(diff.encode()).hexdigest()[:10]
+    return f"commit {head}, src/ modified (diff sha256 {digest})"
 
 
 def main() -> int:
@@ -547,25 +780,70 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per run")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=8,
-                        help="concurrent connections for --mode batch")
-    parser.add_argument("--single-connections", type=int, default=None,
-                        help="concurrent connections for --mode single (default: --connections)")
-    parser.add_argument("--worker", dest="worker", action="store_true", default=None,
-                        help="only with the in-process worker")
-    parser.add_argument("--no-worker", dest="worker", action="store_false",
-                        help="only API-only processes (default: both layouts)")
+    parser.add_argument(
+        "--connections", type=int, default=8, help="concurrent connections for --mode batch"
+    )
+    parser.add_argument(
+        "--single-connections",
+        type=int,
+        default=None,
+        help="concurrent connections for --mode single (default: --connections)",
+    )
+    parser.add_argument(
+        "--worker",
+        dest="worker",
+        action="store_true",
+        default=None,
+        help="only with the in-process worker",
+    )
+    parser.add_argument(
+        "--no-worker",
+        dest="worker",
+        action="store_false",
+        help="only API-only processes (default: both layouts)",
+    )
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--payload", choices=PAYLOADS, default="browser", help="message shape (see PAYLOADS)"
+    )
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=10, help="wrk socket timeout (s)")
     parser.add_argument("--ceiling-seconds", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=360)
     parser.add_argument("--json", type=Path, help="write all runs and medians here")
-    parser.add_argument("--profile", type=Path,
-                        help="also record a py-spy raw profile of one extra run per config")
-    parser.add_argument("--profile-gil", action="store_true")
+    parser.add_argument(
+        "--profile", type=Path, help="also record a py-spy raw profile of one extra run per config"
+    )
+    parser.add_argument(
+        "--profile-mode",
+        choices=["cpu", "gil", "wall"],
+        default="cpu",
+        help="py-spy samples: threads on CPU (default), only the thread "
+        "holding the GIL, or every thread including idle ones (wall clock)",
+    )
     parser.add_argument("--keep", type=Path, help="keep server logs and templates here")
+    parser.add_argument(
+        "--report-profile",
+        type=Path,
+        nargs="+",
+        help="summarise py-spy raw profiles (from --profile) and exit",
+    )
+    parser.add_argument(
+        "--src",
+        type=Path,
+        help="directory holding the c360 package to benchmark (e.g. a "
+        "`git archive` snapshot's src/), put first on PYTHONPATH; default: the "
+        "installed package (the working tree, which others may be editing)",
+    )
     args = parser.parse_args()
+    if args.src is not None:
+        global SRC
+        SRC = args.src.resolve()
+        sys.path.insert(0, str(SRC))
+    if args.report_profile:
+        for path in args.report_profile:
+            print(profile_report(path), end="\n\n")
+        return 0
     if args.single_connections is None:
         args.single_connections = args.connections
 
@@ -576,21 +854,30 @@ def main() -> int:
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="c360-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
-    raw = {"batch": batch_template(rng, args.batch_size), "single": single_template(rng)}
+    raw = {
+        "batch": batch_template(rng, args.batch_size, args.payload),
+        "single": single_template(rng, args.payload),
+    }
     templates = {}
     for mode, body in raw.items():
         templates[mode] = workdir / f"{mode}.json"
         templates[mode].write_bytes(body)
 
-    print(f"# c360 ingest benchmark  ({time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
-          f"nproc={os.cpu_count()}, workdir={workdir})", file=sys.stderr)
+    state = source_state()
+    print(
+        f"# c360 ingest benchmark  ({time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
+        f"nproc={os.cpu_count()}, workdir={workdir}, {state})",
+        file=sys.stderr,
+    )
     ceilings = {}
     for mode in modes:
         per_req = args.batch_size if mode == "batch" else 1
         ceilings[mode] = parse_ceiling(raw[mode], per_req, args.ceiling_seconds, 3)
-        print(f"  parse ceiling {mode}: orjson {ceilings[mode]['orjson_events_s']:,.0f} ev/s, "
-              f"c360 decode {ceilings[mode]['c360_decode_events_s']:,.0f} ev/s",
-              file=sys.stderr)
+        print(
+            f"  parse ceiling {mode}: orjson {ceilings[mode]['orjson_events_s']:,.0f} ev/s, "
+            f"c360 decode {ceilings[mode]['c360_decode_events_s']:,.0f} ev/s",
+            file=sys.stderr,
+        )
 
     runs: list[Run] = []
     for store in stores:
@@ -599,23 +886,40 @@ def main() -> int:
                 for run in range(1, args.runs + 1):
                     r = one_run(args, store, mode, worker, run, templates, workdir)
                     runs.append(r)
-                    print(f"  {store:10} {mode:6} worker={'yes' if worker else 'no ':3} "
-                          f"run {run}: {r.events_s:>9,.0f} ev/s  p50 {r.p50_ms:6.1f} ms  "
-                          f"p99 {r.p99_ms:6.1f} ms  non-200 {r.non_200}  "
-                          f"sockerr {r.socket_errors}  rows {r.rows} "
-                          f"({'ok' if r.rows_ok else 'MISMATCH'})  server {r.server_cpu:.2f} "
-                          f"wrk {r.wrk_cpu:.2f} pg {r.pg_cpu:.2f} busy {r.machine_busy:.0%}"
-                          + (f"  rows/commit {r.rows_per_commit:.0f}"
-                             if r.rows_per_commit else ""),
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"  {store:10} {mode:6} worker={'yes' if worker else 'no ':3} "
+                        f"run {run}: {r.events_s:>9,.0f} ev/s  p50 {r.p50_ms:6.1f} ms  "
+                        f"p99 {r.p99_ms:6.1f} ms  non-200 {r.non_200}  "
+                        f"sockerr {r.socket_errors}  rows {r.rows} "
+                        f"({'ok' if r.rows_ok else 'MISMATCH'})  server {r.server_cpu:.2f} "
+                        f"wrk {r.wrk_cpu:.2f} pg {r.pg_cpu:.2f} other {r.other_cpu:.2f}"
+                        + (f"  rows/commit {r.rows_per_commit:.0f}" if r.rows_per_commit else ""),
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if args.profile is not None:
                     one_run(args, store, mode, worker, 0, templates, workdir, args.profile)
     summary = summarise(runs, ceilings)
+    state_after = source_state()
+    print(
+        f"Source under test: {state}"
+        + ("" if state_after == state else f" (CHANGED during the runs to: {state_after})")
+    )
+    print()
     print(markdown(summary, ceilings, args))
     if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                         "ceilings": ceilings, "summary": summary,
-                                         "runs": [asdict(r) for r in runs]}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "source": [state, state_after],
+                    "ceilings": ceilings,
+                    "summary": summary,
+                    "runs": [asdict(r) for r in runs],
+                },
+                indent=2,
+            )
+        )
     ok = all(r["non_200"] == 0 and r["rows_ok"] for r in summary)
     return 0 if ok else 1
 

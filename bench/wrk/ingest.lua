@@ -28,6 +28,7 @@ function init(args)
    local template = f:read("*a")
    f:close()
    prefix = args[2] .. "-" .. tostring(tid) .. "-"
+   math.randomseed(os.time() * 1000 + tid)
    local start = 1
    while true do
       local s, e = string.find(template, "@@MID@@", start, true)
@@ -41,11 +42,15 @@ end
 
 function request()
    counter = counter + 1
-   local base = prefix .. counter .. "-"
    local n = 0
    for i = 1, holes do
+      -- UUIDv4-shaped ids with random leading bits, as SDKs send them: the store's unique
+      -- index sees random keys (sequential ids would flatter it). The thread, counter and
+      -- index in the tail keep every id unique.
       n = n + 1; parts[n] = pieces[i]
-      n = n + 1; parts[n] = base .. i
+      n = n + 1; parts[n] = string.format("%08x-%04x-4%03x-%s%06x-%04x",
+         math.random(0, 0x7fffffff), math.random(0, 0xffff), math.random(0, 0xfff),
+         prefix, counter, i)
    end
    n = n + 1; parts[n] = pieces[holes + 1]
    for i = n + 1, #parts do parts[i] = nil end

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
         False, description="Serve /v1 even when the store's durability settings are off."
     )
     key_cache_ttl_s: float = Field(2.0, ge=0, description="How long a key lookup is cached.")
-    worker_batch_size: int = Field(500, gt=0)
+    worker_batch_size: int = Field(200, gt=0)
     worker_poll_s: float = Field(0.2, gt=0)
     commit_batch_max_rows: int = Field(
         5000, gt=0, description="Most log rows the group-commit writer puts in one transaction."

@@ -19,8 +19,7 @@ SOURCE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 def append(conn: Connection, rows: Sequence[LogRow], quarantined: Sequence[RejectRow]) -> None:
     """Append accepted rows (a repeated (source, message id) is ignored) and quarantined items."""
-    lock_log_appends(conn)
-    insert_many_ignoring_duplicates(conn, event_log, rows)
+    insert_many_ignoring_duplicates(conn, event_log, rows, before_insert=lock_log_appends)
     if quarantined:
         conn.execute(insert(rejects), list(quarantined))
 

@@ -1,11 +1,13 @@
 """Statements whose SQL differs between SQLite and PostgreSQL."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import psycopg
 from psycopg import sql as psycopg_sql
-from sqlalchemy import BigInteger, Column, Connection, MetaData, Table, select
+from sqlalchemy import BigInteger, Column, Connection, MetaData, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.dml import Insert
@@ -68,32 +70,84 @@ def _staging_table(table: Table) -> Table:
 
 
 def insert_many_ignoring_duplicates(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    before_insert: Callable[[Connection], None] | None = None,
 ) -> None:
     """Append many rows, skipping those whose unique key exists, as fast as the engine allows.
 
-    PostgreSQL: COPY into a per-connection temporary table, then one INSERT ... SELECT ...
-    ON CONFLICT DO NOTHING in arrival order (about twice as fast as executemany). SQLite:
-    executemany of the same INSERT, which is already the fast path there.
+    The hot path of ingestion, so it hands tuples straight to the driver (SQLAlchemy's
+    per-row parameter processing cost more than the insert itself; the SQL is still compiled
+    by SQLAlchemy from the table). SQLite: executemany of INSERT ... ON CONFLICT DO NOTHING.
+    PostgreSQL: COPY into a per-connection temporary table, then one INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING in arrival order (about twice as fast as executemany).
+    ``before_insert`` runs just before the rows reach ``table`` (after the COPY), so a lock it
+    takes is held as briefly as possible.
     """
     if not rows:
+        if before_insert is not None:
+            before_insert(conn)
         return
+    columns = _data_columns(table)
+    values = map(itemgetter(*columns), rows)
     if conn.dialect.name != "postgresql":
-        conn.execute(insert_ignoring_duplicates(conn, table), list(rows))
+        if before_insert is not None:
+            before_insert(conn)
+        # Multi-row INSERTs, not executemany: sqlite3 releases and retakes the GIL around
+        # every statement step, and under load each retake waited for the request thread.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            pending = list(values)
+            for start in range(0, len(pending), _SQLITE_ROWS_PER_INSERT):
+                chunk = pending[start : start + _SQLITE_ROWS_PER_INSERT]
+                cursor.execute(
+                    _sqlite_insert(conn, table, columns, len(chunk)),
+                    list(chain.from_iterable(chunk)),
+                )
+        finally:
+            cursor.close()
         return
     staging = _staging_table(table)
-    data_columns = [c.name for c in staging.c if c.name != "arrival"]
     driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
     # Every time, not once per connection: a rolled-back transaction takes the table with it.
     conn.execute(CreateTable(staging, if_not_exists=True))
     copy_sql = psycopg_sql.SQL("COPY {} ({}) FROM STDIN").format(
         psycopg_sql.Identifier(staging.name),
-        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(n) for n in data_columns),
+        psycopg_sql.SQL(", ").join(psycopg_sql.Identifier(n) for n in columns),
     )
     with driver.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for row in rows:
-            copy.write_row([row[n] for n in data_columns])
-    source = select(*(staging.c[n] for n in data_columns)).order_by(staging.c.arrival)
-    conn.execute(
-        postgresql.insert(table).from_select(data_columns, source).on_conflict_do_nothing()
-    )
+        for row in values:
+            copy.write_row(row)
+    if before_insert is not None:
+        before_insert(conn)
+    source = select(*(staging.c[n] for n in columns)).order_by(staging.c.arrival)
+    conn.execute(postgresql.insert(table).from_select(columns, source).on_conflict_do_nothing())
+
+
+_SQLITE_ROWS_PER_INSERT = 500
+_compiled_inserts: dict[tuple[str, int], str] = {}
+
+
+def _sqlite_insert(conn: Connection, table: Table, columns: list[str], rows: int) -> str:
+    """INSERT ... VALUES (...), ... (``rows`` times) ON CONFLICT DO NOTHING, compiled once."""
+    sql = _compiled_inserts.get((table.name, rows))
+    if sql is None:
+        statement = (
+            sqlite.insert(table)
+            .values([{c: bindparam(f"{c}_{i}") for c in columns} for i in range(rows)])
+            .on_conflict_do_nothing()
+        )
+        compiled = statement.compile(dialect=conn.dialect)
+        sql = str(compiled)
+        # positional parameters in row-major order, as the caller flattens them
+        expected = [f"{c}_{i}" for i in range(rows) for c in columns]
+        assert compiled.positiontup == expected, "unexpected parameter order"
+        _compiled_inserts[(table.name, rows)] = sql
+    return sql
+
+
+def _data_columns(table: Table) -> list[str]:
+    """Columns a row supplies: all but a generated (autoincrement) primary key."""
+    return [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
