@@ -46,14 +46,25 @@ class GroupCommitWriter:
         *,
         max_rows: int = 5000,
         on_commit: Callable[[], None] | None = None,
+        threads: int | None = None,
     ) -> None:
         self._engine = engine
         self._max_rows = max_rows
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        self._local = threading.local()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="c360-log-writer", daemon=True)
-        self._thread.start()
+        # SQLite takes one writer at a time. PostgreSQL lets a second thread COPY its rows
+        # while the first holds the log lock, so each commit's round trips overlap.
+        count = (
+            threads if threads is not None else (2 if engine.dialect.name == "postgresql" else 1)
+        )
+        self._threads = [
+            threading.Thread(target=self._run, name=f"c360-log-writer-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, rows: Sequence[LogRow], rejects: Sequence[RejectRow]) -> Future[None]:
         """Queue rows for the next commit; the future resolves once they are durable."""
@@ -68,10 +79,20 @@ class GroupCommitWriter:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
-        self._thread.join(timeout_s)
+        for _ in self._threads:
+            self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout_s)
 
     def _run(self) -> None:
+        self._local.connection = None
+        try:
+            self._loop()
+        finally:
+            if self._local.connection is not None:
+                self._local.connection.close()
+
+    def _loop(self) -> None:
         stopping = False
         while not stopping:
             item = self._queue.get()
@@ -117,8 +138,18 @@ class GroupCommitWriter:
             self._on_commit()
 
     def _append(self, rows: Sequence[LogRow], rejects: Sequence[RejectRow]) -> None:
-        with self._engine.begin() as conn:
-            append(conn, rows, rejects)
+        # Each writer thread keeps its own connection: no pool checkout (and no pre-ping
+        # round trip) per commit. A failed commit drops the connection; the next one reconnects.
+        conn = self._local.connection
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.connection = self._engine.connect()
+        try:
+            with conn.begin():
+                append(conn, rows, rejects)
+        except Exception:
+            conn.close()
+            self._local.connection = None
+            raise
 
 
 def _resolve(future: Future[None], error: BaseException | None) -> None:
