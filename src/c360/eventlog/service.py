@@ -8,9 +8,9 @@ from c360.errors import InvalidInput, NotFound
 from c360.eventlog.model import LogRow, RejectRow, Source, StoredEvent
 from c360.kernel.clock import system_clock
 from c360.storage.dialect import (
+    LOG_LOCK_KEY,
     insert_ignoring_duplicates,
     insert_many_ignoring_duplicates,
-    lock_log_appends,
 )
 from c360.storage.tables import event_log, rejects, sources, worker_checkpoints
 
@@ -19,7 +19,7 @@ SOURCE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 def append(conn: Connection, rows: Sequence[LogRow], quarantined: Sequence[RejectRow]) -> None:
     """Append accepted rows (a repeated (source, message id) is ignored) and quarantined items."""
-    insert_many_ignoring_duplicates(conn, event_log, rows, before_insert=lock_log_appends)
+    insert_many_ignoring_duplicates(conn, event_log, rows, lock_key=LOG_LOCK_KEY)
     if quarantined:
         conn.execute(insert(rejects), list(quarantined))
 
