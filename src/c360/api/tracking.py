@@ -43,6 +43,11 @@ ENDPOINTS: dict[str, str | None] = {
 
 _SUCCESS = b'{"success": true}'
 _JSON = (b"content-type", b"application/json")
+_SUCCESS_HEADERS = [
+    _JSON,
+    (b"content-length", str(len(_SUCCESS)).encode()),
+    (b"access-control-allow-origin", b"*"),
+]
 _CORS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"POST, OPTIONS"),
@@ -95,7 +100,8 @@ class TrackingAPI:
         if path not in ENDPOINTS:
             raise _Refusal(404, "not_found", f"no tracking endpoint at {scope['path']}")
         if scope["method"] == "OPTIONS":
-            await send({"type": "http.response.start", "status": 200, "headers": _CORS})
+            headers = [*_CORS, (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
         if scope["method"] != "POST":
@@ -137,14 +143,21 @@ class TrackingAPI:
         writer = self._writer()
         if writer is None:
             raise _Refusal(503, "not_ready", "the server is starting or stopping; retry", 1)
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
+
+        def done(error: BaseException | None) -> None:  # called in the writer thread
+            loop.call_soon_threadsafe(_settle, committed, error)
+
         try:
-            await asyncio.wrap_future(writer.submit(rows, rejected))
+            writer.submit(rows, rejected, done)
+            await committed
         except Exception as exc:
             log.error("could not commit a request: %s", type(exc).__name__)
             raise _Refusal(
                 503, "store_unavailable", "the messages could not be stored; retry", 1
             ) from None
-        await send({"type": "http.response.start", "status": 200, "headers": [_JSON, *_CORS[:1]]})
+        await send({"type": "http.response.start", "status": 200, "headers": _SUCCESS_HEADERS})
         await send({"type": "http.response.body", "body": _SUCCESS})
 
     async def _read_body(
@@ -258,14 +271,19 @@ def _inflate(body: bytes, encoding: bytes, cap: int, too_large: _Refusal) -> byt
             )
 
 
+def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
+    if future.done():  # the client went away and the request was cancelled
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
 async def _reply_error(send: Send, refusal: _Refusal) -> None:
-    headers = [_JSON, *_CORS[:1]]
+    body = orjson.dumps({"code": refusal.code, "message": refusal.message})
+    headers = [_JSON, (b"content-length", str(len(body)).encode()), *_CORS[:1]]
     if refusal.retry_after_s is not None:
         headers.append((b"retry-after", str(int(max(1, refusal.retry_after_s))).encode()))
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-    await send(
-        {
-            "type": "http.response.body",
-            "body": orjson.dumps({"code": refusal.code, "message": refusal.message}),
-        }
-    )
+    await send({"type": "http.response.body", "body": body})

@@ -115,6 +115,7 @@ def _serve(settings: Settings, engine: Engine, host: str, port: int, worker: boo
         loop="uvloop",
         http="httptools",
         access_log=False,
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=10,
     )

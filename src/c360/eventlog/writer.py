@@ -10,7 +10,8 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Engine
 
@@ -31,7 +32,7 @@ class WriterClosed(C360Error):
 class _Request:
     rows: Sequence[LogRow]
     rejects: Sequence[RejectRow]
-    future: Future[None] = field(default_factory=Future)
+    done: Callable[[BaseException | None], None]
 
 
 _STOP = object()
@@ -66,13 +67,22 @@ class GroupCommitWriter:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, rows: Sequence[LogRow], rejects: Sequence[RejectRow]) -> Future[None]:
-        """Queue rows for the next commit; the future resolves once they are durable."""
+    def submit(
+        self,
+        rows: Sequence[LogRow],
+        rejects: Sequence[RejectRow],
+        done: Callable[[BaseException | None], None] | None = None,
+    ) -> Future[None]:
+        """Queue rows for the next commit.
+
+        Once they are durable (or could not be stored) ``done`` is called from the writer
+        thread with None (or the error); without ``done`` the returned future resolves.
+        """
         if self._closed:
             raise WriterClosed("the server is shutting down; retry the request")
-        request = _Request(rows, rejects)
-        self._queue.put(request)
-        return request.future
+        future: Future[None] = Future()
+        self._queue.put(_Request(rows, rejects, done or partial(_resolve, future)))
+        return future
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Commit what is queued, then stop."""
@@ -120,7 +130,7 @@ class GroupCommitWriter:
         except Exception as exc:
             if len(batch) == 1:
                 log.error("log append failed: %s", type(exc).__name__)
-                _resolve(batch[0].future, exc)
+                batch[0].done(exc)
                 return
             # One request must not fail the others: retry each alone.
             for request in batch:
@@ -128,12 +138,12 @@ class GroupCommitWriter:
                     self._append(request.rows, request.rejects)
                 except Exception as single_exc:
                     log.error("log append failed: %s", type(single_exc).__name__)
-                    _resolve(request.future, single_exc)
+                    request.done(single_exc)
                 else:
-                    _resolve(request.future, None)
+                    request.done(None)
         else:
             for request in batch:
-                _resolve(request.future, None)
+                request.done(None)
         if self._on_commit is not None:
             self._on_commit()
 
