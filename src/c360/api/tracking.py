@@ -57,6 +57,7 @@ _CORS = [
     ),
     (b"access-control-max-age", b"86400"),
 ]
+_PREFLIGHT = [*_CORS, (b"content-length", b"0")]
 
 
 @dataclass
@@ -100,8 +101,7 @@ class TrackingAPI:
         if path not in ENDPOINTS:
             raise _Refusal(404, "not_found", f"no tracking endpoint at {scope['path']}")
         if scope["method"] == "OPTIONS":
-            headers = [*_CORS, (b"content-length", b"0")]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.start", "status": 200, "headers": _PREFLIGHT})
             await send({"type": "http.response.body", "body": b""})
             return
         if scope["method"] != "POST":
