@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,17 +69,24 @@ def drop_postgres_database(url: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL on each store."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'c360.db'}"
+@contextmanager
+def fresh_database(kind: str, directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database of ``kind`` (sqlite or postgresql), dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'c360.db'}"
         return
     url = new_postgres_database()
     try:
         yield url
     finally:
         drop_postgres_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each store."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

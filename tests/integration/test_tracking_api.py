@@ -34,6 +34,7 @@ from tests.conftest import (
     ADMIN_POSTGRES_URL,
     LiveServer,
     drop_postgres_database,
+    fresh_database,
     new_postgres_database,
     start_server,
 )
@@ -166,14 +167,8 @@ def store_url(
 ) -> Iterator[str]:
     """One store per module and engine: a fresh PostgreSQL database costs about a second, and
     every test works in a source of its own (see ``serve``)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'c360.db'}"
-        return
-    url = new_postgres_database()
-    try:
+    with fresh_database(request.param, tmp_path_factory.mktemp("store")) as url:
         yield url
-    finally:
-        drop_postgres_database(url)
 
 
 @pytest.fixture
@@ -996,18 +991,12 @@ def big_body_server(
 ) -> Iterator[LiveServer]:
     """``c360 serve`` with a 4 MiB body cap, shared by the tests that only send refused bodies."""
     tmp_path = tmp_path_factory.mktemp("live")
-    url = (
-        f"sqlite:///{tmp_path / 'c360.db'}"
-        if request.param == "sqlite"
-        else new_postgres_database()
-    )
-    server = start_server(url, tmp_path, C360_MAX_BATCH_BYTES=str(LIVE_MAX_BATCH_BYTES))
-    try:
-        yield server
-    finally:
-        server.stop()
-        if request.param == "postgresql":
-            drop_postgres_database(url)
+    with fresh_database(request.param, tmp_path) as url:
+        server = start_server(url, tmp_path, C360_MAX_BATCH_BYTES=str(LIVE_MAX_BATCH_BYTES))
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @dataclass
