@@ -47,11 +47,11 @@ class Workload:
     user_of: dict[str, str]
 
     @classmethod
-    def build(cls, rng: random.Random) -> Workload:
+    def build(cls, rng: random.Random, events: int = EVENTS) -> Workload:
         users = [f"crash-{uuid.uuid4().hex[:6]}-{n}" for n in range(USERS)]
         batches: list[list[dict[str, Any]]] = []
         user_of: dict[str, str] = {}
-        for b in range(EVENTS // BATCH_SIZE):
+        for b in range(events // BATCH_SIZE):
             batch = []
             for i in range(BATCH_SIZE):
                 message_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -159,16 +159,24 @@ def jepsen_counts(
     }
 
 
+@pytest.mark.parametrize(
+    ("events", "kills"),
+    [
+        pytest.param(EVENTS, KILLS, id="20k-3-kills"),
+        # RELIABILITY D1 at full size: run with -m heavy
+        pytest.param(100_000, 5, id="100k-5-kills", marks=pytest.mark.heavy),
+    ],
+)
 def test_sigkill_during_ingest_loses_and_duplicates_nothing(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, events: int, kills: int
 ) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
-    work = Workload.build(rng)
+    work = Workload.build(rng, events)
     history = History()
     for index in range(len(work.batches)):
         history.pending.put((index, False))
-    kill_after = sorted(rng.sample(range(10, len(work.batches) - 10), KILLS))
+    kill_after = sorted(rng.sample(range(10, len(work.batches) - 10), kills))
     server = start_server(database_url, tmp_path)
     stop = threading.Event()
     clients = [
@@ -176,15 +184,16 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(
         for n in range(CLIENT_THREADS)
     ]
     started = time.monotonic()
-    kills: list[int] = []
+    deadline_s = DEADLINE_S * events / EVENTS
+    killed: list[int] = []
     try:
         for thread in clients:
             thread.start()
-        while not history.done.is_set() and time.monotonic() - started < DEADLINE_S:
+        while not history.done.is_set() and time.monotonic() - started < deadline_s:
             if kill_after and history.acked_batches >= kill_after[0]:
                 kill_after.pop(0)
                 server.kill()
-                kills.append(history.acked_batches)
+                killed.append(history.acked_batches)
                 time.sleep(rng.uniform(0.0, 0.5))
                 server.start()
             time.sleep(0.01)
@@ -193,10 +202,10 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(
         for thread in clients:
             thread.join(30)
         assert history.done.is_set(), (
-            f"not every batch acknowledged within {DEADLINE_S}s (seed {seed}): "
+            f"not every batch acknowledged within {deadline_s}s (seed {seed}): "
             f"{history.acked_batches} acks, answers {dict(history.statuses)}"
         )
-        assert len(kills) == KILLS, f"the server was killed {len(kills)} times, not {KILLS}"
+        assert len(killed) == kills, f"the server was killed {len(killed)} times, not {kills}"
         server.wait_processed(timeout_s=180)
         processed_s = time.monotonic() - started
 
@@ -228,13 +237,13 @@ def test_sigkill_during_ingest_loses_and_duplicates_nothing(
         received_at_us = {message_id: at for message_id, _, at in stored_rows}
         counts = jepsen_counts(work, history, stored, received_at_us, quarantined)
         report = (
-            f"{counts} kills after {kills} acked batches, seed {seed}, answers "
+            f"{counts} kills after {killed} acked batches, seed {seed}, answers "
             f"{dict(history.statuses)}, ingest {ingest_s:.1f}s, processed {processed_s:.1f}s"
         )
         assert counts["lost"] == 0, report
         assert counts["duplicated"] == 0, report
         assert counts["unexpected"] == 0, report
-        assert counts["ok"] == counts["acknowledged"] == counts["sent"] == EVENTS, report
+        assert counts["ok"] == counts["acknowledged"] == counts["sent"] == events, report
         assert counts["quarantined"] == 0, report
 
         # Each stored event is applied to exactly one profile, exactly once.
