@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from c360.errors import InvalidInput, NotFound
+from c360.errors import InvalidInput
 from c360.eventlog.model import LogRow, RejectRow, Source, StoredEvent
 from c360.kernel.clock import system_clock
 from c360.storage.dialect import (
@@ -119,17 +119,6 @@ def get_source_by_name(conn: Connection, name: str) -> Source | None:
     return Source(*row) if row else None
 
 
-def get_source(conn: Connection, source_id: int) -> Source:
-    row = conn.execute(
-        select(sources.c.id, sources.c.name, sources.c.rate_limit_per_s).where(
-            sources.c.id == source_id
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"source {source_id} does not exist")
-    return Source(*row)
-
-
 def list_sources(conn: Connection) -> list[Source]:
     rows = conn.execute(
         select(sources.c.id, sources.c.name, sources.c.rate_limit_per_s).order_by(sources.c.name)
@@ -163,7 +152,3 @@ def find_rejects(conn: Connection, message_id: str) -> list[dict[str, object]]:
         select(*rejects.c).where(rejects.c.message_id == message_id).order_by(rejects.c.id)
     ).mappings()
     return [dict(row) for row in rows]
-
-
-def count_rejects(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(rejects)).scalar_one())

@@ -31,14 +31,6 @@ def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
     return insert(table).on_conflict_do_nothing()
 
 
-def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: list[str]) -> None:
-    """Insert ``rows``, replacing the non-key columns of rows whose ``key`` exists."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    changed = {c.name: stmt.excluded[c.name] for c in table.c if c.name not in key}
-    conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=changed), rows)
-
-
 def empty_tables(conn: Connection, tables: Sequence[Table]) -> None:
     """Remove every row and restart generated ids, so a refill numbers rows as the first fill."""
     if conn.dialect.name == "postgresql":
