@@ -205,6 +205,4 @@ def build_app(
         else:
             await api(scope, receive, send)
 
-    app.runtime = runtime  # type: ignore[attr-defined]
-    app.fastapi = api  # type: ignore[attr-defined]
     return app

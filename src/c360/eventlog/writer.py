@@ -1,17 +1,16 @@
 """Group commit: many concurrent requests, one durable transaction.
 
-Every request's rows wait in a queue; one thread takes everything waiting (up to a row cap),
-appends it in a single transaction, and only after the commit returns resolves each request's
-future. Under load one fsync covers hundreds of requests, so durable acknowledgement stays fast.
+Every request's rows wait in a queue; a writer thread (two on PostgreSQL) takes everything
+waiting (up to a row cap), appends it in a single transaction, and only after the commit returns
+tells each request. Under load one fsync covers hundreds of requests, so durable acknowledgement
+stays fast.
 """
 
 import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import partial
 
 from sqlalchemy import Engine
 
@@ -71,18 +70,13 @@ class GroupCommitWriter:
         self,
         rows: Sequence[LogRow],
         rejects: Sequence[RejectRow],
-        done: Callable[[BaseException | None], None] | None = None,
-    ) -> Future[None]:
-        """Queue rows for the next commit.
-
-        Once they are durable (or could not be stored) ``done`` is called from the writer
-        thread with None (or the error); without ``done`` the returned future resolves.
-        """
+        done: Callable[[BaseException | None], None],
+    ) -> None:
+        """Queue rows for the next commit; ``done`` is called from a writer thread with None
+        once they are durable, or with the error that kept them from being stored."""
         if self._closed:
             raise WriterClosed("the server is shutting down; retry the request")
-        future: Future[None] = Future()
-        self._queue.put(_Request(rows, rejects, done or partial(_resolve, future)))
-        return future
+        self._queue.put(_Request(rows, rejects, done))
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Commit what is queued, then stop."""
@@ -160,10 +154,3 @@ class GroupCommitWriter:
             conn.close()
             self._local.connection = None
             raise
-
-
-def _resolve(future: Future[None], error: BaseException | None) -> None:
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

@@ -8,7 +8,8 @@ Reason codes (kept close to Segment's): ``invalid_message``, ``invalid_type``,
 ``no_user_anon_id``, ``event_not_defined``, ``invalid_event``, ``no_previous_id``,
 ``no_group_id``, ``invalid_message_id``, ``invalid_traits``, ``invalid_properties``,
 ``invalid_context``, ``invalid_integrations``, ``too_many_properties``, ``invalid_timestamp``,
-``message_too_large``, ``invalid_json``, ``invalid_utf8``.
+``message_too_large``, ``invalid_json``, ``invalid_utf8``, ``no_user_id``, ``invalid_user_id``,
+``invalid_anonymous_id`` (each explained in docs/tracking-api.md).
 """
 
 import json

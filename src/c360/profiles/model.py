@@ -14,9 +14,6 @@ class IdentifierType(StrEnum):
     PREVIOUS_ID = "previous_id"
 
 
-IDENTIFIER_TYPES = tuple(t.value for t in IdentifierType)
-
-
 @dataclass(frozen=True, slots=True)
 class Identifier:
     type: str
