@@ -16,6 +16,7 @@ from c360.api import errors
 from c360.api.management import build_router
 from c360.api.openapi import SECURITY_SCHEMES, tracking_paths
 from c360.api.tracking import TrackingAPI
+from c360.api.webhooks import WebhookIntake
 from c360.eventlog import GroupCommitWriter
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
@@ -58,6 +59,7 @@ class Runtime:
         self.writer: GroupCommitWriter | None = None
         self.processor: Processor | None = None
         self.checkpointer: WalCheckpointer | None = None
+        self.webhooks: WebhookIntake | None = None
 
     @property
     def accepts_writes(self) -> bool:
@@ -84,6 +86,7 @@ class Runtime:
             max_rows=self.settings.commit_batch_max_rows,
             on_commit=processor.notify if processor else None,
         )
+        self.webhooks = WebhookIntake(self.engine, processor.notify if processor else None)
         self.checkpointer = WalCheckpointer(self.engine).start()
 
     def stop(self) -> None:
@@ -197,6 +200,7 @@ def build_app(
         clock=clock,
         durable=lambda: runtime.accepts_writes,
         rate_limiter=RateLimiter(settings.rate_limit_burst_s),
+        webhooks=lambda: runtime.webhooks,
     )
 
     async def app(scope: Any, receive: Any, send: Any) -> None:

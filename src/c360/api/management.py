@@ -19,6 +19,7 @@ from c360.kernel.clock import isoformat_us
 from c360.privacy.keys import ApiKey, KeyCache, Role
 from c360.profiles import service as profile_service
 from c360.profiles.model import IdentifierType, Profile
+from c360.standardize.quality import as_json, quality_report
 from c360.storage.engine import reader
 from c360.workers.processor import PROFILES_CHECKPOINT
 
@@ -57,7 +58,36 @@ class RejectOut(BaseModel):
     detail: str
     messageId: str | None
     receivedAt: str
+    stage: str = Field(description="tracking, import, webhook or processing")
+    origin: str | None = Field(description="Where the item came from (file:line, table row)")
+    resolvedAt: str | None = Field(description="When a retry brought the item in")
     payload: str = Field(description="The raw bytes of the item, decoded as UTF-8 (lossy)")
+
+
+class FieldQualityOut(BaseModel):
+    field: str
+    section: str = Field(description="fields, identifiers or custom (as in the mapping)")
+    type: str
+    present: int
+    valid: int
+    completeness: float = Field(description="Share of the source's records with a value")
+    validity: float | None = Field(description="Share of present values that standardized")
+    duplicates: int | None = Field(description="Identifier values held by more than one record")
+    conflicts: int | None = Field(
+        description="Key identifiers shared with another source that disagrees on this field"
+    )
+
+
+class SourceQualityOut(BaseModel):
+    source: str
+    records: int
+    kinds: dict[str, int]
+    last_received_at: str | None
+    last_record_change_at: str | None
+    quarantined_open: int
+    quarantined_resolved: int
+    quarantine_reasons: dict[str, int]
+    fields: list[FieldQualityOut]
 
 
 class RejectsPage(BaseModel):
@@ -196,6 +226,14 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
             next=str(page[-1]["id"]) if more and page else None,
         )
 
+    @router.get("/quality", response_model=list[SourceQualityOut])
+    def quality() -> list[SourceQualityOut]:
+        """Data quality per source and field: completeness, validity, duplicates, conflicts,
+        freshness and quarantine (the same report as ``c360 quality``)."""
+        with read_engine.connect() as conn:
+            report = quality_report(conn)
+        return [SourceQualityOut.model_validate(entry) for entry in as_json(report)]
+
     @router.get("/events/{message_id}", response_model=MessageStatus)
     def message_status(message_id: Annotated[str, Path(max_length=200)]) -> MessageStatus:
         """Whether a message was accepted, when, and whether it has been processed."""
@@ -243,5 +281,8 @@ def _reject_out(row: dict[str, Any]) -> RejectOut:
         detail=str(row["detail"]),
         messageId=row["message_id"],
         receivedAt=isoformat_us(int(row["received_at_us"])),
+        stage=row["stage"] or "tracking",
+        origin=row["origin"],
+        resolvedAt=isoformat_us(int(row["resolved_at_us"])) if row["resolved_at_us"] else None,
         payload=bytes(row["payload"]).decode("utf-8", "replace"),
     )

@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from c360.api.webhooks import PREFIX as WEBHOOK_PREFIX
+from c360.api.webhooks import NoMapping, WebhookIntake, parse_items
 from c360.eventlog import GroupCommitWriter
 from c360.ingest import InvalidBody, Limits, accept_items, decode_envelope
 from c360.ingest.ratelimit import RateLimiter
@@ -81,7 +83,9 @@ class TrackingAPI:
         clock: Clock,
         durable: Callable[[], bool],
         rate_limiter: RateLimiter,
+        webhooks: Callable[[], WebhookIntake | None] = lambda: None,
     ) -> None:
+        self._webhooks = webhooks
         self._writer = writer
         self._keys = keys
         self._limits = limits
@@ -98,6 +102,9 @@ class TrackingAPI:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"].rstrip("/")
+        if path.startswith(WEBHOOK_PREFIX) and scope["method"] == "POST":
+            await self._webhook(scope, receive, send, path[len(WEBHOOK_PREFIX) :])
+            return
         if path not in ENDPOINTS:
             raise _Refusal(404, "not_found", f"no tracking endpoint at {scope['path']}")
         if scope["method"] == "OPTIONS":
@@ -159,6 +166,49 @@ class TrackingAPI:
             ) from None
         await send({"type": "http.response.start", "status": 200, "headers": _SUCCESS_HEADERS})
         await send({"type": "http.response.body", "body": _SUCCESS})
+
+    async def _webhook(self, scope: Scope, receive: Receive, send: Send, source: str) -> None:
+        """A webhook call: every item logged as a record of ``source`` or quarantined."""
+        if not self._durable():
+            raise _Refusal(503, "unsafe_durability", "the store's durability settings are off")
+        intake = self._webhooks()
+        if intake is None:
+            raise _Refusal(503, "not_ready", "the server is starting or stopping; retry", 1)
+        headers = _headers(scope)
+        body = await self._read_body(headers, receive, None)
+        try:
+            items = parse_items(body)
+        except orjson.JSONDecodeError as exc:
+            raise _Refusal(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        key = self._authenticate(headers, None)
+        if key.source_name != source:
+            raise _Refusal(
+                403,
+                "wrong_source",
+                f"this key writes to source {key.source_name!r}, not {source!r}",
+            )
+        assert key.source_id is not None
+        wait_s = self._rates.admit(
+            key.source_id, key.source_rate_limit_per_s, len(items), time.monotonic()
+        )
+        if wait_s:
+            raise _Refusal(429, "rate_limited", f"source {source} is over its limit", wait_s)
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(None, intake.accept, key.source_id, source, items)
+        except NoMapping as exc:
+            raise _Refusal(409, "no_mapping", str(exc)) from None
+        except Exception as exc:
+            log.error("could not commit a webhook call: %s", type(exc).__name__)
+            raise _Refusal(
+                503, "store_unavailable", "the items could not be stored; retry", 1
+            ) from None
+        reply = orjson.dumps(
+            {"success": True, "accepted": result.accepted, "quarantined": result.quarantined}
+        )
+        headers_out = [_JSON, (b"content-length", str(len(reply)).encode()), *_CORS[:1]]
+        await send({"type": "http.response.start", "status": 200, "headers": headers_out})
+        await send({"type": "http.response.body", "body": reply})
 
     async def _read_body(
         self, headers: dict[bytes, bytes], receive: Receive, endpoint_type: str | None

@@ -6,22 +6,22 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
-from c360.errors import C360Error, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.records import export_app, import_command, quality_command, quarantine_app
+from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
 from c360.privacy.keys import Role, create_key, list_keys, revoke_key
 from c360.settings import Settings
-from c360.storage import check_durability, open_store
+from c360.storage import check_durability
 from c360.storage.migrations import current_revision
 
 app = typer.Typer(help="c360: an open-source Customer Data Platform.", no_args_is_help=True)
@@ -31,40 +31,10 @@ sources_app = typer.Typer(help="Sources: list and set rate limits.", no_args_is_
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sources_app, name="sources")
-
-err = Console(stderr=True)
-out = Console()
-
-EXIT_CODES: dict[type[C360Error], int] = {
-    InvalidInput: 2,
-    Unauthorized: 3,
-    Forbidden: 3,
-    NotFound: 4,
-    Conflict: 5,
-}
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except C360Error as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
-        raise typer.Exit(code) from None
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except Exception as exc:  # pydantic's message names the variable and the problem
-        err.print(f"[red]error:[/red] invalid C360_* setting: {exc}")
-        raise typer.Exit(2) from None
-
-
-def _store(settings: Settings) -> Engine:
-    with _errors():
-        return open_store(settings.database_url)
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(export_app, name="export")
+app.command("import")(import_command)
+app.command("quality")(quality_command)
 
 
 @app.command()
@@ -80,10 +50,10 @@ def serve(
     ] = False,
 ) -> None:
     """Run the tracking API, the management API, the web app and (by default) a worker."""
-    settings = _settings()
+    settings = load_settings()
     if unsafe_durability:
         settings = settings.model_copy(update={"unsafe_durability": True})
-    engine = _store(settings)
+    engine = store_for(settings)
     _serve(settings, engine, host or settings.host, port or settings.port, worker)
 
 
@@ -126,8 +96,8 @@ def worker_command() -> None:
     """Run a log processor alone (production: next to API processes started with --no-worker)."""
     from c360.workers import Processor
 
-    settings = _settings()
-    engine = _store(settings)
+    settings = load_settings()
+    engine = store_for(settings)
     processor = Processor(
         engine, batch_size=settings.worker_batch_size, poll_s=settings.worker_poll_s
     )
@@ -142,8 +112,8 @@ def rebuild() -> None:
     """Recompute every derived view (profiles) from the event log."""
     from c360.workers import rebuild as run_rebuild
 
-    settings = _settings()
-    engine = _store(settings)
+    settings = load_settings()
+    engine = store_for(settings)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -164,16 +134,16 @@ def rebuild() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply any pending migrations (a new database is created)."""
-    settings = _settings()
-    engine = _store(settings)
+    settings = load_settings()
+    engine = store_for(settings)
     out.print(f"database at revision {current_revision(engine)}")
 
 
 @db_app.command("status")
 def db_status() -> None:
     """Show the schema revision and the durability settings."""
-    settings = _settings()
-    engine = _store(settings)
+    settings = load_settings()
+    engine = store_for(settings)
     report = check_durability(engine)
     out.print(f"revision: {current_revision(engine)}")
     out.print(f"backend: {report.backend}")
@@ -189,9 +159,9 @@ def keys_create(
     source: Annotated[str | None, typer.Option(help="The source a writer key writes to.")] = None,
 ) -> None:
     """Create a key; the secret is printed once, as the last line."""
-    settings = _settings()
-    engine = _store(settings)
-    with _errors(), engine.begin() as conn:
+    settings = load_settings()
+    engine = store_for(settings)
+    with reported_errors(), engine.begin() as conn:
         key, secret = create_key(conn, name=name, role=role, source=source)
     where = f" for source {key.source_name}" if key.source_name else ""
     err.print(f"created {key.role.value} key {key.id} ({key.name}){where}; it is shown only now:")
@@ -201,7 +171,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (never their secrets)."""
-    engine = _store(_settings())
+    engine = store_for(load_settings())
     with engine.connect() as conn:
         keys = list_keys(conn)
     table = Table("id", "name", "role", "source", "prefix", "created", "revoked")
@@ -223,8 +193,8 @@ def keys_revoke(
     key_id: Annotated[int, typer.Argument(help="The key's id (c360 keys list).")],
 ) -> None:
     """Revoke a key; running servers refuse it within their key cache TTL."""
-    engine = _store(_settings())
-    with _errors(), engine.begin() as conn:
+    engine = store_for(load_settings())
+    with reported_errors(), engine.begin() as conn:
         key = revoke_key(conn, key_id)
     out.print(f"key {key.id} ({key.name}) revoked")
 
@@ -232,7 +202,7 @@ def keys_revoke(
 @sources_app.command("list")
 def sources_list() -> None:
     """List sources and their rate limits."""
-    engine = _store(_settings())
+    engine = store_for(load_settings())
     with engine.connect() as conn:
         found = log_service.list_sources(conn)
     table = Table("id", "name", "rate limit (messages/s)")
@@ -251,11 +221,31 @@ def sources_set_rate(
     ] = None,
 ) -> None:
     """Limit how many messages per second a source may send (429 beyond it)."""
-    engine = _store(_settings())
-    with _errors(), engine.begin() as conn:
+    engine = store_for(load_settings())
+    with reported_errors(), engine.begin() as conn:
         source = log_service.set_rate_limit(conn, name, per_second)
     limit = "no limit" if source.rate_limit_per_s is None else f"{source.rate_limit_per_s:g}/s"
     out.print(f"source {source.name}: {limit}")
+
+
+@sources_app.command("set-mapping")
+def sources_set_mapping(
+    name: Annotated[str, typer.Argument(help="Source name.")],
+    mapping: Annotated[Path, typer.Argument(help="The mapping (YAML).")],
+) -> None:
+    """Give a source its mapping (webhooks use the newest; imports store theirs too)."""
+    from c360.ingest.mapping import load_mapping
+    from c360.ingest.records import register_mapping
+
+    engine = store_for(load_settings())
+    with reported_errors():
+        parsed, text = load_mapping(mapping)
+        if parsed.source is not None and parsed.source != name:
+            raise InvalidInput(f"the mapping is for source {parsed.source!r}, not {name!r}")
+        with engine.begin() as conn:
+            source = log_service.ensure_source(conn, name)
+            version = register_mapping(conn, source.id, parsed, text)
+    out.print(f"source {name}: mapping version {version} ({parsed.kind.value} records)")
 
 
 @app.command()
@@ -264,8 +254,8 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Set up the embedded store, print demo keys and example calls, and serve."""
-    settings = _settings()
-    engine = _store(settings)
+    settings = load_settings()
+    engine = store_for(settings)
     host, port = host or settings.host, port or settings.port
     with engine.begin() as conn:
         _, write_key = create_key(conn, name="demo writer", role=Role.WRITER, source="demo")

@@ -1,7 +1,7 @@
 """Rows of the log and of its quarantine, and the sources they belong to."""
 
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class LogRow(TypedDict):
@@ -26,6 +26,8 @@ class RejectRow(TypedDict):
     detail: str
     message_id: str | None
     payload: bytes
+    stage: NotRequired[str]
+    origin: NotRequired[str | None]
 
 
 @dataclass(frozen=True, slots=True)

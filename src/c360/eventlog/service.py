@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from c360.errors import InvalidInput
+from c360.errors import InvalidInput, NotFound
 from c360.eventlog.model import LogRow, RejectRow, Source, StoredEvent
 from c360.kernel.clock import system_clock
 from c360.storage.dialect import (
@@ -21,7 +21,12 @@ def append(conn: Connection, rows: Sequence[LogRow], quarantined: Sequence[Rejec
     """Append accepted rows (a repeated (source, message id) is ignored) and quarantined items."""
     insert_many_ignoring_duplicates(conn, event_log, rows, lock_key=LOG_LOCK_KEY)
     if quarantined:
-        conn.execute(insert(rejects), list(quarantined))
+        # One statement per shape: items from the tracking API carry no stage or origin.
+        with_origin = [q for q in quarantined if "stage" in q]
+        without = [q for q in quarantined if "stage" not in q]
+        for group in (with_origin, without):
+            if group:
+                conn.execute(insert(rejects), group)
 
 
 def quarantine_entry(conn: Connection, event: StoredEvent, reason: str, detail: str) -> None:
@@ -34,6 +39,8 @@ def quarantine_entry(conn: Connection, event: StoredEvent, reason: str, detail: 
             detail=detail,
             message_id=event.message_id,
             payload=event.payload.encode("utf-8"),
+            stage="processing",
+            origin=f"log entry {event.seq}",
         )
     )
 
@@ -152,3 +159,30 @@ def find_rejects(conn: Connection, message_id: str) -> list[dict[str, object]]:
         select(*rejects.c).where(rejects.c.message_id == message_id).order_by(rejects.c.id)
     ).mappings()
     return [dict(row) for row in rows]
+
+
+def list_quarantine(
+    conn: Connection,
+    *,
+    source_id: int | None = None,
+    reason: str | None = None,
+    include_resolved: bool = False,
+    limit: int = 50,
+) -> list[dict[str, object]]:
+    """Quarantined items, newest first, optionally of one source or reason."""
+    query = select(*rejects.c)
+    if source_id is not None:
+        query = query.where(rejects.c.source_id == source_id)
+    if reason is not None:
+        query = query.where(rejects.c.reason == reason)
+    if not include_resolved:
+        query = query.where(rejects.c.resolved_at_us.is_(None))
+    rows = conn.execute(query.order_by(rejects.c.id.desc()).limit(limit)).mappings()
+    return [dict(row) for row in rows]
+
+
+def get_reject(conn: Connection, reject_id: int) -> dict[str, object]:
+    row = conn.execute(select(*rejects.c).where(rejects.c.id == reject_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no quarantined item {reject_id}")
+    return dict(row)

@@ -191,3 +191,14 @@ def _sqlite_insert(conn: Connection, table: Table, columns: list[str], rows: int
 def _data_columns(table: Table) -> list[str]:
     """Columns a row supplies: all but a generated (autoincrement) primary key."""
     return [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
+
+
+def upsert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows, replacing the non-key columns of rows whose primary key exists."""
+    if not rows:
+        return
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    updates = {c.name: statement.excluded[c.name] for c in table.c if c.name not in keys}
+    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))

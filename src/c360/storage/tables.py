@@ -79,6 +79,12 @@ rejects = Table(
     Column("detail", Text, nullable=False),
     Column("message_id", Text, nullable=True),
     Column("payload", LargeBinary, nullable=False),
+    # Where the item came from: "tracking", "import", "webhook" or "processing" (NULL: tracking).
+    Column("stage", String(20), nullable=True),
+    # A readable place: "crm.csv:17", "table customers", so a user can find the row.
+    Column("origin", Text, nullable=True),
+    # Set when a retry brought the item in (it stays listed as history).
+    Column("resolved_at_us", BigInteger, nullable=True),
     Index("ix_rejects_source_received", "source_id", "received_at_us"),
     Index("ix_rejects_message_id", "message_id"),
 )
@@ -128,5 +134,67 @@ profile_merges = Table(
     Column("reason", Text, nullable=False),
 )
 
-DERIVED_TABLES = (profile_merges, profile_events, profile_identifiers, profiles)
+source_mappings = Table(
+    "source_mappings",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("source_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("fingerprint", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    UniqueConstraint("source_id", "version", name="uq_source_mappings_source_version"),
+)
+"""Every mapping a source has used, in order; log entries name the version they were read with."""
+
+import_cursors = Table(
+    "import_cursors",
+    metadata,
+    Column("source_id", Integer, primary_key=True),
+    Column("location", Text, primary_key=True),
+    Column("column_name", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""How far an incremental database import has read a table (JSON-encoded cursor value)."""
+
+source_records = Table(
+    "source_records",
+    metadata,
+    Column("source_id", Integer, primary_key=True),
+    Column("record_id", Text, primary_key=True),
+    Column("kind", String(30), nullable=False),
+    Column("fields", Json, nullable=False),
+    Column("raw", Json, nullable=False),
+    Column("flags", Json, nullable=False),
+    Column("extra", Json, nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("mapping_version", Integer, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Column("origin", Text, nullable=True),
+)
+"""The current, standardized version of every record a source has sent (derived from the log)."""
+
+record_identifiers = Table(
+    "record_identifiers",
+    metadata,
+    Column("type", String(50), primary_key=True),
+    Column("value", Text, primary_key=True),
+    Column("source_id", Integer, primary_key=True),
+    Column("record_id", Text, primary_key=True),
+    Index("ix_record_identifiers_record", "source_id", "record_id"),
+)
+"""Standardized identifiers of the current records (only values that standardized cleanly)."""
+
+DERIVED_TABLES = (
+    profile_merges,
+    profile_events,
+    profile_identifiers,
+    profiles,
+    record_identifiers,
+    source_records,
+)
 """Views recomputed from the log by ``c360 rebuild`` (children first)."""

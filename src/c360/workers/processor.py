@@ -9,9 +9,10 @@ import logging
 import threading
 import time
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
+from c360.eventlog.model import StoredEvent
 from c360.eventlog.service import (
     get_checkpoint,
     last_seq,
@@ -19,7 +20,9 @@ from c360.eventlog.service import (
     read_after,
     set_checkpoint,
 )
+from c360.ingest.records import RECORD_TYPE
 from c360.profiles.service import apply_events
+from c360.standardize.service import apply_records
 from c360.storage.engine import reader
 
 log = logging.getLogger(__name__)
@@ -35,7 +38,7 @@ def process_available(engine: Engine, batch_size: int) -> int:
             events = read_after(conn, checkpoint, batch_size)
             if not events:
                 return 0
-            apply_events(conn, events)
+            apply_entries(conn, events)
             set_checkpoint(conn, PROFILES_CHECKPOINT, events[-1].seq)
         return len(events)
     except OperationalError:
@@ -43,6 +46,16 @@ def process_available(engine: Engine, batch_size: int) -> int:
     except Exception:
         # One entry the profiles cannot take must not stop every entry behind it.
         return _process_next_alone(engine)
+
+
+def apply_entries(conn: Connection, events: list[StoredEvent]) -> None:
+    """Records (files, databases, webhooks) go to the source records, the rest to profiles."""
+    records = [e for e in events if e.type == RECORD_TYPE]
+    if records:
+        apply_records(conn, records)
+        apply_events(conn, [e for e in events if e.type != RECORD_TYPE])
+    else:
+        apply_events(conn, events)
 
 
 def _process_next_alone(engine: Engine) -> int:
@@ -54,7 +67,7 @@ def _process_next_alone(engine: Engine) -> int:
             return 0
         try:
             with conn.begin_nested():
-                apply_events(conn, events)
+                apply_entries(conn, events)
         except OperationalError:
             raise
         except Exception as exc:

@@ -1,0 +1,46 @@
+"""What every command shares: the consoles, settings, the store and error reporting."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from c360.errors import C360Error, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from c360.settings import Settings
+from c360.storage import open_store
+
+err = Console(stderr=True)
+out = Console()
+
+EXIT_CODES: dict[type[C360Error], int] = {
+    InvalidInput: 2,
+    Unauthorized: 3,
+    Forbidden: 3,
+    NotFound: 4,
+    Conflict: 5,
+}
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    try:
+        yield
+    except C360Error as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        code = next((c for cls, c in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+        raise typer.Exit(code) from None
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic's message names the variable and the problem
+        err.print(f"[red]error:[/red] invalid C360_* setting: {exc}")
+        raise typer.Exit(2) from None
+
+
+def store_for(settings: Settings) -> Engine:
+    with reported_errors():
+        return open_store(settings.database_url)

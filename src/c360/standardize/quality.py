@@ -1,0 +1,234 @@
+"""The data quality report: how complete, valid, consistent and fresh each source's data is.
+
+Per source and mapped field: completeness (share of records with a value), validity (share of
+those values that standardized), duplicates within the source (identifier values held by more
+than one record), conflicts with other sources (records of two sources that share a key
+identifier but disagree on the field). Per source: records, last data received, quarantine.
+Computed in SQL over the source records, so it costs a few scans, not a Python loop per row.
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from c360.eventlog.service import list_sources
+from c360.ingest.records import latest_mapping
+from c360.kernel.clock import isoformat_us
+from c360.storage.tables import event_log, record_identifiers, rejects, source_records
+
+KEY_TYPES = ("national_id", "email", "customer_id")
+"""Identifiers that name one person across sources: two sources sharing one should agree."""
+
+COMPARED_FIELDS = ("phone", "email", "address_line1", "postal_code", "province", "birth_date")
+"""Fields whose disagreement between sources is reported as a conflict."""
+
+
+@dataclass(slots=True)
+class FieldQuality:
+    field: str
+    section: str
+    type: str
+    present: int
+    valid: int
+    completeness: float
+    validity: float | None
+    duplicates: int | None = None
+    conflicts: int | None = None
+
+
+@dataclass(slots=True)
+class SourceQuality:
+    source: str
+    records: int
+    kinds: dict[str, int]
+    last_received_at: str | None
+    last_record_change_at: str | None
+    quarantined_open: int
+    quarantined_resolved: int
+    quarantine_reasons: dict[str, int]
+    fields: list[FieldQuality] = field(default_factory=list)
+
+
+def quality_report(conn: Connection) -> list[SourceQuality]:
+    """The report for every source, by source name."""
+    last_received = _last_received(conn)
+    quarantine = _quarantine(conn)
+    conflicts = _conflicts(conn)
+    report = []
+    for source in list_sources(conn):
+        kinds = {
+            kind: count
+            for kind, count in conn.execute(
+                select(source_records.c.kind, func.count())
+                .where(source_records.c.source_id == source.id)
+                .group_by(source_records.c.kind)
+            )
+        }
+        changed = conn.execute(
+            select(func.max(source_records.c.updated_at_us)).where(
+                source_records.c.source_id == source.id
+            )
+        ).scalar_one_or_none()
+        open_count, resolved, reasons = quarantine.get(source.id, (0, 0, {}))
+        entry = SourceQuality(
+            source=source.name,
+            records=sum(kinds.values()),
+            kinds=kinds,
+            last_received_at=_iso(last_received.get(source.id)),
+            last_record_change_at=_iso(changed),
+            quarantined_open=open_count,
+            quarantined_resolved=resolved,
+            quarantine_reasons=reasons,
+        )
+        entry.fields = _fields(conn, source.id, entry.records, conflicts.get(source.id, {}))
+        report.append(entry)
+    return report
+
+
+def _fields(
+    conn: Connection, source_id: int, records: int, conflicts: dict[str, int]
+) -> list[FieldQuality]:
+    version = latest_mapping(conn, source_id)
+    if version is None or not records:
+        return []
+    mapping = version.mapping
+    wanted: list[tuple[str, str, str]] = []
+    for section, specs in (
+        ("fields", mapping.fields),
+        ("identifiers", mapping.identifiers),
+        ("custom", mapping.custom),
+    ):
+        for name, spec in specs.items():
+            if section == "identifiers" and name in mapping.fields:
+                continue
+            wanted.append((section, name, mapping.field_type(section, name, spec)))
+    if not wanted:
+        return []
+    columns = []
+    for _, name, _ in wanted:
+        columns.append(func.count(source_records.c.raw[name].as_string()))
+        columns.append(func.count(source_records.c.flags[name].as_string()))
+    counts = conn.execute(select(*columns).where(source_records.c.source_id == source_id)).one()
+    duplicates = _duplicates(conn, source_id)
+    result = []
+    for index, (section, name, type_name) in enumerate(wanted):
+        present, flagged = int(counts[2 * index]), int(counts[2 * index + 1])
+        valid = present - flagged
+        result.append(
+            FieldQuality(
+                field=name,
+                section=section,
+                type=type_name,
+                present=present,
+                valid=valid,
+                completeness=round(present / records, 4),
+                validity=round(valid / present, 4) if present else None,
+                duplicates=duplicates.get(name),
+                conflicts=conflicts.get(name) if name in COMPARED_FIELDS else None,
+            )
+        )
+    return result
+
+
+def _duplicates(conn: Connection, source_id: int) -> dict[str, int]:
+    """Per identifier type: values that more than one record of the source holds."""
+    shared = (
+        select(record_identifiers.c.type, record_identifiers.c.value)
+        .where(record_identifiers.c.source_id == source_id)
+        .group_by(record_identifiers.c.type, record_identifiers.c.value)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    rows = conn.execute(select(shared.c.type, func.count()).group_by(shared.c.type))
+    return {t: int(n) for t, n in rows}
+
+
+def _conflicts(conn: Connection) -> dict[int, dict[str, int]]:
+    """Per source and field: key identifiers it shares with another source that disagrees."""
+    mine, theirs = record_identifiers.alias("mine"), record_identifiers.alias("theirs")
+    mine_rec, theirs_rec = source_records.alias("mine_rec"), source_records.alias("theirs_rec")
+    found: dict[int, dict[str, int]] = {}
+    for name in COMPARED_FIELDS:
+        mine_value = mine_rec.c.fields[name].as_string()
+        theirs_value = theirs_rec.c.fields[name].as_string()
+        query = (
+            select(mine.c.source_id, func.count(func.distinct(mine.c.value)))
+            .select_from(mine)
+            .join(
+                theirs,
+                and_(
+                    theirs.c.type == mine.c.type,
+                    theirs.c.value == mine.c.value,
+                    theirs.c.source_id != mine.c.source_id,
+                ),
+            )
+            .join(
+                mine_rec,
+                and_(
+                    mine_rec.c.source_id == mine.c.source_id,
+                    mine_rec.c.record_id == mine.c.record_id,
+                ),
+            )
+            .join(
+                theirs_rec,
+                and_(
+                    theirs_rec.c.source_id == theirs.c.source_id,
+                    theirs_rec.c.record_id == theirs.c.record_id,
+                ),
+            )
+            .where(
+                mine.c.type.in_(KEY_TYPES),
+                mine_value.is_not(None),
+                theirs_value.is_not(None),
+                mine_value != theirs_value,
+            )
+            .group_by(mine.c.source_id)
+        )
+        for source_id, count in conn.execute(query):
+            found.setdefault(source_id, {})[name] = int(count)
+    return found
+
+
+def _last_received(conn: Connection) -> dict[int, int]:
+    newest = (
+        select(event_log.c.source_id, func.max(event_log.c.seq).label("seq"))
+        .group_by(event_log.c.source_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(newest.c.source_id, event_log.c.received_at_us).join(
+            event_log, event_log.c.seq == newest.c.seq
+        )
+    )
+    return {s: int(t) for s, t in rows}
+
+
+def _quarantine(conn: Connection) -> dict[int, tuple[int, int, dict[str, int]]]:
+    rows = conn.execute(
+        select(
+            rejects.c.source_id,
+            rejects.c.reason,
+            rejects.c.resolved_at_us.is_(None).label("open"),
+            func.count(),
+        ).group_by(rejects.c.source_id, rejects.c.reason, rejects.c.resolved_at_us.is_(None))
+    )
+    found: dict[int, tuple[int, int, dict[str, int]]] = {}
+    for source_id, reason, is_open, count in rows:
+        open_count, resolved, reasons = found.get(source_id, (0, 0, {}))
+        if is_open:
+            open_count += int(count)
+            reasons[reason] = reasons.get(reason, 0) + int(count)
+        else:
+            resolved += int(count)
+        found[source_id] = (open_count, resolved, reasons)
+    return found
+
+
+def _iso(us: int | None) -> str | None:
+    return isoformat_us(us) if us is not None else None
+
+
+def as_json(report: list[SourceQuality]) -> list[dict[str, Any]]:
+    """The report as plain JSON-ready dicts (the API's shape)."""
+    return [asdict(entry) for entry in report]
