@@ -20,11 +20,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from tests.conftest import ADMIN_POSTGRES_URL, postgres_problem
 
 from c360.ingest.mapping import parse_mapping
 from c360.storage.tables import source_records
 from c360.workers.imports import import_table
-from tests.conftest import ADMIN_POSTGRES_URL, postgres_problem
 
 MARIADB_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
 
@@ -103,11 +103,22 @@ def test_a_table_is_read_incrementally_past_its_stored_cursor(
         url,
         insert(table).values(
             [
-                {"id": 1, "name": "นาย สมชาย ใจดี", "mobile": "081-234-5678",
-                 "email": "somchai@example.co.th", "balance": "1250.50",
-                 "updated_at": datetime(2026, 1, 1, 9, 0)},
-                {"id": 2, "name": "Trần Thị Bình", "mobile": "0912 345 678",
-                 "email": "binh@example.vn", "balance": "0", "updated_at": datetime(2026, 1, 2, 9, 0)},
+                {
+                    "id": 1,
+                    "name": "นาย สมชาย ใจดี",
+                    "mobile": "081-234-5678",
+                    "email": "somchai@example.co.th",
+                    "balance": "1250.50",
+                    "updated_at": datetime(2026, 1, 1, 9, 0),
+                },
+                {
+                    "id": 2,
+                    "name": "Trần Thị Bình",
+                    "mobile": "0912 345 678",
+                    "email": "binh@example.vn",
+                    "balance": "0",
+                    "updated_at": datetime(2026, 1, 2, 9, 0),
+                },
             ]
         ),
     )
@@ -115,7 +126,12 @@ def test_a_table_is_read_incrementally_past_its_stored_cursor(
 
     def run() -> tuple[int, int, int, int]:
         s = import_table(
-            engine, url, table=table.name, source="crm", mapping=mapping, mapping_text=MAPPING,
+            engine,
+            url,
+            table=table.name,
+            source="crm",
+            mapping=mapping,
+            mapping_text=MAPPING,
             cursor_column="updated_at",
         )
         return s.read, s.new, s.updated, s.unchanged
@@ -129,12 +145,26 @@ def test_a_table_is_read_incrementally_past_its_stored_cursor(
     # Nothing new: only the row at the stored cursor is read again, and it is unchanged.
     assert run() == (1, 0, 0, 1)
 
-    write(url, update(table).where(table.c.id == 1).values(
-        mobile="0899999999", updated_at=datetime(2026, 1, 3, 9, 0)))
-    write(url, insert(table).values(
-        id=3, name="Lê Văn Cường", mobile="+84 98 765 4321", email="cuong@example.vn",
-        balance="10", updated_at=datetime(2026, 1, 4, 9, 0)))
-    assert run() == (2, 1, 1, 0)  # row 2 (before the cursor) is not read at all
+    write(
+        url,
+        update(table)
+        .where(table.c.id == 1)
+        .values(mobile="0899999999", updated_at=datetime(2026, 1, 3, 9, 0)),
+    )
+    write(
+        url,
+        insert(table).values(
+            id=3,
+            name="Lê Văn Cường",
+            mobile="+84 98 765 4321",
+            email="cuong@example.vn",
+            balance="10",
+            updated_at=datetime(2026, 1, 4, 9, 0),
+        ),
+    )
+    # Row 2 sits at the stored cursor (read again, unchanged); row 1 moved past it.
+    assert run() == (3, 1, 1, 1)
+    assert run() == (1, 0, 0, 1)  # only row 3, at the new cursor
     last = stored(engine)
     assert len(last) == 3
     assert last["1"]["phone"] == "+66899999999"
@@ -152,6 +182,11 @@ def test_a_missing_table_or_cursor_column_is_a_clear_error(
         import_table(engine, url, table="nope", source="crm", mapping=mapping, mapping_text=MAPPING)
     with pytest.raises(InvalidInput, match="no column 'changed'"):
         import_table(
-            engine, url, table=table.name, source="crm", mapping=mapping, mapping_text=MAPPING,
+            engine,
+            url,
+            table=table.name,
+            source="crm",
+            mapping=mapping,
+            mapping_text=MAPPING,
             cursor_column="changed",
         )

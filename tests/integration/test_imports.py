@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.integration.test_cli import c360
 
 from c360.ingest.mapping import Mapping, parse_mapping
 from c360.standardize.quality import quality_report
 from c360.storage.tables import event_log, record_identifiers, rejects, source_records
 from c360.workers import rebuild
 from c360.workers.imports import ImportSummary, import_file, retry_quarantine
-from tests.integration.test_cli import c360
 
 CRM_MAPPING = """
 source: crm
@@ -45,10 +45,14 @@ def write_csv(path: Path, rows: list[list[str]], encoding: str = "utf-8-sig") ->
 
 
 ROWS = [
-    ["C001", "สมชาย", "ใจดี", "15/03/2530", "081-234-5678", "Somchai@Example.co.th", "กทม."]
-    + ["ค้าปลีก", "", "gold"],
-    ["C002", "Nguyễn Văn", "An", "01/12/1990", "+84 912 345 678", "an.nguyen@example.vn"]
-    + ["TP.HCM", "", "Retail Trade", "silver"],
+    [
+        *["C001", "สมชาย", "ใจดี", "15/03/2530", "081-234-5678", "Somchai@Example.co.th"],
+        *["กทม.", "ค้าปลีก", "", "gold"],
+    ],
+    [
+        *["C002", "Nguyễn Văn", "An", "01/12/1990", "+84 912 345 678", "an.nguyen@example.vn"],
+        *["TP.HCM", "", "Retail Trade", "silver"],
+    ],
     ["C003", "Ploy", "Srisuk", "31/02/1990", "12345", "not-an-email", "Chiang Mai", "", "", ""],
 ]
 
@@ -110,7 +114,9 @@ def test_a_file_becomes_standardized_records_with_raw_values_and_flags(
     assert "phone" not in ploy["fields"]  # type: ignore[operator]
 
     with engine.connect() as conn:
-        identifiers = set(conn.execute(select(record_identifiers.c.type, record_identifiers.c.value)))
+        identifiers = set(
+            conn.execute(select(record_identifiers.c.type, record_identifiers.c.value))
+        )
     assert ("phone", "+66812345678") in identifiers
     assert ("email", "an.nguyen@example.vn") in identifiers
     assert not any(value in ("12345", "not-an-email") for _, value in identifiers)
@@ -129,7 +135,7 @@ def test_reimporting_changes_nothing_and_a_changed_row_updates_its_record(
 
     moved = [list(r) for r in ROWS]
     moved[0][4] = "0899999999"
-    changed = run_import(engine, write_csv(tmp_path / "crm.csv", moved))
+    changed = run_import(engine, write_csv(tmp_path / "crm-moved.csv", moved))
     assert (changed.new, changed.updated, changed.unchanged) == (0, 1, 2)
     found = records(engine)
     assert len(found) == 3
@@ -233,7 +239,9 @@ def test_cli_import_prints_a_summary_and_export_writes_each_record(
     path = write_csv(tmp_path / "crm.csv", ROWS)
     mapping_file = tmp_path / "crm.yml"
     mapping_file.write_text(CRM_MAPPING, encoding="utf-8")
-    result = c360(database_url, "import", str(path), "--source", "crm", "--mapping", str(mapping_file))
+    result = c360(
+        database_url, "import", str(path), "--source", "crm", "--mapping", str(mapping_file)
+    )
     assert result.returncode == 0, result.stderr
     assert "rows read" in result.stdout and "quarantined" in result.stdout
 
@@ -257,6 +265,8 @@ def test_cli_import_prints_a_summary_and_export_writes_each_record(
 
     bad_mapping = tmp_path / "bad.yml"
     bad_mapping.write_text(CRM_MAPPING.replace("first_name:", "frist_name:"), encoding="utf-8")
-    refused = c360(database_url, "import", str(path), "--source", "crm", "--mapping", str(bad_mapping))
+    refused = c360(
+        database_url, "import", str(path), "--source", "crm", "--mapping", str(bad_mapping)
+    )
     assert refused.returncode == 2
     assert "frist_name" in refused.stderr and "first_name" in refused.stderr

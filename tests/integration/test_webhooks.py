@@ -4,13 +4,13 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import select
+from tests.conftest import LiveServer
 
+from c360.eventlog.service import ensure_source
 from c360.ingest.mapping import parse_mapping
 from c360.ingest.records import register_mapping
-from c360.eventlog.service import ensure_source
 from c360.storage import create_engine_for
 from c360.storage.tables import rejects, source_records
-from tests.conftest import LiveServer
 
 FORM_MAPPING = """
 kind: registration
@@ -66,7 +66,9 @@ def test_webhook_items_become_records_and_bad_items_are_quarantined(
     retried = post(live_server, form)  # the form tool retries: still one record
     assert retried.status_code == 200
 
-    batch = post(live_server, [{"Họ và tên": "no id"}, "not an object", {**form, "submission_id": "s-2"}])
+    batch = post(
+        live_server, [{"Họ và tên": "no id"}, "not an object", {**form, "submission_id": "s-2"}]
+    )
     assert batch.json() == {"success": True, "accepted": 1, "quarantined": 2}
 
     assert post(live_server, {"submission_id": "x"}, source="crm").status_code == 403
@@ -84,7 +86,11 @@ def test_webhook_items_become_records_and_bad_items_are_quarantined(
     with engine.connect() as conn:
         found = {
             r.record_id: r
-            for r in conn.execute(select(source_records.c.record_id, source_records.c.fields, source_records.c.version))
+            for r in conn.execute(
+                select(
+                    source_records.c.record_id, source_records.c.fields, source_records.c.version
+                )
+            )
         }
         reasons = sorted(r for (r,) in conn.execute(select(rejects.c.reason)))
     engine.dispose()

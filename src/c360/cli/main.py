@@ -5,7 +5,6 @@ import gc
 import logging
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.demo import demo_app
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
@@ -35,6 +35,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(export_app, name="export")
 app.command("import")(import_command)
 app.command("quality")(quality_command)
+app.add_typer(demo_app, name="demo")
 
 
 @app.command()
@@ -54,10 +55,10 @@ def serve(
     if unsafe_durability:
         settings = settings.model_copy(update={"unsafe_durability": True})
     engine = store_for(settings)
-    _serve(settings, engine, host or settings.host, port or settings.port, worker)
+    serve_app(settings, engine, host or settings.host, port or settings.port, worker)
 
 
-def _serve(settings: Settings, engine: Engine, host: str, port: int, worker: bool) -> None:
+def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: bool) -> None:
     import uvicorn
 
     from c360.api import build_app
@@ -246,37 +247,6 @@ def sources_set_mapping(
             source = log_service.ensure_source(conn, name)
             version = register_mapping(conn, source.id, parsed, text)
     out.print(f"source {name}: mapping version {version} ({parsed.kind.value} records)")
-
-
-@app.command()
-def demo(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
-) -> None:
-    """Set up the embedded store, print demo keys and example calls, and serve."""
-    settings = load_settings()
-    engine = store_for(settings)
-    host, port = host or settings.host, port or settings.port
-    with engine.begin() as conn:
-        _, write_key = create_key(conn, name="demo writer", role=Role.WRITER, source="demo")
-        _, admin_key = create_key(conn, name="demo admin", role=Role.ADMIN, source=None)
-    base = f"http://{host}:{port}"
-    out.print(f"[bold]c360 demo[/bold]  store: {settings.database_url}")
-    out.print(f"write key (source 'demo'): [green]{write_key}[/green]")
-    out.print(f"admin key:                 [green]{admin_key}[/green]")
-    out.print("try:")
-    out.print(
-        f"  curl -u {write_key}: {base}/v1/identify -H 'Content-Type: application/json' "
-        '-d \'{"userId":"u-1","traits":{"name":"สมชาย ใจดี","email":"somchai@example.co.th"}}\'',
-        soft_wrap=True,
-    )
-    out.print(
-        f"  curl -H 'Authorization: Bearer {admin_key}' "
-        f"{base}/api/profiles/by-identifier/user_id/u-1",
-        soft_wrap=True,
-    )
-    sys.stdout.flush()
-    _serve(settings, engine, host, port, worker=True)
 
 
 def main() -> None:  # pragma: no cover - console entry point

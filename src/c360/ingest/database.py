@@ -69,6 +69,21 @@ def open_table(
 ) -> TableRead:
     """Reflect ``table_name`` and find the stored cursor of this source for it."""
     engine, shown = external_engine(url)
+    try:
+        return _open(conn, source_id, engine, shown, table_name, cursor_column)
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _open(
+    conn: Connection,
+    source_id: int,
+    engine: Engine,
+    shown: str,
+    table_name: str,
+    cursor_column: str | None,
+) -> TableRead:
     schema, _, name = table_name.rpartition(".")
     try:
         table = Table(name, MetaData(), schema=schema or None, autoload_with=engine)

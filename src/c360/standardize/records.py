@@ -10,12 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from c360.standardize.names import full_name_parts
-
 from c360.ingest.mapping import FieldSpec, Mapping
 from c360.ingest.schema import IDENTIFIER_TYPES, PERSON_FIELDS
 from c360.standardize import STANDARDIZERS
 from c360.standardize.model import Standardized
+from c360.standardize.names import full_name_parts
 
 TYPE_OPTIONS: dict[str, frozenset[str]] = {
     "phone": frozenset({"default_region"}),
@@ -53,6 +52,8 @@ class _Step:
     standardize: Callable[..., Standardized]
     options: dict[str, Any]
     identifier: str | None
+    follows_row_country: tuple[str, ...]
+    """Options taken from the source's defaults that the row's own country overrides."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,13 @@ class _Plan:
     name_order: str
     address_country: str | None
     fill_address_parts: tuple[str, ...]
+    country_step: _Step | None
 
 
 def standardize_row(mapping: Mapping, fingerprint: str, row: dict[str, Any]) -> StandardizedRecord:
     """The record ``row`` becomes under ``mapping`` (``fingerprint`` names the mapping)."""
     plan = _plan_for(fingerprint, mapping)
+    row_country = _row_country(plan, row)
     fields: dict[str, Any] = {}
     raw: dict[str, Any] = {}
     flags: dict[str, str] = {}
@@ -76,7 +79,12 @@ def standardize_row(mapping: Mapping, fingerprint: str, row: dict[str, Any]) -> 
         value = _raw_value(row, step)
         if value is None:
             continue
-        result = step.standardize(value, **step.options)
+        options = step.options
+        if row_country is not None and step.follows_row_country:
+            # A mixed file (a CRM for both countries): the row's country decides how to read
+            # its local phone numbers and provinces, not the source's default region.
+            options = {**options, **dict.fromkeys(step.follows_row_country, row_country)}
+        result = step.standardize(value, **options)
         key = step.name
         if step.section == "identifiers" and key in fields:
             # Mapped twice (as a field and as an identifier): the field's reading stands.
@@ -99,6 +107,16 @@ def standardize_row(mapping: Mapping, fingerprint: str, row: dict[str, Any]) -> 
     if plan.fill_address_parts and "address" in extra:
         _fill_address(plan, extra["address"], fields, flags, extra)
     return StandardizedRecord(fields, raw, flags, extra, list(dict.fromkeys(identifiers)))
+
+
+def _row_country(plan: _Plan, row: dict[str, Any]) -> str | None:
+    if plan.country_step is None:
+        return None
+    value = _raw_value(row, plan.country_step)
+    if value is None:
+        return None
+    result = plan.country_step.standardize(value, **plan.country_step.options)
+    return str(result.value) if result.ok and result.value else None
 
 
 def _raw_value(row: dict[str, Any], step: _Step) -> Any:
@@ -172,7 +190,7 @@ def _plan_for(fingerprint: str, mapping: Mapping) -> _Plan:
 
 def _compile(mapping: Mapping) -> _Plan:
     defaults = mapping.defaults
-    base = {
+    base: dict[str, Any] = {
         "default_region": defaults.default_region,
         "timezone": defaults.timezone,
         "currency": defaults.currency,
@@ -194,10 +212,13 @@ def _compile(mapping: Mapping) -> _Plan:
         steps=tuple(steps),
         derive_name_parts="full_name" in mapped,
         name_order=order,
-        address_country=base["country"],
+        address_country=str(base["country"]) if base["country"] else None,
         fill_address_parts=tuple(p for p in ADDRESS_PARTS if p not in mapped)
         if "address" in mapped
         else (),
+        country_step=next(
+            (s for s in steps if s.section == "fields" and s.name == "country"), None
+        ),
     )
 
 
@@ -212,6 +233,10 @@ def _step(
     understood = TYPE_OPTIONS.get(type_name, frozenset())
     options = {k: v for k, v in {**base, **spec.options()}.items() if k in understood}
     options = {k: v for k, v in options.items() if v is not None}
+    explicit = spec.options()
+    follows = tuple(
+        k for k in ("default_region", "country") if k in understood and k not in explicit
+    )
     identifier: str | None = None
     if section == "identifiers" or (section == "fields" and name in IDENTIFIER_TYPES):
         identifier = name
@@ -226,4 +251,5 @@ def _step(
         standardize=STANDARDIZERS[type_name],
         options=options,
         identifier=identifier,
+        follows_row_country=follows,
     )

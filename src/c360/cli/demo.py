@@ -1,0 +1,201 @@
+"""``c360 demo``: the sample company generated, imported and served; ``c360 demo generate``."""
+
+import base64
+import http.client
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from sqlalchemy import Engine
+
+from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.ingest.mapping import load_mapping
+from c360.privacy.keys import Role, create_key
+from c360.workers.imports import import_file
+
+demo_app = typer.Typer(
+    help="The sample company: generate it, or (without a subcommand) import it and serve.",
+    invoke_without_command=True,
+)
+
+DEFAULT_DATA = Path("c360-demo-data")
+
+
+def _generate(out_dir: Path, customers: int, seed: int) -> dict[str, Any]:
+    from c360.demo.generate import generate_company
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task("generating customers", total=customers)
+        generate_company(
+            out_dir,
+            customers=customers,
+            seed=seed,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+    return read_manifest(out_dir)
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text("utf-8"))
+    return manifest
+
+
+@demo_app.command("generate")
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write to.")] = DEFAULT_DATA,
+    customers: Annotated[int, typer.Option(help="How many customers.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 42,
+) -> None:
+    """Write the sample retailer's source files, their mappings and the ground truth."""
+    if customers < 1:
+        err.print("[red]error:[/red] --customers must be at least 1")
+        raise typer.Exit(2)
+    manifest = _generate(out_dir, customers, seed)
+    for entry in manifest["files"]:
+        out.print(
+            f"  {entry['path']:28} {entry['rows']:>9,} rows  source {entry['source']:10} "
+            f"{entry['kind']:16} {entry['format']} {entry['encoding'] or ''}"
+        )
+    out.print(
+        f"  {manifest['web_events']:28} {manifest['web_event_count']:>9,} events for /v1/batch"
+    )
+    out.print(f"ground truth (never imported): {out_dir / manifest['ground_truth']}")
+
+
+@demo_app.callback()
+def demo(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data: Annotated[Path, typer.Option(help="Where the sample company lives.")] = DEFAULT_DATA,
+    customers: Annotated[int, typer.Option(help="Customers to generate.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Generate the sample company (once), import every source, print keys, and serve."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from c360.cli.main import serve_app
+
+    settings = load_settings()
+    engine = store_for(settings)
+    host, port = host or settings.host, port or settings.port
+    manifest_path = data / "manifest.json"
+    manifest = read_manifest(data) if manifest_path.exists() else None
+    if manifest is None or (manifest["customers"], manifest["seed"]) != (customers, seed):
+        manifest = _generate(data, customers, seed)
+    import_company(engine, data, manifest)
+    with engine.begin() as conn:
+        _, write_key = create_key(conn, name="demo web", role=Role.WRITER, source="web")
+        _, admin_key = create_key(conn, name="demo admin", role=Role.ADMIN, source=None)
+    base = f"http://{host}:{port}"
+    out.print(f"[bold]c360 demo[/bold]  store: {settings.database_url}")
+    out.print(f"write key (source 'web'): [green]{write_key}[/green]")
+    out.print(f"admin key:                [green]{admin_key}[/green]")
+    out.print("try:")
+    out.print(f"  curl -H 'Authorization: Bearer {admin_key}' {base}/api/quality", soft_wrap=True)
+    out.print(
+        f"  curl -u {write_key}: {base}/v1/identify -H 'Content-Type: application/json' "
+        '-d \'{"userId":"u-1","traits":{"name":"สมชาย ใจดี","email":"somchai@example.co.th"}}\'',
+        soft_wrap=True,
+    )
+    sys.stdout.flush()
+    sender = threading.Thread(
+        target=send_web_events,
+        args=(host, port, write_key, data / manifest["web_events"]),
+        name="c360-demo-web-events",
+        daemon=True,
+    )
+    sender.start()
+    serve_app(settings, engine, host, port, worker=True)
+
+
+def import_company(engine: Engine, data: Path, manifest: dict[str, Any]) -> None:
+    """Import every file of the manifest (unchanged rows cost a lookup, not a write)."""
+    for entry in manifest["files"]:
+        with reported_errors():
+            mapping, text = load_mapping(data / entry["mapping"])
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as progress:
+                task = progress.add_task(f"importing {entry['path']}", total=None)
+
+                def advance(done: int, total: int | None, task: TaskID = task) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                summary = import_file(
+                    engine,
+                    data / entry["path"],
+                    source=entry["source"],
+                    mapping=mapping,
+                    mapping_text=text,
+                    progress=advance,
+                )
+        out.print(
+            f"  {entry['path']:28} → {entry['source']:10} {summary.read:>9,} rows: "
+            f"{summary.new:,} new, {summary.updated:,} updated, {summary.unchanged:,} unchanged, "
+            f"{summary.quarantined:,} quarantined"
+        )
+
+
+def send_web_events(host: str, port: int, write_key: str, path: Path, batch: int = 200) -> None:
+    """Send the web/app event stream through the tracking API once the server answers."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _request(host, port, "GET", "/healthz", None, {})[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode(),
+    }
+    sent = failed = 0
+    pending: list[Any] = []
+    with path.open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                pending.append(json.loads(line))
+            if len(pending) >= batch:
+                status = _post(host, port, pending, headers)
+                sent, failed = (
+                    (sent + len(pending), failed) if status == 200 else (sent, failed + 1)
+                )
+                pending = []
+    if pending:
+        status = _post(host, port, pending, headers)
+        sent, failed = (sent + len(pending), failed) if status == 200 else (sent, failed + 1)
+    note = f" ({failed} batches refused)" if failed else ""
+    err.print(f"demo: sent {sent:,} web/app events through /v1/batch{note}")
+
+
+def _post(host: str, port: int, items: list[Any], headers: dict[str, str]) -> int:
+    body = json.dumps({"batch": items}, ensure_ascii=False).encode()
+    return _request(host, port, "POST", "/v1/batch", body, headers)[0]
+
+
+def _request(
+    host: str, port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
