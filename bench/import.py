@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from c360.demo.generate import generate_company, load_manifest
+from c360.demo.generate import Manifest, generate_company
 from c360.ingest.mapping import load_mapping
 from c360.storage import open_store
 from c360.workers.imports import import_file
@@ -58,7 +58,7 @@ def fresh_store(kind: str, workdir: Path) -> str:
 
 def run_once(company: Path, url: str) -> dict[str, float]:
     engine = open_store(url)
-    manifest = load_manifest(company)
+    manifest = Manifest.load(company)
     results: dict[str, float] = {}
     total_rows = 0
     started = time.perf_counter()

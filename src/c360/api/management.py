@@ -65,14 +65,19 @@ class RejectOut(BaseModel):
 
 
 class FieldQualityOut(BaseModel):
+    kind: str = Field(description="The record kind the field belongs to")
     field: str
     section: str = Field(description="fields, identifiers or custom (as in the mapping)")
     type: str
     present: int
     valid: int
-    completeness: float = Field(description="Share of the source's records with a value")
+    completeness: float = Field(
+        description="Share of the source's records of the kind with a value"
+    )
     validity: float | None = Field(description="Share of present values that standardized")
-    duplicates: int | None = Field(description="Identifier values held by more than one record")
+    duplicates: int | None = Field(
+        description="Identifier values held by more than one contact or subscription record"
+    )
     conflicts: int | None = Field(
         description="Key identifiers shared with another source that disagrees on this field"
     )

@@ -314,18 +314,26 @@ def quality_command(
         )
     out.print(overview)
     for entry in report:
-        if not entry.fields:
-            continue
-        table = Table(
-            "field", "type", "complete", "valid", "duplicates", "conflicts", title=entry.source
-        )
-        for f in entry.fields:
-            table.add_row(
-                f.field,
-                f.type,
-                f"{f.completeness:.1%}",
-                "" if f.validity is None else f"{f.validity:.1%}",
-                "" if f.duplicates is None else f"{f.duplicates:,}",
-                "" if f.conflicts is None else f"{f.conflicts:,}",
+        kinds = dict.fromkeys(f.kind for f in entry.fields)
+        for kind in kinds:
+            table = Table(
+                "field",
+                "type",
+                "complete",
+                "valid",
+                "duplicates",
+                "conflicts",
+                title=f"{entry.source} · {kind} ({entry.kinds.get(kind, 0):,} records)",
             )
-        out.print(table)
+            for f in entry.fields:
+                if f.kind != kind:
+                    continue
+                table.add_row(
+                    f.field,
+                    f.type,
+                    f"{f.completeness:.1%}",
+                    "" if f.validity is None else f"{f.validity:.1%}",
+                    "" if f.duplicates is None else f"{f.duplicates:,}",
+                    "" if f.conflicts is None else f"{f.conflicts:,}",
+                )
+            out.print(table)

@@ -188,6 +188,13 @@ class Manifest:
     web_events: str
     web_event_count: int
 
+    @classmethod
+    def load(cls, directory: Path) -> "Manifest":
+        """The manifest ``generate_company`` wrote into ``directory``."""
+        data = orjson.loads((directory / "manifest.json").read_bytes())
+        files = tuple(SourceFile(**entry) for entry in data.pop("files"))
+        return cls(files=files, **data)
+
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2) + b"\n"
 

@@ -50,7 +50,7 @@ def read_after(conn: Connection, seq: int, limit: int) -> list[StoredEvent]:
     result = conn.execute(
         select(*event_log.c).where(event_log.c.seq > seq).order_by(event_log.c.seq).limit(limit)
     )
-    return [StoredEvent(*row) for row in result]
+    return [StoredEvent(*row) for row in result.all()]
 
 
 def last_seq(conn: Connection) -> int:

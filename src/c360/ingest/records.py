@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import Connection, func, insert, select, tuple_, update
 
 from c360.eventlog.model import LogRow, RejectRow
 from c360.ingest.mapping import Mapping, parse_mapping
 from c360.kernel.clock import system_clock
+from c360.storage.dialect import key_in
 from c360.storage.tables import source_mappings, source_records
 
 RECORD_TYPE = "record"
@@ -34,24 +35,39 @@ class MappingVersion:
 
 
 def register_mapping(conn: Connection, source_id: int, mapping: Mapping, text: str) -> int:
-    """Store ``mapping`` as the source's newest version (unless it already is); its version."""
+    """Make ``mapping`` the source's current one; its version (reused if seen before).
+
+    A source that imports several files (contacts, invoices, payments) goes back and forth
+    between their mappings: each keeps its version, so re-importing changes nothing.
+    """
     fingerprint = mapping.fingerprint()
+    now = system_clock()
+    known = conn.execute(
+        select(source_mappings.c.version).where(
+            source_mappings.c.source_id == source_id,
+            source_mappings.c.fingerprint == fingerprint,
+        )
+    ).scalar_one_or_none()
+    if known is not None:
+        conn.execute(
+            update(source_mappings)
+            .where(source_mappings.c.source_id == source_id, source_mappings.c.version == known)
+            .values(registered_at_us=now)
+        )
+        return int(known)
     latest = conn.execute(
-        select(source_mappings.c.version, source_mappings.c.fingerprint)
-        .where(source_mappings.c.source_id == source_id)
-        .order_by(source_mappings.c.version.desc())
-        .limit(1)
-    ).first()
-    if latest is not None and latest.fingerprint == fingerprint:
-        return int(latest.version)
-    version = 1 if latest is None else int(latest.version) + 1
+        select(func.max(source_mappings.c.version)).where(source_mappings.c.source_id == source_id)
+    ).scalar_one_or_none()
+    version = 1 if latest is None else int(latest) + 1
     conn.execute(
         insert(source_mappings).values(
             source_id=source_id,
             version=version,
             fingerprint=fingerprint,
+            kind=mapping.kind.value,
             body=text,
-            created_at_us=system_clock(),
+            created_at_us=now,
+            registered_at_us=now,
         )
     )
     return version
@@ -82,13 +98,28 @@ def mapping_versions(
 
 
 def latest_mapping(conn: Connection, source_id: int) -> MappingVersion | None:
-    """The source's newest mapping, or None when it has never had one."""
+    """The source's most recently given mapping, or None when it has never had one."""
     version = conn.execute(
-        select(func.max(source_mappings.c.version)).where(source_mappings.c.source_id == source_id)
+        select(source_mappings.c.version)
+        .where(source_mappings.c.source_id == source_id)
+        .order_by(source_mappings.c.registered_at_us.desc(), source_mappings.c.version.desc())
+        .limit(1)
     ).scalar_one_or_none()
     if version is None:
         return None
     return mapping_versions(conn, [(source_id, int(version))])[(source_id, int(version))]
+
+
+def latest_mappings_by_kind(conn: Connection, source_id: int) -> dict[str, MappingVersion]:
+    """Per record kind, the source's most recently given mapping of that kind."""
+    rows = conn.execute(
+        select(source_mappings.c.kind, source_mappings.c.version)
+        .where(source_mappings.c.source_id == source_id)
+        .order_by(source_mappings.c.registered_at_us, source_mappings.c.version)
+    ).all()
+    newest = {kind: int(version) for kind, version in rows}
+    found = mapping_versions(conn, [(source_id, v) for v in newest.values()])
+    return {kind: found[(source_id, v)] for kind, v in newest.items()}
 
 
 def content_hash(fingerprint: str, values: dict[str, Any]) -> str:
@@ -217,13 +248,16 @@ def current_versions(
     """(version, content hash) of the records that exist, by record id."""
     found: dict[str, tuple[int, str | None]] = {}
     unique = list(dict.fromkeys(record_ids))
-    for start in range(0, len(unique), 5000):  # under SQLite's 32,766 bound parameters
-        chunk = unique[start : start + 5000]
-        rows = conn.execute(
-            select(
-                source_records.c.record_id, source_records.c.version, source_records.c.content_hash
-            ).where(source_records.c.source_id == source_id, source_records.c.record_id.in_(chunk))
+    if not unique:
+        return found
+    rows = conn.execute(
+        select(
+            source_records.c.record_id, source_records.c.version, source_records.c.content_hash
+        ).where(
+            source_records.c.source_id == source_id,
+            key_in(conn, source_records.c.record_id, unique),
         )
-        for row in rows:
-            found[row.record_id] = (int(row.version), row.content_hash)
+    )
+    for row in rows:
+        found[row.record_id] = (int(row.version), row.content_hash)
     return found

@@ -13,12 +13,20 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select
 
 from c360.eventlog.service import list_sources
-from c360.ingest.records import latest_mapping
+from c360.ingest.mapping import Mapping
+from c360.ingest.records import latest_mappings_by_kind
+from c360.ingest.schema import IDENTIFIER_TYPES
 from c360.kernel.clock import isoformat_us
 from c360.storage.tables import event_log, record_identifiers, rejects, source_records
 
-KEY_TYPES = ("national_id", "email", "customer_id")
-"""Identifiers that name one person across sources: two sources sharing one should agree."""
+KEY_TYPES = ("national_id", "email")
+"""Identifiers that name one person across sources: two sources sharing one should agree.
+(Customer ids are left out: each system numbers its own customers, and two numbering schemes
+can collide.)"""
+
+DUPLICATE_KINDS = ("contact", "subscription")
+"""Kinds with one record per person, where two records sharing an identifier are duplicates
+(two orders with one phone are one customer buying twice, not a duplicate)."""
 
 COMPARED_FIELDS = ("phone", "email", "address_line1", "postal_code", "province", "birth_date")
 """Fields whose disagreement between sources is reported as a conflict."""
@@ -26,6 +34,7 @@ COMPARED_FIELDS = ("phone", "email", "address_line1", "postal_code", "province",
 
 @dataclass(slots=True)
 class FieldQuality:
+    kind: str
     field: str
     section: str
     type: str
@@ -53,6 +62,7 @@ class SourceQuality:
 def quality_report(conn: Connection) -> list[SourceQuality]:
     """The report for every source, by source name."""
     last_received = _last_received(conn)
+    duplicates = _duplicates(conn)
     quarantine = _quarantine(conn)
     conflicts = _conflicts(conn)
     report = []
@@ -81,18 +91,29 @@ def quality_report(conn: Connection) -> list[SourceQuality]:
             quarantined_resolved=resolved,
             quarantine_reasons=reasons,
         )
-        entry.fields = _fields(conn, source.id, entry.records, conflicts.get(source.id, {}))
+        for kind, version in sorted(latest_mappings_by_kind(conn, source.id).items()):
+            entry.fields += _fields(
+                conn,
+                source.id,
+                version.mapping,
+                kinds.get(kind, 0),
+                duplicates.get((source.id, kind), {}),
+                conflicts.get((source.id, kind), {}),
+            )
         report.append(entry)
     return report
 
 
 def _fields(
-    conn: Connection, source_id: int, records: int, conflicts: dict[str, int]
+    conn: Connection,
+    source_id: int,
+    mapping: Mapping,
+    records: int,
+    duplicates: dict[str, int],
+    conflicts: dict[str, int],
 ) -> list[FieldQuality]:
-    version = latest_mapping(conn, source_id)
-    if version is None or not records:
+    if not records:
         return []
-    mapping = version.mapping
     wanted: list[tuple[str, str, str]] = []
     for section, specs in (
         ("fields", mapping.fields),
@@ -109,14 +130,19 @@ def _fields(
     for _, name, _ in wanted:
         columns.append(func.count(source_records.c.raw[name].as_string()))
         columns.append(func.count(source_records.c.flags[name].as_string()))
-    counts = conn.execute(select(*columns).where(source_records.c.source_id == source_id)).one()
-    duplicates = _duplicates(conn, source_id)
+    kind = mapping.kind.value
+    counts = conn.execute(
+        select(*columns).where(
+            source_records.c.source_id == source_id, source_records.c.kind == kind
+        )
+    ).one()
     result = []
     for index, (section, name, type_name) in enumerate(wanted):
         present, flagged = int(counts[2 * index]), int(counts[2 * index + 1])
         valid = present - flagged
         result.append(
             FieldQuality(
+                kind=kind,
                 field=name,
                 section=section,
                 type=type_name,
@@ -124,36 +150,63 @@ def _fields(
                 valid=valid,
                 completeness=round(present / records, 4),
                 validity=round(valid / present, 4) if present else None,
-                duplicates=duplicates.get(name),
-                conflicts=conflicts.get(name) if name in COMPARED_FIELDS else None,
+                duplicates=duplicates.get(name, 0)
+                if kind in DUPLICATE_KINDS and name in IDENTIFIER_TYPES
+                else None,
+                conflicts=conflicts.get(name, 0) if name in COMPARED_FIELDS else None,
             )
         )
     return result
 
 
-def _duplicates(conn: Connection, source_id: int) -> dict[str, int]:
-    """Per identifier type: values that more than one record of the source holds."""
+def _duplicates(conn: Connection) -> dict[tuple[int, str], dict[str, int]]:
+    """Per source and kind, per identifier type: values held by more than one record."""
+    holders = record_identifiers.join(
+        source_records,
+        and_(
+            source_records.c.source_id == record_identifiers.c.source_id,
+            source_records.c.record_id == record_identifiers.c.record_id,
+        ),
+    )
     shared = (
-        select(record_identifiers.c.type, record_identifiers.c.value)
-        .where(record_identifiers.c.source_id == source_id)
-        .group_by(record_identifiers.c.type, record_identifiers.c.value)
+        select(
+            record_identifiers.c.source_id,
+            source_records.c.kind,
+            record_identifiers.c.type,
+            record_identifiers.c.value,
+        )
+        .select_from(holders)
+        .where(source_records.c.kind.in_(DUPLICATE_KINDS))
+        .group_by(
+            record_identifiers.c.source_id,
+            source_records.c.kind,
+            record_identifiers.c.type,
+            record_identifiers.c.value,
+        )
         .having(func.count() > 1)
         .subquery()
     )
-    rows = conn.execute(select(shared.c.type, func.count()).group_by(shared.c.type))
-    return {t: int(n) for t, n in rows}
+    rows = conn.execute(
+        select(shared.c.source_id, shared.c.kind, shared.c.type, func.count()).group_by(
+            shared.c.source_id, shared.c.kind, shared.c.type
+        )
+    )
+    found: dict[tuple[int, str], dict[str, int]] = {}
+    for source_id, kind, type_name, count in rows:
+        found.setdefault((source_id, kind), {})[type_name] = int(count)
+    return found
 
 
-def _conflicts(conn: Connection) -> dict[int, dict[str, int]]:
-    """Per source and field: key identifiers it shares with another source that disagrees."""
+def _conflicts(conn: Connection) -> dict[tuple[int, str], dict[str, int]]:
+    """Per source, kind and field: key identifiers shared with another source that disagrees."""
     mine, theirs = record_identifiers.alias("mine"), record_identifiers.alias("theirs")
     mine_rec, theirs_rec = source_records.alias("mine_rec"), source_records.alias("theirs_rec")
-    found: dict[int, dict[str, int]] = {}
+    found: dict[tuple[int, str], dict[str, int]] = {}
     for name in COMPARED_FIELDS:
         mine_value = mine_rec.c.fields[name].as_string()
         theirs_value = theirs_rec.c.fields[name].as_string()
         query = (
-            select(mine.c.source_id, func.count(func.distinct(mine.c.value)))
+            select(mine.c.source_id, mine_rec.c.kind, func.count(func.distinct(mine.c.value)))
             .select_from(mine)
             .join(
                 theirs,
@@ -183,10 +236,10 @@ def _conflicts(conn: Connection) -> dict[int, dict[str, int]]:
                 theirs_value.is_not(None),
                 mine_value != theirs_value,
             )
-            .group_by(mine.c.source_id)
+            .group_by(mine.c.source_id, mine_rec.c.kind)
         )
-        for source_id, count in conn.execute(query):
-            found.setdefault(source_id, {})[name] = int(count)
+        for source_id, kind, count in conn.execute(query):
+            found.setdefault((source_id, kind), {})[name] = int(count)
     return found
 
 

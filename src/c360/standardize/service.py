@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, select, tuple_
+from sqlalchemy import Connection, delete, select
 
 from c360.eventlog.model import StoredEvent
 from c360.ingest.records import MappingVersion, mapping_versions
 from c360.standardize.records import standardize_row
-from c360.storage.dialect import insert_many_ignoring_duplicates, upsert_many
+from c360.storage.dialect import insert_many_ignoring_duplicates, key_in, upsert_many
 from c360.storage.tables import record_identifiers, source_records
 
 
@@ -94,30 +94,40 @@ def _record_row(
 
 def _load_current(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], _Current]:
     found: dict[tuple[int, str], _Current] = {}
-    for chunk in _chunks(sorted(keys), 2000):
+    for source_id, record_ids in _by_source(keys).items():
         rows = conn.execute(
             select(
-                source_records.c.source_id,
                 source_records.c.record_id,
                 source_records.c.version,
                 source_records.c.content_hash,
                 source_records.c.first_seq,
-            ).where(tuple_(source_records.c.source_id, source_records.c.record_id).in_(chunk))
+            ).where(
+                source_records.c.source_id == source_id,
+                key_in(conn, source_records.c.record_id, record_ids),
+            )
         )
         for row in rows:
-            found[(row.source_id, row.record_id)] = _Current(
+            found[(source_id, row.record_id)] = _Current(
                 row.version, row.content_hash, row.first_seq
             )
     return found
 
 
 def _delete_identifiers(conn: Connection, keys: set[tuple[int, str]]) -> None:
-    for chunk in _chunks(sorted(keys), 2000):
+    for source_id, record_ids in _by_source(keys).items():
         conn.execute(
             delete(record_identifiers).where(
-                tuple_(record_identifiers.c.source_id, record_identifiers.c.record_id).in_(chunk)
+                record_identifiers.c.source_id == source_id,
+                key_in(conn, record_identifiers.c.record_id, record_ids),
             )
         )
+
+
+def _by_source(keys: set[tuple[int, str]]) -> dict[int, list[str]]:
+    grouped: dict[int, list[str]] = {}
+    for source_id, record_id in keys:
+        grouped.setdefault(source_id, []).append(record_id)
+    return grouped
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -5,14 +5,18 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql as psycopg_sql
 from sqlalchemy import (
+    ARRAY,
+    JSON,
     BigInteger,
     Column,
     Connection,
     MetaData,
     Table,
+    any_,
     bindparam,
     func,
     literal_column,
@@ -96,8 +100,8 @@ def insert_many_ignoring_duplicates(
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             pending = list(values)
-            for start in range(0, len(pending), _SQLITE_ROWS_PER_INSERT):
-                chunk = pending[start : start + _SQLITE_ROWS_PER_INSERT]
+            for start, size in _sqlite_chunks(len(pending)):
+                chunk = pending[start : start + size]
                 cursor.execute(
                     _sqlite_insert(conn, table, columns, len(chunk)),
                     list(chain.from_iterable(chunk)),
@@ -125,7 +129,26 @@ def insert_many_ignoring_duplicates(
     conn.execute(postgresql.insert(table).from_select(columns, source).on_conflict_do_nothing())
 
 
-_SQLITE_ROWS_PER_INSERT = 500
+_SQLITE_ROWS_PER_INSERT = 512
+
+
+def _sqlite_chunks(count: int) -> list[tuple[int, int]]:
+    """(start, size) of each INSERT: full chunks, then the rest in powers of two, so that a
+    handful of compiled statements serve every row count."""
+    chunks = []
+    start = 0
+    while count - start >= _SQLITE_ROWS_PER_INSERT:
+        chunks.append((start, _SQLITE_ROWS_PER_INSERT))
+        start += _SQLITE_ROWS_PER_INSERT
+    size = _SQLITE_ROWS_PER_INSERT // 2
+    while start < count:
+        if count - start >= size:
+            chunks.append((start, size))
+            start += size
+        size //= 2
+    return chunks
+
+
 _PG_ROWS_WITHOUT_COPY = 64
 
 
@@ -194,11 +217,52 @@ def _data_columns(table: Table) -> list[str]:
 
 
 def upsert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows, replacing the non-key columns of rows whose primary key exists."""
+    """Insert rows, replacing the non-key columns of rows whose primary key exists.
+
+    On SQLite the statement is compiled once and the rows go to the driver as tuples, JSON
+    columns serialised here: SQLAlchemy's per-row parameter processing cost more than the
+    upsert itself on an import of millions of records.
+    """
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table)
     keys = [c.name for c in table.primary_key.columns]
-    updates = {c.name: statement.excluded[c.name] for c in table.c if c.name not in keys}
-    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+    if conn.dialect.name == "sqlite":
+        columns = [c.name for c in table.c]
+        json_columns = {c.name for c in table.c if isinstance(c.type, JSON)}
+        sql = _compiled_upserts.get(table.name)
+        if sql is None:
+            statement = sqlite.insert(table).values({c: bindparam(c) for c in columns})
+            updates = {c: statement.excluded[c] for c in columns if c not in keys}
+            compiled = statement.on_conflict_do_update(index_elements=keys, set_=updates).compile(
+                dialect=conn.dialect
+            )
+            assert list(compiled.positiontup or ()) == columns, "unexpected parameter order"
+            sql = _compiled_upserts[table.name] = str(compiled)
+        dumps = orjson.dumps
+        values = [
+            tuple(dumps(row[c]).decode() if c in json_columns else row[c] for c in columns)
+            for row in rows
+        ]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, values)
+        finally:
+            cursor.close()
+        return
+    upsert = postgresql.insert(table)
+    updates = {c.name: upsert.excluded[c.name] for c in table.c if c.name not in keys}
+    conn.execute(upsert.on_conflict_do_update(index_elements=keys, set_=updates), list(rows))
+
+
+_compiled_upserts: dict[str, str] = {}
+
+
+def key_in(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (values)`` as one bound parameter (a JSON array on SQLite, an array on
+    PostgreSQL): thousands of values without compiling thousands of placeholders."""
+    if conn.dialect.name == "sqlite":
+        table_values: Any = select(literal_column("value")).select_from(
+            func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), unique=True))
+        )
+        return column.in_(table_values.scalar_subquery())
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type), unique=True))

@@ -141,11 +141,15 @@ source_mappings = Table(
     Column("source_id", Integer, nullable=False),
     Column("version", Integer, nullable=False),
     Column("fingerprint", String(16), nullable=False),
+    Column("kind", String(30), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
+    # Set again each time the mapping is given (an import, set-mapping): the newest one is the
+    # one webhooks and quarantine retries use.
+    Column("registered_at_us", BigInteger, nullable=False),
     UniqueConstraint("source_id", "version", name="uq_source_mappings_source_version"),
 )
-"""Every mapping a source has used, in order; log entries name the version they were read with."""
+"""Every distinct mapping a source has used; log entries name the version they were read with."""
 
 import_cursors = Table(
     "import_cursors",

@@ -51,8 +51,10 @@ def upgrade() -> None:
         sa.Column("source_id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("fingerprint", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at_us", sa.BigInteger(), nullable=False),
+        sa.Column("registered_at_us", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_source_mappings")),
         sa.UniqueConstraint("source_id", "version", name="uq_source_mappings_source_version"),
     )
