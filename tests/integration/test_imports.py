@@ -270,3 +270,39 @@ def test_cli_import_prints_a_summary_and_export_writes_each_record(
     )
     assert refused.returncode == 2
     assert "frist_name" in refused.stderr and "first_name" in refused.stderr
+
+
+def test_cli_quarantine_lists_shows_and_retries_with_a_fixed_mapping(
+    database_url: str, tmp_path: Path
+) -> None:
+    rows = [list(r) for r in ROWS]
+    rows[2][0] = ""
+    path = write_csv(tmp_path / "crm.csv", rows)
+    mapping_file = tmp_path / "crm.yml"
+    mapping_file.write_text(CRM_MAPPING, encoding="utf-8")
+    imported = c360(
+        database_url, "import", str(path), "--source", "crm", "--mapping", str(mapping_file)
+    )
+    assert "c360 quarantine list --source crm" in imported.stdout
+
+    listed = c360(database_url, "quarantine", "list", "--source", "crm")
+    assert listed.returncode == 0, listed.stderr
+    assert "crm.csv:4" in listed.stdout and "missing_record_id" in listed.stdout
+
+    shown = c360(database_url, "quarantine", "show", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert '"E-mail": "not-an-email"' in shown.stdout and "crm.csv:4" in shown.stdout
+    assert c360(database_url, "quarantine", "show", "99").returncode == 4
+
+    still = c360(database_url, "quarantine", "retry", "--source", "crm")
+    assert "0 accepted, 1 still quarantined" in still.stdout
+
+    fixed = tmp_path / "fixed.yml"
+    fixed.write_text(CRM_MAPPING.replace('"Customer No"', '"E-mail"', 1), encoding="utf-8")
+    retried = c360(
+        database_url, "quarantine", "retry", "--source", "crm", "--mapping", str(fixed)
+    )
+    assert retried.returncode == 0, retried.stderr
+    assert "1 accepted, 0 still quarantined" in retried.stdout
+    assert "nothing in quarantine" in c360(database_url, "quarantine", "list").stdout
+    assert "yes" in c360(database_url, "quarantine", "list", "--all").stdout

@@ -148,7 +148,8 @@ def import_company(engine: Engine, data: Path, manifest: dict[str, Any]) -> None
         out.print(
             f"  {entry['path']:28} → {entry['source']:10} {summary.read:>9,} rows: "
             f"{summary.new:,} new, {summary.updated:,} updated, {summary.unchanged:,} unchanged, "
-            f"{summary.quarantined:,} quarantined"
+            f"{summary.quarantined:,} quarantined",
+            soft_wrap=True,
         )
 
 
