@@ -306,3 +306,28 @@ def test_cli_quarantine_lists_shows_and_retries_with_a_fixed_mapping(
     assert "1 accepted, 0 still quarantined" in retried.stdout
     assert "nothing in quarantine" in c360(database_url, "quarantine", "list").stdout
     assert "yes" in c360(database_url, "quarantine", "list", "--all").stdout
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-line", "worker-processes"])
+def test_a_record_changed_several_times_in_one_file_keeps_every_version(
+    engine: Engine, tmp_path: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from c360.workers import imports
+
+    monkeypatch.setattr(imports, "PARALLEL_FROM_BYTES", 0 if parallel else 1 << 40)
+    rows = []
+    for version in range(6):
+        row = list(ROWS[0])
+        row[4] = f"08123456{version:02d}"
+        rows.append(row)
+        rows.append([f"X{version}", *ROWS[1][1:]])
+    path = write_csv(tmp_path / "history.csv", rows)
+    mapping = parse_mapping(CRM_MAPPING)
+    summary = import_file(
+        engine, path, source="crm", mapping=mapping, mapping_text=CRM_MAPPING, batch_size=1
+    )
+    assert (summary.new, summary.updated) == (7, 5)
+    found = records(engine)
+    assert found["C001"]["version"] == 6
+    assert found["C001"]["fields"]["phone"] == "+66812345605"  # type: ignore[index]
+    assert log_count(engine) == 12

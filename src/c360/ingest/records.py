@@ -165,7 +165,11 @@ def prepare_batch(
     *,
     stage: str,
 ) -> Prepared:
-    """Log rows for what is new or changed, quarantine entries for what cannot be used."""
+    """Log rows for what is new or changed, quarantine entries for what cannot be used.
+
+    The records must be current (the processor has applied every earlier entry): a record's
+    next version is counted from the stored one.
+    """
     now = system_clock()
     out = Prepared()
     keyed: list[tuple[IncomingRow, str]] = []

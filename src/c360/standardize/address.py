@@ -245,8 +245,15 @@ _MARKERS: tuple[tuple[str, str], ...] = (
 )
 # ASCII-only Vietnamese markers that are also syllables of province names (Hà Tĩnh, Bình
 # Dương: "tinh", "duong") are left out: in those addresses they are not markers.
+# A marker is searched for with the space or comma before it (the text gets a space in front),
+# not behind a lookbehind: a pattern that starts with a character set lets the regex engine
+# skip quickly to the next space or comma instead of trying every marker at every character;
+# the lookahead on the letters markers start with saves trying them all after most spaces.
+_MARKER_INITIALS = "".join(
+    sorted({alternative[0] for _, pattern in _MARKERS for alternative in pattern.split("|")})
+)
 _MARKER = re.compile(
-    r"(?:(?<=^)|(?<=[\s,]))(?:"
+    rf"[\s,](?=[{re.escape(_MARKER_INITIALS)}])(?:"
     + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _MARKERS)
     + r")(?=[\s.]|(?<=\.)|(?<=[\u0e00-\u0e7f])|$)",
     re.IGNORECASE,
@@ -256,7 +263,7 @@ _SUFFIX_MARKERS = re.compile(
     r"|(?P<district>district)|(?P<province>province))$",
     re.IGNORECASE,
 )
-_POSTAL_IN_ADDRESS = re.compile(r"(?<!\d)(\d{5,6})(?!\d)(?!.*(?<!\d)\d{5,6}(?!\d))")
+_DIGIT_RUN = re.compile(r"\d+")
 _HOUSE = re.compile(r"^(?P<house>\d+[a-zA-Z]?(?:[/\-]\d+[a-zA-Z]?)*)(?:\s+|,|$)")
 _COMMAS = re.compile(r"\s*,\s*")
 _VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
@@ -288,9 +295,9 @@ def _address(value: str, country: str | None) -> Standardized:
         return Standardized(None, flag="invalid_address")
     parts: dict[str, Any] = {}
     work = ascii_digits(line)
-    postal = _POSTAL_IN_ADDRESS.search(work)
+    postal = _postal_in(work)
     if postal is not None and postal.start() > 0:
-        parts["postal_code"] = postal[1]
+        parts["postal_code"] = postal[0]
         work = (work[: postal.start()] + work[postal.end() :]).strip(" ,")
     if country is None and _VIETNAMESE.search(work):
         country = "VN"
@@ -301,17 +308,33 @@ def _address(value: str, country: str | None) -> Standardized:
     return Standardized(line, extra=parts)
 
 
+def _postal_in(work: str) -> re.Match[str] | None:
+    """The last run of exactly five or six digits: the postal code, written after the rest."""
+    found = None
+    for run in _DIGIT_RUN.finditer(work):
+        if 5 <= run.end() - run.start() <= 6:
+            found = run
+    return found
+
+
 def _chunks(work: str) -> list[tuple[str, str]]:
     """(kind, text) pieces: the text before the first marker is kind ``""``."""
     pieces: list[tuple[str, str]] = []
     start, kind = 0, ""
-    for found in _MARKER.finditer(work):
+    for found in _MARKER.finditer(" " + work):
+        # offsets in " " + work: the marker starts one after the separator, at found.start()
+        # in work, and ends at found.end() - 1 in work
         pieces.append((kind, work[start : found.start()]))
         kind = found.lastgroup or ""
-        start = found.end()
+        start = found.end() - 1
     pieces.append((kind, work[start:]))
     chunks: list[tuple[str, str]] = []
     for kind, text in pieces:
+        if "," not in text:
+            segment = text.strip(" .")
+            if segment:
+                chunks.append((kind, segment))
+            continue
         segments = [segment.strip(" .") for segment in text.split(",")]
         segments = [segment for segment in segments if segment]
         if not segments:

@@ -17,6 +17,9 @@ _SPREADSHEET_INTEGER = re.compile(r"[+-]?\d+\.0+")
 
 def text(raw: object) -> Standardized:
     """Trimmed NFC text with inner whitespace collapsed (a free-text field)."""
+    if type(raw) is str and raw.isascii():  # the common case, without cell_text's checks
+        collapsed = " ".join(raw.split())
+        return Standardized(collapsed) if collapsed else EMPTY
     value = cell_text(raw)
     if value is None:
         return EMPTY

@@ -7,14 +7,14 @@ already has changes nothing, so replays and retries are harmless.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import Connection, delete, select
 
 from c360.eventlog.model import StoredEvent
 from c360.ingest.records import MappingVersion, mapping_versions
-from c360.standardize.records import standardize_row
+from c360.standardize.records import StandardizedRecord, standardize_row
 from c360.storage.dialect import insert_many_ignoring_duplicates, key_in, upsert_many
 from c360.storage.tables import record_identifiers, source_records
 
@@ -26,16 +26,39 @@ class _Current:
     first_seq: int
 
 
-def apply_records(conn: Connection, events: Sequence[StoredEvent]) -> int:
+class Standardizer(Protocol):
+    """Turns logged rows into standardized records (in line, or spread over processes)."""
+
+    def standardize(
+        self, items: Sequence[tuple[MappingVersion, str]]
+    ) -> list[StandardizedRecord]: ...
+
+
+class InlineStandardizer:
+    """Standardizes in the calling thread (the server's worker, small imports)."""
+
+    def standardize(self, items: Sequence[tuple[MappingVersion, str]]) -> list[StandardizedRecord]:
+        return [
+            standardize_row(m.mapping, m.fingerprint, orjson.loads(payload)["row"])
+            for m, payload in items
+        ]
+
+
+INLINE = InlineStandardizer()
+
+
+def apply_records(
+    conn: Connection, events: Sequence[StoredEvent], standardizer: Standardizer = INLINE
+) -> int:
     """Apply record entries in log order; return how many changed a record."""
     if not events:
         return 0
     decoded = [(event, orjson.loads(event.payload)) for event in events]
     mappings = mapping_versions(conn, {(e.source_id, int(p["mapping"])) for e, p in decoded})
     current = _load_current(conn, {(e.source_id, p["record_id"]) for e, p in decoded})
-    changed: dict[tuple[int, str], dict[str, Any]] = {}
-    identifiers: dict[tuple[int, str], list[tuple[str, str]]] = {}
-    replaced: set[tuple[int, str]] = set()
+    # First which entries change their record (and to which version), then the standardizing
+    # of just those, which is most of the work and may run in other processes.
+    todo: list[tuple[StoredEvent, dict[str, Any], MappingVersion, _Current | None]] = []
     for event, payload in decoded:
         key = (event.source_id, payload["record_id"])
         known = current.get(key)
@@ -44,14 +67,24 @@ def apply_records(conn: Connection, events: Sequence[StoredEvent]) -> int:
         mapping = mappings.get((event.source_id, int(payload["mapping"])))
         if mapping is None:
             raise LookupError(f"mapping version {payload['mapping']} of the source is missing")
-        row = _record_row(event, payload, mapping, known)
+        todo.append((event, payload, mapping, known))
+        version = (known.version if known else 0) + 1
+        first_seq = known.first_seq if known else event.seq
+        current[key] = _Current(version, payload["hash"], first_seq)
+    if not todo:
+        return 0
+    records = standardizer.standardize([(m, e.payload) for e, _, m, _ in todo])
+    changed: dict[tuple[int, str], dict[str, Any]] = {}
+    identifiers: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    replaced: set[tuple[int, str]] = set()
+    for (event, payload, mapping, known), record in zip(todo, records, strict=True):
+        key = (event.source_id, payload["record_id"])
+        previous = changed.get(key)
+        row = _record_row(event, payload, mapping, record, previous, known)
         changed[key] = row
-        identifiers[key] = row.pop("_identifiers")
+        identifiers[key] = record.identifiers
         if known is not None:
             replaced.add(key)
-        current[key] = _Current(row["version"], row["content_hash"], row["first_seq"])
-    if not changed:
-        return 0
     _delete_identifiers(conn, replaced)
     upsert_many(conn, source_records, list(changed.values()))
     insert_many_ignoring_duplicates(
@@ -70,9 +103,16 @@ def _record_row(
     event: StoredEvent,
     payload: dict[str, Any],
     mapping: MappingVersion,
+    record: StandardizedRecord,
+    previous: dict[str, Any] | None,
     known: _Current | None,
 ) -> dict[str, Any]:
-    record = standardize_row(mapping.mapping, mapping.fingerprint, payload["row"])
+    """The record's new row; ``previous`` is its row from earlier in the same batch."""
+    if previous is not None:
+        version, first_seq = previous["version"] + 1, previous["first_seq"]
+    else:
+        version = (known.version if known else 0) + 1
+        first_seq = known.first_seq if known else event.seq
     return {
         "source_id": event.source_id,
         "record_id": payload["record_id"],
@@ -82,13 +122,12 @@ def _record_row(
         "flags": record.flags,
         "extra": record.extra,
         "content_hash": payload["hash"],
-        "version": (known.version if known else 0) + 1,
+        "version": version,
         "mapping_version": mapping.version,
-        "first_seq": known.first_seq if known else event.seq,
+        "first_seq": first_seq,
         "last_seq": event.seq,
         "updated_at_us": event.received_at_us,
         "origin": payload.get("origin"),
-        "_identifiers": record.identifiers,
     }
 
 
@@ -128,11 +167,6 @@ def _by_source(keys: set[tuple[int, str]]) -> dict[int, list[str]]:
     for source_id, record_id in keys:
         grouped.setdefault(source_id, []).append(record_id)
     return grouped
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def iter_records(

@@ -7,6 +7,7 @@ cut short resumes cleanly: committed batches are unchanged rows the second time.
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -16,7 +17,11 @@ import orjson
 from sqlalchemy import Connection, Engine, select, update
 
 from c360.errors import InvalidInput, NotFound
-from c360.eventlog.service import append, ensure_source, get_source_by_name
+from c360.eventlog.service import (
+    append,
+    ensure_source,
+    get_source_by_name,
+)
 from c360.ingest.database import count_rows, open_table, read_rows, store_cursor
 from c360.ingest.files import Row, open_source_file
 from c360.ingest.mapping import Mapping
@@ -29,6 +34,8 @@ from c360.ingest.records import (
     register_mapping,
 )
 from c360.kernel.clock import system_clock
+from c360.standardize.parallel import PooledStandardizer
+from c360.standardize.service import INLINE, Standardizer
 from c360.storage.tables import rejects
 from c360.workers.processor import process_available
 
@@ -90,11 +97,12 @@ def import_file(
                 else:
                     yield BadInput(item.reason, item.detail, f"{name}:{item.line}", item.raw)
 
-        for batch in _batches(items(), batch_size):
-            _commit(engine, version, batch, summary, stage="import")
-            _catch_up(engine)
-            if progress is not None:
-                progress(file.position(), file.size_bytes)
+        with _applier(engine, parallel=file.size_bytes >= PARALLEL_FROM_BYTES) as apply:
+            for batch in _batches(items(), batch_size):
+                _commit(engine, version, batch, summary, stage="import")
+                apply.apply(engine)
+                if progress is not None:
+                    progress(file.position(), file.size_bytes)
     summary.elapsed_s = time.perf_counter() - started
     return summary
 
@@ -120,19 +128,20 @@ def import_table(
     summary.details = {"cursor": cursor_column, "from": opened.after}
     total = count_rows(opened)
     reached: Any = None
-    for batch in _batches(read_rows(opened, batch_size), batch_size):
-        rows = [row for row, _ in batch]
-        cursors = [c for _, c in batch if c is not None]
-        if cursors:
-            reached = max(cursors)
+    with _applier(engine, parallel=(total or 0) >= PARALLEL_FROM_ROWS) as apply:
+        for batch in _batches(read_rows(opened, batch_size), batch_size):
+            rows = [row for row, _ in batch]
+            cursors = [c for _, c in batch if c is not None]
+            if cursors:
+                reached = max(cursors)
 
-        def remember(conn: Connection, value: Any = reached) -> None:
-            store_cursor(conn, version.source_id, opened, value)
+            def remember(conn: Connection, value: Any = reached) -> None:
+                store_cursor(conn, version.source_id, opened, value)
 
-        _commit(engine, version, rows, summary, stage="import", also=remember)
-        _catch_up(engine)
-        if progress is not None:
-            progress(summary.read, total)
+            _commit(engine, version, rows, summary, stage="import", also=remember)
+            apply.apply(engine)
+            if progress is not None:
+                progress(summary.read, total)
     summary.details["to"] = reached
     summary.elapsed_s = time.perf_counter() - started
     return summary
@@ -161,6 +170,7 @@ def _commit(
     stage: str,
     also: Callable[[Connection], None] | None = None,
 ) -> None:
+    """Log one batch (and what ``also`` writes) in one transaction."""
     with engine.begin() as conn:
         prepared = prepare_batch(conn, version.source_id, version, batch, stage=stage)
         append(conn, prepared.rows, prepared.rejects)
@@ -173,9 +183,44 @@ def _commit(
     summary.quarantined += len(prepared.rejects)
 
 
-def _catch_up(engine: Engine, batch_size: int = 5000) -> None:
+PARALLEL_FROM_BYTES = 16 * 1024 * 1024
+PARALLEL_FROM_ROWS = 50_000
+"""Imports this large standardize in two worker processes (starting them costs about a
+second, so smaller imports standardize in line)."""
+
+
+class _Applier:
+    """Applies each logged batch before the next is prepared, so the next batch sees every
+    record as it now stands (a record changed twice in one file gets two versions)."""
+
+    def __init__(self, engine: Engine, parallel: bool) -> None:
+        _catch_up(engine)  # what earlier runs or the server logged counts as current
+        self._standardizer: Standardizer = INLINE
+        self._pool: PooledStandardizer | None = None
+        if parallel:
+            self._pool = PooledStandardizer(2)
+            self._standardizer = self._pool
+
+    def apply(self, engine: Engine) -> None:
+        _catch_up(engine, standardizer=self._standardizer)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+
+
+@contextmanager
+def _applier(engine: Engine, *, parallel: bool) -> Iterator[_Applier]:
+    applier = _Applier(engine, parallel)
+    try:
+        yield applier
+    finally:
+        applier.close()
+
+
+def _catch_up(engine: Engine, batch_size: int = 5000, standardizer: Standardizer = INLINE) -> None:
     """Apply everything logged so far (the same processor a server runs)."""
-    while process_available(engine, batch_size):
+    while process_available(engine, batch_size, standardizer):
         pass
 
 

@@ -22,7 +22,7 @@ from c360.eventlog.service import (
 )
 from c360.ingest.records import RECORD_TYPE
 from c360.profiles.service import apply_events
-from c360.standardize.service import apply_records
+from c360.standardize.service import INLINE, Standardizer, apply_records
 from c360.storage.engine import reader
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 PROFILES_CHECKPOINT = "profiles"
 
 
-def process_available(engine: Engine, batch_size: int) -> int:
+def process_available(engine: Engine, batch_size: int, standardizer: Standardizer = INLINE) -> int:
     """Apply one batch of unprocessed entries; return how many were applied."""
     try:
         with engine.begin() as conn:
@@ -38,7 +38,7 @@ def process_available(engine: Engine, batch_size: int) -> int:
             events = read_after(conn, checkpoint, batch_size)
             if not events:
                 return 0
-            apply_entries(conn, events)
+            apply_entries(conn, events, standardizer)
             set_checkpoint(conn, PROFILES_CHECKPOINT, events[-1].seq)
         return len(events)
     except OperationalError:
@@ -48,11 +48,13 @@ def process_available(engine: Engine, batch_size: int) -> int:
         return _process_next_alone(engine)
 
 
-def apply_entries(conn: Connection, events: list[StoredEvent]) -> None:
+def apply_entries(
+    conn: Connection, events: list[StoredEvent], standardizer: Standardizer = INLINE
+) -> None:
     """Records (files, databases, webhooks) go to the source records, the rest to profiles."""
     records = [e for e in events if e.type == RECORD_TYPE]
     if records:
-        apply_records(conn, records)
+        apply_records(conn, records, standardizer)
         apply_events(conn, [e for e in events if e.type != RECORD_TYPE])
     else:
         apply_events(conn, events)
