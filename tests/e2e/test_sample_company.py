@@ -33,7 +33,8 @@ def import_all(engine: Engine, company: Path) -> dict[str, tuple[int, int, int]]
             engine, company / entry.path, source=entry.source, mapping=mapping, mapping_text=text
         )
         assert summary.read == entry.rows, entry.path
-        results[entry.path] = (summary.new, summary.updated + summary.unchanged, summary.quarantined)
+        kept = summary.updated + summary.unchanged
+        results[entry.path] = (summary.new, kept, summary.quarantined)
     return results
 
 

@@ -156,9 +156,10 @@ _PREFIX_DIGITS = 4
 
 Every Thai and Vietnamese number pattern in libphonenumber's metadata is a choice among
 prefixes of at most four digits followed by ``\\d{n}``; the one exception, Thai international
-toll-free ``001800...``, starts with ``0`` and never takes the fast path.
-``tests/unit/standardize/test_phone.py`` checks this against the metadata installed, for every
-four-digit prefix and every possible length.
+toll-free ``001800...``, starts with ``0`` and never takes the fast path (nor does any national
+number starting with ``0``). ``tests/unit/standardize/test_fast_paths.py`` checks this against
+the metadata installed, for every four-digit prefix and every possible length. The table has
+at most 9,000 keys per region and length, each costing one ``number_type`` call (about 7 µs).
 """
 
 
