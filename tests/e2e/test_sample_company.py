@@ -88,9 +88,7 @@ def test_the_quality_report_sees_the_sources_and_their_noise(engine: Engine, com
     # Households share a phone or an email; people entered twice share both.
     assert (crm["phone"].duplicates or 0) + (crm["email"].duplicates or 0) > 0
     # People who moved: shipping or billing disagree with another source on the address.
-    conflicts = [
-        f.conflicts or 0 for entry in report.values() for f in entry.fields if f.conflicts
-    ]
+    conflicts = [f.conflicts or 0 for entry in report.values() for f in entry.fields if f.conflicts]
     assert sum(conflicts) > 0
     for entry in report.values():
         assert entry.last_received_at is not None

@@ -299,9 +299,7 @@ def test_cli_quarantine_lists_shows_and_retries_with_a_fixed_mapping(
 
     fixed = tmp_path / "fixed.yml"
     fixed.write_text(CRM_MAPPING.replace('"Customer No"', '"E-mail"', 1), encoding="utf-8")
-    retried = c360(
-        database_url, "quarantine", "retry", "--source", "crm", "--mapping", str(fixed)
-    )
+    retried = c360(database_url, "quarantine", "retry", "--source", "crm", "--mapping", str(fixed))
     assert retried.returncode == 0, retried.stderr
     assert "1 accepted, 0 still quarantined" in retried.stdout
     assert "nothing in quarantine" in c360(database_url, "quarantine", "list").stdout
