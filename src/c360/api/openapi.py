@@ -85,6 +85,64 @@ def tracking_paths() -> dict[str, Any]:
                 },
             }
         }
+    paths["/v1/webhooks/{source}"] = {
+        "post": {
+            "tags": ["tracking"],
+            "summary": "Send records from a form tool or an automation",
+            "description": "A JSON object, or an array of objects, each read through the "
+            "source's newest mapping and logged as a record (see docs/sources.md). Items "
+            "without a record id or that are not objects are quarantined.",
+            "operationId": "webhook",
+            "security": [{"writeKeyBasic": []}, {"writeKeyHeader": []}],
+            "parameters": [
+                {
+                    "name": "source",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "The source the key writes to",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"type": "object"},
+                                {"type": "array", "items": {"type": "object"}},
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "Every item logged or quarantined, durably",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["success", "accepted", "quarantined"],
+                                "properties": {
+                                    "success": {"type": "boolean", "enum": [True]},
+                                    "accepted": {"type": "integer"},
+                                    "quarantined": {"type": "integer"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "400": _ERROR,
+                "401": _ERROR,
+                "403": _ERROR,
+                "409": _ERROR,
+                "413": _ERROR,
+                "429": _ERROR,
+                "503": _ERROR,
+            },
+        }
+    }
     return paths
 
 
