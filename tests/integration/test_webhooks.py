@@ -102,3 +102,13 @@ def test_webhook_items_become_records_and_bad_items_are_quarantined(
     assert (mai["last_name"], mai["middle_name"], mai["first_name"]) == ("Nguyễn", "Thị", "Mai")
     assert mai["registered_at"] == "2026-11-20T12:30:00Z"  # Ho Chi Minh City is UTC+7
     assert reasons == ["missing_record_id", "not_an_object"]
+
+    with live_server.admin() as admin:
+        quality = admin.get("/api/quality")
+    assert quality.status_code == 200, quality.text
+    (web,) = [entry for entry in quality.json() if entry["source"] == "web"]
+    assert web["records"] == 2 and web["kinds"] == {"registration": 2}
+    assert web["quarantined_open"] == 2
+    assert web["quarantine_reasons"] == {"missing_record_id": 1, "not_an_object": 1}
+    phone = next(f for f in web["fields"] if f["field"] == "phone")
+    assert (phone["kind"], phone["completeness"], phone["validity"]) == ("registration", 1.0, 1.0)
