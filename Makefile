@@ -24,4 +24,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python bench/ingest.py --store both --mode both
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache c360.db c360.db-wal c360.db-shm
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache c360.db c360.db-wal c360.db-shm c360-demo-data
