@@ -11,7 +11,6 @@ Goal (issue 3): at least 20,000 source rows/s end to end on SQLite.
 """
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -28,10 +27,9 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def ensure_company(directory: Path, customers: int, seed: int) -> Path:
-    marker = directory / "manifest.json"
-    if marker.exists():
-        manifest = json.loads(marker.read_text())
-        if manifest.get("customers") == customers and manifest.get("seed") == seed:
+    if (directory / "manifest.json").exists():
+        manifest = Manifest.load(directory)
+        if (manifest.customers, manifest.seed) == (customers, seed):
             return directory
     directory.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -222,7 +222,9 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
             found = log_service.get_source_by_name(conn, source)
             if found is None:
                 raise NotFound(f"no source named {source!r}")
-            rows = log_service.list_rejects(conn, found.id, limit + 1, before)
+            rows = log_service.list_quarantine(
+                conn, source_id=found.id, include_resolved=True, limit=limit + 1, before_id=before
+            )
         page = rows[:limit]
         more = len(rows) > limit
         return RejectsPage(

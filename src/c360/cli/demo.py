@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
@@ -18,6 +18,9 @@ from c360.ingest.mapping import load_mapping
 from c360.privacy.keys import Role, create_key
 from c360.workers.imports import import_file
 
+if TYPE_CHECKING:
+    from c360.demo.generate import Manifest
+
 demo_app = typer.Typer(
     help="The sample company: generate it, or (without a subcommand) import it and serve.",
     invoke_without_command=True,
@@ -26,7 +29,7 @@ demo_app = typer.Typer(
 DEFAULT_DATA = Path("c360-demo-data")
 
 
-def _generate(out_dir: Path, customers: int, seed: int) -> dict[str, Any]:
+def _generate(out_dir: Path, customers: int, seed: int) -> "Manifest":
     from c360.demo.generate import generate_company
 
     with Progress(
@@ -37,18 +40,12 @@ def _generate(out_dir: Path, customers: int, seed: int) -> dict[str, Any]:
         console=err,
     ) as progress:
         task = progress.add_task("generating customers", total=customers)
-        generate_company(
+        return generate_company(
             out_dir,
             customers=customers,
             seed=seed,
             progress=lambda done: progress.update(task, completed=done),
         )
-    return read_manifest(out_dir)
-
-
-def read_manifest(directory: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text("utf-8"))
-    return manifest
 
 
 @demo_app.command("generate")
@@ -62,15 +59,13 @@ def generate(
         err.print("[red]error:[/red] --customers must be at least 1")
         raise typer.Exit(2)
     manifest = _generate(out_dir, customers, seed)
-    for entry in manifest["files"]:
+    for entry in manifest.files:
         out.print(
-            f"  {entry['path']:28} {entry['rows']:>9,} rows  source {entry['source']:10} "
-            f"{entry['kind']:16} {entry['format']} {entry['encoding'] or ''}"
+            f"  {entry.path:28} {entry.rows:>9,} rows  source {entry.source:10} "
+            f"{entry.kind:16} {entry.format} {entry.encoding or ''}"
         )
-    out.print(
-        f"  {manifest['web_events']:28} {manifest['web_event_count']:>9,} events for /v1/batch"
-    )
-    out.print(f"ground truth (never imported): {out_dir / manifest['ground_truth']}")
+    out.print(f"  {manifest.web_events:28} {manifest.web_event_count:>9,} events for /v1/batch")
+    out.print(f"ground truth (never imported): {out_dir / manifest.ground_truth}")
 
 
 @demo_app.callback()
@@ -86,13 +81,13 @@ def demo(
     if ctx.invoked_subcommand is not None:
         return
     from c360.cli.main import serve_app
+    from c360.demo.generate import Manifest
 
     settings = load_settings()
     engine = store_for(settings)
     host, port = host or settings.host, port or settings.port
-    manifest_path = data / "manifest.json"
-    manifest = read_manifest(data) if manifest_path.exists() else None
-    if manifest is None or (manifest["customers"], manifest["seed"]) != (customers, seed):
+    manifest = Manifest.load(data) if (data / "manifest.json").exists() else None
+    if manifest is None or (manifest.customers, manifest.seed) != (customers, seed):
         manifest = _generate(data, customers, seed)
     import_company(engine, data, manifest)
     with engine.begin() as conn:
@@ -112,7 +107,7 @@ def demo(
     sys.stdout.flush()
     sender = threading.Thread(
         target=send_web_events,
-        args=(host, port, write_key, data / manifest["web_events"]),
+        args=(host, port, write_key, data / manifest.web_events),
         name="c360-demo-web-events",
         daemon=True,
     )
@@ -120,11 +115,11 @@ def demo(
     serve_app(settings, engine, host, port, worker=True)
 
 
-def import_company(engine: Engine, data: Path, manifest: dict[str, Any]) -> None:
+def import_company(engine: Engine, data: Path, manifest: "Manifest") -> None:
     """Import every file of the manifest (unchanged rows cost a lookup, not a write)."""
-    for entry in manifest["files"]:
+    for entry in manifest.files:
         with reported_errors():
-            mapping, text = load_mapping(data / entry["mapping"])
+            mapping, text = load_mapping(data / entry.mapping)
             with Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
@@ -132,21 +127,21 @@ def import_company(engine: Engine, data: Path, manifest: dict[str, Any]) -> None
                 console=err,
                 transient=True,
             ) as progress:
-                task = progress.add_task(f"importing {entry['path']}", total=None)
+                task = progress.add_task(f"importing {entry.path}", total=None)
 
                 def advance(done: int, total: int | None, task: TaskID = task) -> None:
                     progress.update(task, completed=done, total=total)
 
                 summary = import_file(
                     engine,
-                    data / entry["path"],
-                    source=entry["source"],
+                    data / entry.path,
+                    source=entry.source,
                     mapping=mapping,
                     mapping_text=text,
                     progress=advance,
                 )
         out.print(
-            f"  {entry['path']:28} → {entry['source']:10} {summary.read:>9,} rows: "
+            f"  {entry.path:28} → {entry.source:10} {summary.read:>9,} rows: "
             f"{summary.new:,} new, {summary.updated:,} updated, {summary.unchanged:,} unchanged, "
             f"{summary.quarantined:,} quarantined",
             soft_wrap=True,

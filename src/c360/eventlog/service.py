@@ -142,17 +142,6 @@ def set_rate_limit(conn: Connection, name: str, per_s: float | None) -> Source:
     return Source(source.id, source.name, per_s)
 
 
-def list_rejects(
-    conn: Connection, source_id: int, limit: int, before_id: int | None
-) -> list[dict[str, object]]:
-    """Quarantined items of a source, newest first, keyed for paging by ``id``."""
-    query = select(*rejects.c).where(rejects.c.source_id == source_id)
-    if before_id is not None:
-        query = query.where(rejects.c.id < before_id)
-    rows = conn.execute(query.order_by(rejects.c.id.desc()).limit(limit)).mappings()
-    return [dict(row) for row in rows]
-
-
 def find_rejects(conn: Connection, message_id: str) -> list[dict[str, object]]:
     """Quarantined items that carried this message id."""
     rows = conn.execute(
@@ -168,9 +157,13 @@ def list_quarantine(
     reason: str | None = None,
     include_resolved: bool = False,
     limit: int = 50,
+    before_id: int | None = None,
 ) -> list[dict[str, object]]:
-    """Quarantined items, newest first, optionally of one source or reason."""
+    """Quarantined items, newest first (paged by ``id``), optionally of one source or reason;
+    items a retry brought in only with ``include_resolved``."""
     query = select(*rejects.c)
+    if before_id is not None:
+        query = query.where(rejects.c.id < before_id)
     if source_id is not None:
         query = query.where(rejects.c.source_id == source_id)
     if reason is not None:

@@ -23,6 +23,7 @@ maps and cleans the logged row. Fixing a mapping and replaying therefore never n
 
 import difflib
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -158,6 +159,16 @@ class Mapping(BaseModel):
     @property
     def record_id_columns(self) -> list[str]:
         return self.record_id if isinstance(self.record_id, list) else [self.record_id]
+
+    def mapped_fields(self) -> Iterator[tuple[str, str, FieldSpec]]:
+        """(section, name, spec) of every mapped field, in the mapping's order."""
+        for section, specs in (
+            ("fields", self.fields),
+            ("identifiers", self.identifiers),
+            ("custom", self.custom),
+        ):
+            for name, spec in specs.items():
+                yield section, name, spec
 
     def field_type(self, section: str, name: str, spec: FieldSpec) -> str:
         """The standardizer type of a mapped field."""

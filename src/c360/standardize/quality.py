@@ -114,16 +114,11 @@ def _fields(
 ) -> list[FieldQuality]:
     if not records:
         return []
-    wanted: list[tuple[str, str, str]] = []
-    for section, specs in (
-        ("fields", mapping.fields),
-        ("identifiers", mapping.identifiers),
-        ("custom", mapping.custom),
-    ):
-        for name, spec in specs.items():
-            if section == "identifiers" and name in mapping.fields:
-                continue
-            wanted.append((section, name, mapping.field_type(section, name, spec)))
+    wanted = [
+        (section, name, mapping.field_type(section, name, spec))
+        for section, name, spec in mapping.mapped_fields()
+        if not (section == "identifiers" and name in mapping.fields)
+    ]
     if not wanted:
         return []
     columns = []

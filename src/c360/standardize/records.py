@@ -13,6 +13,7 @@ from typing import Any
 from c360.ingest.mapping import FieldSpec, Mapping
 from c360.ingest.schema import IDENTIFIER_TYPES, PERSON_FIELDS
 from c360.standardize import STANDARDIZERS
+from c360.standardize.cells import cell_text
 from c360.standardize.model import Standardized
 from c360.standardize.names import full_name_parts
 
@@ -122,13 +123,13 @@ def _row_country(plan: _Plan, row: dict[str, Any]) -> str | None:
 def _raw_value(row: dict[str, Any], step: _Step) -> Any:
     value: Any = None
     if step.join is not None:
-        parts = [_text(row.get(c)) for c in step.columns]
+        parts = [cell_text(row.get(c)) for c in step.columns]
         joined = step.join.join(p for p in parts if p)
         value = joined or None
     else:
         for column in step.columns:
             candidate = row.get(column)
-            if _text(candidate):
+            if cell_text(candidate):
                 value = candidate
                 break
     if value is not None and step.values is not None:
@@ -138,15 +139,6 @@ def _raw_value(row: dict[str, Any], step: _Step) -> Any:
     if value is None and step.default is not None:
         value = step.default
     return value
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:  # NaN from a spreadsheet or Parquet
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _fill_address(
@@ -198,13 +190,8 @@ def _compile(mapping: Mapping) -> _Plan:
         "day_first": defaults.day_first,
     }
     steps: list[_Step] = []
-    for section, specs in (
-        ("fields", mapping.fields),
-        ("identifiers", mapping.identifiers),
-        ("custom", mapping.custom),
-    ):
-        for name, spec in specs.items():
-            steps.append(_step(mapping, section, name, spec, base))
+    for section, name, spec in mapping.mapped_fields():
+        steps.append(_step(mapping, section, name, spec, base))
     mapped = set(mapping.fields)
     name_spec = mapping.fields.get("full_name")
     order = (name_spec.order if name_spec else None) or "auto"

@@ -30,6 +30,7 @@ from c360.ingest.records import (
     IncomingRow,
     MappingVersion,
     latest_mapping,
+    mapping_versions,
     prepare_batch,
     register_mapping,
 )
@@ -156,9 +157,7 @@ def _register(engine: Engine, source: str, mapping: Mapping, text: str) -> Mappi
     with engine.begin() as conn:
         found = ensure_source(conn, source)
         version = register_mapping(conn, found.id, mapping, text)
-        stored = latest_mapping(conn, found.id)
-    assert stored is not None and stored.version == version
-    return stored
+        return mapping_versions(conn, [(found.id, version)])[(found.id, version)]
 
 
 def _commit(
