@@ -162,6 +162,7 @@ def test_sdk_messages_build_one_profile_with_traits_identifiers_and_timeline(
             ("user_id", user_id, "web"),
             ("anonymous_id", anonymous_id, "web"),
             ("email", email, "web"),
+            ("phone", TRAITS["phone"], "web"),
             ("previous_id", old_login, "web"),
         }
         assert by_user["event_count"] == 6

@@ -100,7 +100,7 @@ def test_alias_merges_the_previous_profile_into_the_user_and_records_why(engine:
         assert get_profile(conn, anonymous_profile).id == survivor.id
         merges = conn.execute(select(profile_merges.c.reason)).scalars().all()
     assert survivor.event_count == 3
-    assert merges == ["alias of previousId anon-9"]
+    assert merges == ["shared anonymous_id anon-9"]
 
 
 def test_one_device_shared_by_two_users_does_not_fuse_them(engine: Engine) -> None:

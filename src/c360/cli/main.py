@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.cli.demo import demo_app
+from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
@@ -36,6 +37,10 @@ app.add_typer(export_app, name="export")
 app.command("import")(import_command)
 app.command("quality")(quality_command)
 app.add_typer(demo_app, name="demo")
+app.add_typer(identity_app, name="identity")
+app.command("resolve")(resolve_command)
+export_app.command("links")(export_links)
+export_app.command("profiles")(export_profiles)
 
 
 @app.command()

@@ -1,12 +1,12 @@
-"""Profiles: a first view of each person, derived from the log.
+"""Profiles: one per person, resolved from every source by ``identity``.
 
-Reads log entries in order and attaches each to a profile keyed by the identifiers it carries
-(``user_id``, ``anonymous_id``, ``email`` and alias links); identify traits update the
-profile. Identity resolution (a later area) replaces the matching; the view stays derivable
-from the log by ``c360 rebuild``.
+Log entries are applied in order: source records (standardized) and tracked identities become
+identity nodes, identity resolution clusters them into profiles, events are filed under the
+profile of the identity they came in under, and identify traits update the profile. The view
+is derivable from the log by ``c360 rebuild``.
 """
 
 from c360.profiles.model import Identifier, Profile
-from c360.profiles.service import apply_events
+from c360.profiles.service import apply_entries, apply_events
 
-__all__ = ["Identifier", "Profile", "apply_events"]
+__all__ = ["Identifier", "Profile", "apply_entries", "apply_events"]

@@ -1,44 +1,98 @@
-"""Apply log entries to profiles: attach, create, merge on shared identifiers, update traits.
+"""Apply log entries to profiles: the identities they carry are resolved (``identity``), the
+events are filed under the resulting profiles, and changed profiles get their traits again.
 
-Deterministic in log order, so a rebuild from the log reproduces the same rows. Effects and the
-checkpoint are written in the caller's transaction: an entry is applied exactly once.
+Deterministic: the partition, the profile ids and every event's profile depend on the log
+alone, never on how it was cut into batches, so ``c360 rebuild`` reproduces them. Effects
+and the checkpoint are written in the caller's transaction: an entry is applied exactly once.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from c360.errors import NotFound
 from c360.eventlog.model import StoredEvent
-from c360.kernel.ids import profile_id_for
-from c360.profiles.model import Identifier, Profile, identifiers_of, previous_id_of, traits_of
-from c360.storage.dialect import insert_many_ignoring_duplicates
+from c360.identity.features import (
+    NODE_ANONYMOUS,
+    NODE_USER,
+    NodeInput,
+    id_key,
+    record_node,
+    tracked_fields,
+)
+from c360.identity.service import (
+    NodeChanges,
+    ProfileChanges,
+    Resolver,
+    resolve_changed,
+    update_nodes,
+)
+from c360.profiles.model import Identifier, Profile, previous_id_of, traits_of
+from c360.standardize import email as standard_email
+from c360.standardize import phone as standard_phone
+from c360.standardize.service import ChangedRecord
+from c360.storage.dialect import insert_many_ignoring_duplicates, key_in
 from c360.storage.tables import (
     event_log,
+    identity_keys,
+    identity_nodes,
     profile_events,
-    profile_identifiers,
-    profile_merges,
     profiles,
     sources,
 )
 
+_CHUNK = 500
 
-def apply_events(conn: Connection, events: list[StoredEvent]) -> None:
-    """Apply entries (in log order) to the profiles they concern.
 
-    The batch is worked out in memory, from the rows it touches loaded up front, and written
-    back with a handful of bulk statements: a worker holds the write lock for milliseconds.
-    """
-    if not events:
-        return
-    decoded = [(event, _decode(event.payload)) for event in events]
-    batch = _Batch.load(conn, decoded)
-    for event, payload in decoded:
-        batch.apply(event, payload)
-    batch.write(conn)
+def apply_events(conn: Connection, events: list[StoredEvent]) -> ProfileChanges:
+    """Tracked messages only (the records of files and databases go through
+    :func:`apply_entries`)."""
+    return apply_entries(conn, [], events)
+
+
+def apply_entries(
+    conn: Connection, records: Sequence[ChangedRecord], events: Sequence[StoredEvent]
+) -> ProfileChanges:
+    """Resolve the nodes that changed records and tracked messages describe, file the events
+    under their profiles and refresh the profiles that changed."""
+    resolver = Resolver.load(conn)
+    inputs: list[NodeInput] = []
+    for record in records:
+        node = record_node(
+            record.source_id,
+            record.record_id,
+            record.kind,
+            record.fields,
+            record.identifiers,
+            record.seq,
+            record.at_us,
+            record.first_seq,
+        )
+        if node is not None:
+            inputs.append(node)
+    filed: list[tuple[StoredEvent, tuple[int, str, str]]] = []
+    for event in events:
+        payload = _decode(event.payload)
+        event_inputs = tracked_nodes(event, payload)
+        inputs.extend(event_inputs)
+        if event_inputs:
+            first = event_inputs[0]
+            filed.append((event, (first.source_id, first.node_type, first.key)))
+    changes = update_nodes(conn, resolver, inputs)
+    seq = max([e.seq for e in events] + [r.seq for r in records] + [0])
+    result = resolve_changed(conn, resolver, changes, seq)
+    _file_events(conn, changes, filed)
+    follow_resolution(conn, result, extra=_profiles_of(conn, changes.traits_changed))
+    return result
+
+
+def follow_resolution(conn: Connection, result: ProfileChanges, extra: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """Move the events of nodes that changed profile and refresh the profiles touched."""
+    _move_events(conn, result)
+    refresh_traits(conn, result.touched | set(extra))
 
 
 def _decode(payload: str) -> dict[str, Any]:
@@ -57,245 +111,153 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-@dataclass(slots=True)
-class _Profile:
-    created_seq: int
-    traits: dict[str, Any]
-    user_ids: set[str]
-    updated_seq: int
-    merged_into: str | None = None
-    is_new: bool = False
-    dirty: bool = False
-
-
-@dataclass(slots=True)
-class _Batch:
-    """The part of the profile tables one batch of entries reads and changes."""
-
-    owners: dict[tuple[str, str], str]
-    profiles: dict[str, _Profile]
-    new_identifiers: list[dict[str, Any]] = field(default_factory=list)
-    new_events: list[tuple[str, int]] = field(default_factory=list)
-    merges: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, conn: Connection, decoded: list[tuple[StoredEvent, dict[str, Any]]]) -> "_Batch":
-        wanted: set[tuple[str, str]] = set()
-        for event, payload in decoded:
-            wanted.update(identifiers_of(event.type, payload))
-            previous = previous_id_of(payload) if event.type == "alias" else None
-            if previous is not None:
-                wanted.update((t, previous) for t in ("user_id", "anonymous_id", "previous_id"))
-        owners: dict[tuple[str, str], str] = {}
-        by_type: dict[str, list[str]] = {}
-        for id_type, value in sorted(wanted):
-            by_type.setdefault(id_type, []).append(value)
-        for id_type, values in by_type.items():
-            for chunk in _chunks(values, 500):
-                rows = conn.execute(
-                    select(profile_identifiers.c.value, profile_identifiers.c.profile_id).where(
-                        profile_identifiers.c.type == id_type,
-                        profile_identifiers.c.value.in_(chunk),
-                    )
-                )
-                owners.update({(id_type, v): pid for v, pid in rows})
-        profile_ids = sorted(set(owners.values()))
-        loaded: dict[str, _Profile] = {}
-        for chunk_ids in _chunks(profile_ids, 400):
-            for pid, created, traits, updated, merged_into in conn.execute(
-                select(
-                    profiles.c.id,
-                    profiles.c.created_seq,
-                    profiles.c.traits,
-                    profiles.c.updated_seq,
-                    profiles.c.merged_into,
-                ).where(profiles.c.id.in_(chunk_ids))
-            ):
-                loaded[pid] = _Profile(created, dict(traits or {}), set(), updated, merged_into)
-            for pid, value in conn.execute(
-                select(profile_identifiers.c.profile_id, profile_identifiers.c.value).where(
-                    profile_identifiers.c.profile_id.in_(chunk_ids),
-                    profile_identifiers.c.type == "user_id",
-                )
-            ):
-                loaded[pid].user_ids.add(value)
-        return cls(owners, loaded)
-
-    def apply(self, event: StoredEvent, payload: dict[str, Any]) -> None:
-        ids = identifiers_of(event.type, payload)
-        owners = {key: self.owners[key] for key in ids if key in self.owners}
-        user_id = next((v for t, v in ids if t == "user_id"), None)
-
-        if user_id is not None and ("user_id", user_id) in owners:
-            target = owners[("user_id", user_id)]
-        else:
-            # A new user_id may only join a profile that has no user_id of its own yet.
-            open_profiles = [
-                pid
-                for pid in set(owners.values())
-                if user_id is None or not self.profiles[pid].user_ids
-            ]
-            if open_profiles:
-                target = min(open_profiles, key=self._created)
-            else:
-                target = self._create(event.seq)
-
-        # Profiles sharing an identifier with this entry become one, unless that would give
-        # one profile two user_ids (one device used by two accounts is not one person).
-        for other in sorted(set(owners.values()) - {target}, key=self._created):
-            if self._may_merge(target, other, user_id):
-                reason = "shared identifier: " + ", ".join(
-                    sorted(t for (t, _v), pid in owners.items() if pid == other)
-                )
-                target = self._merge(target, other, event.seq, reason)
-
+def tracked_nodes(event: StoredEvent, payload: dict[str, Any]) -> list[NodeInput]:
+    """The identities a tracked message names, the one it is filed under first: its
+    ``userId``, else its ``anonymousId``. An ``anonymousId`` sent with a ``userId`` links to
+    it; an alias links the user to its ``previousId``; identify traits go to the identity
+    the message is filed under."""
+    user_id = _text(payload.get("userId"))
+    anonymous_id = _text(payload.get("anonymousId"))
+    traits = traits_of(payload) if event.type == "identify" else {}
+    # Every email and phone an identity ever gave stays one of its identifiers (its traits
+    # keep only the newest).
+    said = tracked_fields(traits) if traits else {}
+    contacts = [(t, str(said[t])) for t in ("email", "phone") if said.get(t)]
+    nodes: list[NodeInput] = []
+    if user_id is not None:
+        links: list[tuple[str, str]] = []
         if event.type == "alias":
             previous = previous_id_of(payload)
-            if previous is not None:
-                target = self._link_alias(target, previous, event)
-
-        for id_type, value in ids:
-            if (id_type, value) not in self.owners:
-                self._attach(target, id_type, value, event)
-        self.new_events.append((target, event.seq))
-        profile = self.profiles[target]
-        profile.updated_seq = event.seq
-        profile.dirty = True
-        if event.type == "identify":
-            traits = traits_of(payload)
-            if traits:
-                profile.traits = {**profile.traits, **traits}
-
-    def _created(self, profile_id: str) -> int:
-        return self.profiles[profile_id].created_seq
-
-    def _create(self, seq: int) -> str:
-        profile_id = profile_id_for(seq)
-        self.profiles[profile_id] = _Profile(seq, {}, set(), seq, is_new=True, dirty=True)
-        return profile_id
-
-    def _may_merge(self, a: str, b: str, user_id: str | None) -> bool:
-        users = self.profiles[a].user_ids | self.profiles[b].user_ids
-        if user_id is not None:
-            users = users | {user_id}
-        return len(users) <= 1
-
-    def _merge(self, a: str, b: str, seq: int, reason: str) -> str:
-        """Fold the younger of two profiles into the older; return the survivor."""
-        survivor, merged = sorted((a, b), key=self._created)
-        keep, gone = self.profiles[survivor], self.profiles[merged]
-        keep.traits = {**gone.traits, **keep.traits}
-        keep.user_ids |= gone.user_ids
-        keep.updated_seq = seq
-        keep.dirty = True
-        gone.merged_into = survivor
-        gone.traits = {}
-        gone.user_ids = set()
-        gone.dirty = True
-        for key, owner in self.owners.items():
-            if owner == merged:
-                self.owners[key] = survivor
-        for profile in self.profiles.values():
-            if profile.merged_into == merged:
-                profile.merged_into = survivor
-                profile.dirty = True
-        self.merges.append(
-            {"survivor_id": survivor, "merged_id": merged, "seq": seq, "reason": reason}
-        )
-        return survivor
-
-    def _link_alias(self, target: str, previous: str, event: StoredEvent) -> str:
-        keys = [(t, previous) for t in ("user_id", "anonymous_id", "previous_id")]
-        found = {self.owners[k] for k in keys if k in self.owners}
-        for other in sorted(found - {target}):
-            if self._may_merge(target, other, None):
-                target = self._merge(target, other, event.seq, f"alias of previousId {previous}")
-        if not found:
-            self._attach(target, "previous_id", previous, event)
-        return target
-
-    def _attach(self, profile_id: str, id_type: str, value: str, event: StoredEvent) -> None:
-        self.owners[(id_type, value)] = profile_id
-        if id_type == "user_id":
-            self.profiles[profile_id].user_ids.add(value)
-        self.new_identifiers.append(
-            {"type": id_type, "value": value, "source_id": event.source_id, "first_seq": event.seq}
-        )
-
-    def _live(self, profile_id: str) -> str:
-        while (merged_into := self.profiles[profile_id].merged_into) is not None:
-            profile_id = merged_into
-        return profile_id
-
-    def write(self, conn: Connection) -> None:
-        new_rows = [
-            {
-                "id": pid,
-                "traits": p.traits,
-                "created_seq": p.created_seq,
-                "updated_seq": p.updated_seq,
-                "merged_into": p.merged_into,
-            }
-            for pid, p in self.profiles.items()
-            if p.is_new
-        ]
-        if new_rows:
-            conn.execute(insert(profiles), new_rows)
-        changed = [
-            {
-                "pid": pid,
-                "traits": p.traits,
-                "updated_seq": p.updated_seq,
-                "merged_into": p.merged_into,
-            }
-            for pid, p in self.profiles.items()
-            if p.dirty and not p.is_new
-        ]
-        if changed:
-            conn.execute(
-                update(profiles)
-                .where(profiles.c.id == bindparam("pid"))
-                .values(
-                    traits=bindparam("traits"),
-                    updated_seq=bindparam("updated_seq"),
-                    merged_into=bindparam("merged_into"),
-                ),
-                changed,
+            if previous is not None and previous != user_id:
+                links = [("user_id", previous), ("anonymous_id", previous)]
+        nodes.append(
+            NodeInput(
+                event.source_id,
+                NODE_USER,
+                user_id,
+                "identify" if traits else "track",
+                {},
+                [("user_id", user_id), *contacts],
+                links,
+                seq=event.seq,
+                at_us=event.received_at_us,
+                traits=dict(traits),
             )
-        # Rows written before a merge in this batch are moved by the merge updates below, in
-        # merge order; rows of this batch are written already resolved to the live profile.
-        for merge in self.merges:
-            survivor, merged = merge["survivor_id"], merge["merged_id"]
-            conn.execute(
-                update(profile_identifiers)
-                .where(profile_identifiers.c.profile_id == merged)
-                .values(profile_id=survivor)
+        )
+    if anonymous_id is not None:
+        nodes.append(
+            NodeInput(
+                event.source_id,
+                NODE_ANONYMOUS,
+                anonymous_id,
+                "identify" if traits and user_id is None else "track",
+                {},
+                [("anonymous_id", anonymous_id), *([] if user_id is not None else contacts)],
+                [("user_id", user_id)] if user_id is not None else [],
+                seq=event.seq,
+                at_us=event.received_at_us,
+                traits=dict(traits) if user_id is None else {},
             )
+        )
+    return nodes
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _file_events(
+    conn: Connection,
+    changes: NodeChanges,
+    filed: list[tuple[StoredEvent, tuple[int, str, str]]],
+) -> None:
+    if not filed:
+        return
+    node_ids = sorted({changes.node_of[key] for _, key in filed})
+    profile_of: dict[int, str] = {}
+    for chunk in _chunks(node_ids, _CHUNK):
+        profile_of.update(
+            conn.execute(
+                select(identity_nodes.c.id, identity_nodes.c.profile_id).where(
+                    key_in(conn, identity_nodes.c.id, chunk)
+                )
+            ).all()
+        )
+    insert_many_ignoring_duplicates(
+        conn,
+        profile_events,
+        [
+            {
+                "profile_id": profile_of[changes.node_of[key]],
+                "seq": event.seq,
+                "node_id": changes.node_of[key],
+            }
+            for event, key in filed
+        ],
+    )
+
+
+def _move_events(conn: Connection, result: ProfileChanges) -> None:
+    by_profile: dict[str, list[int]] = {}
+    for node_id, (_old, new) in result.moved.items():
+        by_profile.setdefault(new, []).append(node_id)
+    for profile_id, nodes in sorted(by_profile.items()):
+        for chunk in _chunks(sorted(nodes), _CHUNK):
             conn.execute(
                 update(profile_events)
-                .where(profile_events.c.profile_id == merged)
-                .values(profile_id=survivor)
+                .where(key_in(conn, profile_events.c.node_id, chunk))
+                .values(profile_id=profile_id)
             )
-            conn.execute(
-                update(profiles)
-                .where(profiles.c.merged_into == merged)
-                .values(merged_into=survivor)
+
+
+def _profiles_of(conn: Connection, node_ids: set[int]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(node_ids), _CHUNK):
+        found.update(
+            pid
+            for pid in conn.execute(
+                select(identity_nodes.c.profile_id).where(key_in(conn, identity_nodes.c.id, chunk))
+            ).scalars()
+            if pid is not None
+        )
+    return found
+
+
+def refresh_traits(conn: Connection, profile_ids: set[str]) -> None:
+    """A profile's traits: its tracked identities' identify traits, newest last."""
+    if not profile_ids:
+        return
+    merged: dict[str, list[tuple[int, int, dict[str, Any]]]] = {pid: [] for pid in profile_ids}
+    for chunk in _chunks(sorted(profile_ids), _CHUNK):
+        for pid, last_seq, node_id, traits in conn.execute(
+            select(
+                identity_nodes.c.profile_id,
+                identity_nodes.c.last_seq,
+                identity_nodes.c.id,
+                identity_nodes.c.traits,
+            ).where(
+                key_in(conn, identity_nodes.c.profile_id, chunk),
+                identity_nodes.c.node_type != "record",
             )
-        if self.merges:
-            conn.execute(insert(profile_merges), self.merges)
-        insert_many_ignoring_duplicates(
-            conn,
-            profile_identifiers,
-            [
-                {**row, "profile_id": self.owners[(row["type"], row["value"])]}
-                for row in self.new_identifiers
-            ],
-        )
-        insert_many_ignoring_duplicates(
-            conn,
-            profile_events,
-            [{"profile_id": self._live(pid), "seq": seq} for pid, seq in self.new_events],
-        )
+        ):
+            if traits:
+                merged[pid].append((last_seq, node_id, traits))
+    rows = []
+    for pid, parts in sorted(merged.items()):
+        traits: dict[str, Any] = {}
+        for _seq, _id, part in sorted(parts, key=lambda p: (p[0], p[1])):
+            traits.update(part)
+        rows.append({"pid": pid, "traits": traits})
+    from sqlalchemy import bindparam
+
+    conn.execute(
+        update(profiles).where(profiles.c.id == bindparam("pid")).values(traits=bindparam("traits")),
+        rows,
+    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -320,6 +282,14 @@ def resolve_id(conn: Connection, profile_id: str) -> str:
     raise NotFound(f"profile {profile_id} has a merge cycle")
 
 
+@dataclass(frozen=True, slots=True)
+class _NodeRow:
+    source: str
+    node_type: str
+    node_key: str
+    ids: list[list[str]] = field(default_factory=list)
+
+
 def get_profile(conn: Connection, profile_id: str) -> Profile:
     """The live profile (following merges) with its identifiers."""
     live = resolve_id(conn, profile_id)
@@ -328,36 +298,73 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
             profiles.c.id == live
         )
     ).one()
-    identifiers = [
-        Identifier(t, v, s)
-        for t, v, s in conn.execute(
-            select(profile_identifiers.c.type, profile_identifiers.c.value, sources.c.name)
-            .select_from(
-                profile_identifiers.join(sources, sources.c.id == profile_identifiers.c.source_id)
-            )
-            .where(profile_identifiers.c.profile_id == live)
-            .order_by(profile_identifiers.c.first_seq, profile_identifiers.c.type)
+    identifiers: dict[tuple[str, str], Identifier] = {}
+    nodes = conn.execute(
+        select(
+            identity_nodes.c.identifiers,
+            sources.c.name,
+            identity_nodes.c.first_seq,
+            identity_nodes.c.node_type,
         )
-    ]
+        .select_from(identity_nodes.join(sources, sources.c.id == identity_nodes.c.source_id))
+        .where(identity_nodes.c.profile_id == live)
+        .order_by(identity_nodes.c.first_seq, identity_nodes.c.id)
+    ).all()
+    for keys, source, _first, node_type in nodes:
+        for id_type, value in keys["ids"]:
+            identifiers.setdefault((id_type, value), Identifier(id_type, value, source))
+        if node_type == NODE_USER:
+            # an alias's previousId (the user it was before)
+            for _id_type, value in keys["links"]:
+                identifiers.setdefault(("previous_id", value), Identifier("previous_id", value, source))
     count = conn.execute(
         select(func.count()).select_from(profile_events).where(profile_events.c.profile_id == live)
     ).scalar_one()
     return Profile(
-        live, dict(row.traits or {}), identifiers, row.created_seq, row.updated_seq, count
+        live,
+        dict(row.traits or {}),
+        list(identifiers.values()),
+        row.created_seq,
+        row.updated_seq,
+        count,
     )
 
 
+def identifier_lookup_keys(conn: Connection, id_type: str, value: str) -> list[str]:
+    """The index keys an identifier typed by a person may be stored under: an email in any
+    case, a phone in any local format (Thai or Vietnamese), a source's own id in any source."""
+    text = value.strip()
+    candidates = {text}
+    if id_type == "email":
+        standard = standard_email(text)
+        candidates = {str(standard.value)} if standard.ok and standard.value else {text.lower()}
+    elif id_type == "phone":
+        candidates = set()
+        for region in ("TH", "VN"):
+            standard = standard_phone(text, default_region=region)
+            if standard.ok and standard.value:
+                candidates.add(str(standard.value))
+    keys = [id_key(id_type, v) for v in sorted(candidates)]
+    source_ids = conn.execute(select(sources.c.id)).scalars().all()
+    keys.extend(id_key(id_type, v, sid) for v in sorted(candidates) for sid in source_ids)
+    return keys
+
+
 def find_by_identifier(conn: Connection, id_type: str, value: str) -> Profile:
-    """The profile an identifier points at."""
-    lookup = value.strip().lower() if id_type == "email" else value
-    profile_id = conn.execute(
-        select(profile_identifiers.c.profile_id).where(
-            profile_identifiers.c.type == id_type, profile_identifiers.c.value == lookup
-        )
-    ).scalar_one_or_none()
-    if profile_id is None:
+    """The profile an identifier points at (the most recently updated, when a family shares
+    it)."""
+    keys = identifier_lookup_keys(conn, id_type, value)
+    row = conn.execute(
+        select(identity_nodes.c.profile_id)
+        .select_from(identity_keys.join(identity_nodes, identity_nodes.c.id == identity_keys.c.node_id))
+        .join(profiles, profiles.c.id == identity_nodes.c.profile_id)
+        .where(identity_keys.c.key.in_(keys), identity_keys.c.role == 0)
+        .order_by(profiles.c.updated_seq.desc(), profiles.c.id)
+        .limit(1)
+    ).first()
+    if row is None or row[0] is None:
         raise NotFound(f"no profile has identifier {id_type}")
-    return get_profile(conn, profile_id)
+    return get_profile(conn, row[0])
 
 
 def profile_events_page(

@@ -26,6 +26,20 @@ class _Current:
     first_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class ChangedRecord:
+    """A record whose content changed, as identity resolution needs it."""
+
+    source_id: int
+    record_id: str
+    kind: str
+    fields: dict[str, Any]
+    identifiers: list[tuple[str, str]]
+    seq: int
+    at_us: int
+    first_seq: int
+
+
 class Standardizer(Protocol):
     """Turns logged rows into standardized records (in line, or spread over processes)."""
 
@@ -49,10 +63,10 @@ INLINE = InlineStandardizer()
 
 def apply_records(
     conn: Connection, events: Sequence[StoredEvent], standardizer: Standardizer = INLINE
-) -> int:
-    """Apply record entries in log order; return how many changed a record."""
+) -> list[ChangedRecord]:
+    """Apply record entries in log order; return the records that changed (newest version)."""
     if not events:
-        return 0
+        return []
     decoded = [(event, orjson.loads(event.payload)) for event in events]
     mappings = mapping_versions(conn, {(e.source_id, int(p["mapping"])) for e, p in decoded})
     current = _load_current(conn, {(e.source_id, p["record_id"]) for e, p in decoded})
@@ -72,7 +86,7 @@ def apply_records(
         first_seq = known.first_seq if known else event.seq
         current[key] = _Current(version, payload["hash"], first_seq)
     if not todo:
-        return 0
+        return []
     records = standardizer.standardize([(m, e.payload) for e, _, m, _ in todo])
     changed: dict[tuple[int, str], dict[str, Any]] = {}
     identifiers: dict[tuple[int, str], list[tuple[str, str]]] = {}
@@ -96,7 +110,19 @@ def apply_records(
             for t, v in found
         ],
     )
-    return len(changed)
+    return [
+        ChangedRecord(
+            key[0],
+            key[1],
+            row["kind"],
+            row["fields"],
+            identifiers[key],
+            row["last_seq"],
+            row["updated_at_us"],
+            row["first_seq"],
+        )
+        for key, row in changed.items()
+    ]
 
 
 def _record_row(

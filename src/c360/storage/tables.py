@@ -105,16 +105,9 @@ profiles = Table(
     Column("created_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
     Column("merged_into", String(36), nullable=True),
-)
-
-profile_identifiers = Table(
-    "profile_identifiers",
-    metadata,
-    Column("type", String(50), primary_key=True),
-    Column("value", Text, primary_key=True),
-    Column("profile_id", String(36), nullable=False, index=True),
-    Column("source_id", Integer, nullable=False),
-    Column("first_seq", BigInteger, nullable=False),
+    # The golden record (survivorship over the profile's records, with provenance).
+    Column("golden", Json, nullable=True),
+    Column("household_id", String(36), nullable=True, index=True),
 )
 
 profile_events = Table(
@@ -122,6 +115,9 @@ profile_events = Table(
     metadata,
     Column("profile_id", String(36), primary_key=True),
     Column("seq", BigInteger, primary_key=True),
+    # The identity the event came in under (its userId, else its anonymousId): when identity
+    # resolution moves that node to another profile, its events move with it.
+    Column("node_id", BigInteger, nullable=True, index=True),
 )
 
 profile_merges = Table(
@@ -132,6 +128,10 @@ profile_merges = Table(
     Column("merged_id", String(36), nullable=False, index=True),
     Column("seq", BigInteger, nullable=False),
     Column("reason", Text, nullable=False),
+    # "merge" or "split"; the evidence: the edges that joined (or the decision that parted) them.
+    Column("action", String(10), nullable=False, server_default="merge"),
+    Column("evidence", Json, nullable=True),
+    Column("at_us", BigInteger, nullable=True),
 )
 
 source_mappings = Table(
@@ -193,10 +193,100 @@ record_identifiers = Table(
 )
 """Standardized identifiers of the current records (only values that standardized cleanly)."""
 
+identity_nodes = Table(
+    "identity_nodes",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("source_id", Integer, nullable=False),
+    Column("node_type", String(20), nullable=False),
+    Column("node_key", Text, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("features", Json, nullable=False),
+    Column("identifiers", Json, nullable=False),
+    Column("limited", Json, nullable=False),
+    Column("traits", Json, nullable=True),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("profile_id", String(36), nullable=True, index=True),
+    UniqueConstraint("source_id", "node_type", "node_key", name="uq_identity_nodes_key"),
+)
+"""What identity resolution links into profiles: source records (``record``) and identities
+the tracking API saw (``user_id``, ``anonymous_id``), with their comparison features."""
+
+identity_keys = Table(
+    "identity_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("node_id", BigInteger, primary_key=True),
+    Column("role", Integer, nullable=False),
+    Index("ix_identity_keys_node", "node_id"),
+)
+"""The index nodes meet through: identifiers, rule and blocking keys, links."""
+
+identity_pairs = Table(
+    "identity_pairs",
+    metadata,
+    Column("a", BigInteger, primary_key=True),
+    Column("b", BigInteger, primary_key=True),
+    Column("weight", Float, nullable=False),
+    Column("levels", String(16), nullable=False),
+    Index("ix_identity_pairs_b", "b"),
+)
+"""Every scored candidate pair (a < b) with its match weight and comparison levels."""
+
+identity_models = Table(
+    "identity_models",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("params", Json, nullable=False),
+    Column("config", Json, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+"""Trained match models and the configuration they were trained with (the newest is used)."""
+
+identity_decisions = Table(
+    "identity_decisions",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("detail", Json, nullable=False),
+)
+"""A person's decisions: ``split`` (these records apart from those), ``apart`` and ``same``
+(a review item). They are not derived from the log: ``c360 rebuild`` keeps them."""
+
+identity_decision_nodes = Table(
+    "identity_decision_nodes",
+    metadata,
+    Column("decision_id", BigInteger, primary_key=True),
+    Column("source_id", Integer, primary_key=True),
+    Column("node_type", String(20), primary_key=True),
+    Column("node_key", Text, primary_key=True),
+    Column("side", Integer, nullable=False),
+    Index("ix_identity_decision_nodes_node", "source_id", "node_type", "node_key"),
+)
+
+identity_reviews = Table(
+    "identity_reviews",
+    metadata,
+    Column("a", BigInteger, primary_key=True),
+    Column("b", BigInteger, primary_key=True),
+    Column("weight", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+"""Node pairs in the review band (or refused as ambiguous) that are in different profiles:
+open questions for a person. A decision (``identity_decisions``) answers one for good."""
+
 DERIVED_TABLES = (
     profile_merges,
     profile_events,
-    profile_identifiers,
+    identity_reviews,
+    identity_pairs,
+    identity_keys,
+    identity_nodes,
     profiles,
     record_identifiers,
     source_records,

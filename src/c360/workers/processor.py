@@ -21,7 +21,7 @@ from c360.eventlog.service import (
     set_checkpoint,
 )
 from c360.ingest.records import RECORD_TYPE
-from c360.profiles.service import apply_events
+from c360.profiles.service import apply_entries as apply_to_profiles
 from c360.standardize.service import INLINE, Standardizer, apply_records
 from c360.storage.engine import reader
 
@@ -51,13 +51,14 @@ def process_available(engine: Engine, batch_size: int, standardizer: Standardize
 def apply_entries(
     conn: Connection, events: list[StoredEvent], standardizer: Standardizer = INLINE
 ) -> None:
-    """Records (files, databases, webhooks) go to the source records, the rest to profiles."""
+    """Records (files, databases, webhooks) are standardized into the source records; what
+    changed, and the tracked messages, are resolved into profiles."""
     records = [e for e in events if e.type == RECORD_TYPE]
     if records:
-        apply_records(conn, records, standardizer)
-        apply_events(conn, [e for e in events if e.type != RECORD_TYPE])
+        changed = apply_records(conn, records, standardizer)
+        apply_to_profiles(conn, changed, [e for e in events if e.type != RECORD_TYPE])
     else:
-        apply_events(conn, events)
+        apply_to_profiles(conn, [], events)
 
 
 def _process_next_alone(engine: Engine) -> int:

@@ -1,0 +1,1050 @@
+"""Identity resolution against the store: nodes in, profiles out, incrementally or in bulk.
+
+``update_nodes`` records what a batch of log entries says about each node (a record's
+features and identifiers, a tracked identity's links); ``resolve_changed`` then re-resolves
+only what those changes touch: it rescoring the changed nodes against the candidates their
+keys find, re-clusters the connected part of the graph around them with
+``resolution.resolve_nodes`` and writes the profiles that changed, with a merge or split
+record naming the evidence. ``resolve_all`` runs the same clustering over every node at once
+(``c360 resolve``), after training the match model on the data.
+
+Everything runs in the caller's transaction.
+"""
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
+
+from c360.identity.clustering import TIER_ATTACH, TIER_PROBABILISTIC, Clustering
+from c360.identity.comparisons import COMPARISONS, FeatureTable, compare
+from c360.identity.config import DEFAULT_CONFIG, IdentityConfig, parse_config
+from c360.identity.features import (
+    NODE_RECORD,
+    RULE_FEATURES,
+    NodeInput,
+    blocking_keys,
+    features_of,
+    id_key,
+    identifier_keys,
+    tracked_fields,
+)
+from c360.identity.model import MatchModel, estimate_m, estimate_u, term_frequency_tables
+from c360.identity.resolution import (
+    ROLE_HOLDS,
+    ROLE_LINK,
+    Node,
+    Scored,
+    candidate_pairs,
+    group_tier,
+    links,
+    resolve_nodes,
+    score_pairs,
+)
+from c360.kernel.clock import system_clock as now_us
+from c360.storage.dialect import insert_many_ignoring_duplicates, key_in
+from c360.storage.tables import (
+    identity_decision_nodes,
+    identity_decisions,
+    identity_keys,
+    identity_models,
+    identity_nodes,
+    identity_pairs,
+    identity_reviews,
+    profile_merges,
+    profiles,
+    source_records,
+    sources,
+)
+
+COMPARISONS_BY_INDEX = [c.name for c in COMPARISONS]
+_PROFILE_NAMESPACE = uuid.UUID("5f2c8a52-3a9f-4d1e-9c55-0c3600000002")
+_CHUNK = 500
+COMPONENT_LIMIT = 20_000
+"""A component larger than this is resolved anyway, and reported: it usually means a value
+that should be blocked (a shop's phone) links thousands of records."""
+
+
+def profile_id_of(stable: tuple[str, str, str], salt: int = 0) -> str:
+    """The id a profile gets when ``stable`` is its first node (stable across rebuilds)."""
+    name = "\x1f".join(stable) + (f"\x1f{salt}" if salt else "")
+    return str(uuid.uuid5(_PROFILE_NAMESPACE, name))
+
+
+# -- model and configuration --------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Resolver:
+    """The configuration and model in effect (the newest stored, or the defaults)."""
+
+    config: IdentityConfig
+    model: MatchModel
+
+    @classmethod
+    def load(cls, conn: Connection) -> "Resolver":
+        row = conn.execute(
+            select(identity_models.c.version, identity_models.c.params, identity_models.c.config)
+            .order_by(identity_models.c.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return cls(DEFAULT_CONFIG, MatchModel())
+        return cls(parse_config(row.config), MatchModel.from_json(row.params, row.version))
+
+
+def store_model(conn: Connection, config: IdentityConfig, model: MatchModel) -> int:
+    version = (conn.execute(select(func.max(identity_models.c.version))).scalar() or 0) + 1
+    conn.execute(
+        insert(identity_models).values(
+            version=version,
+            params=model.as_json(),
+            config=config.model_dump(mode="json"),
+            created_at_us=now_us(),
+        )
+    )
+    model.version = version
+    return version
+
+
+# -- nodes ----------------------------------------------------------------------------------
+
+
+def node_keys(
+    config: IdentityConfig,
+    source_id: int,
+    features: dict[str, str],
+    identifiers: Sequence[Sequence[str]],
+    links: Sequence[Sequence[str]],
+) -> list[tuple[str, int]]:
+    """Every key a node is indexed under, with its role."""
+    ids = [(t, v) for t, v in identifiers]
+    keys = {(k, ROLE_HOLDS) for k in identifier_keys(config, source_id, ids)}
+    keys.update((k, ROLE_HOLDS) for k in blocking_keys(features))
+    have = {t: v for t, v in ids if not config.identifier(t).is_blocked(v)}
+    for rule in config.rules:
+        parts = []
+        for name in rule:
+            value = features.get(RULE_FEATURES[name]) if name in RULE_FEATURES else have.get(name)
+            if not value:
+                break
+            parts.append(f"{name}={value}")
+        else:
+            keys.add(("r:" + "|".join(parts), ROLE_HOLDS))
+    for id_type, value in links:
+        rule = config.identifier(id_type)
+        if value and not rule.is_blocked(value):
+            keys.add((id_key(id_type, value, source_id if rule.per_source else None), ROLE_LINK))
+    held = {k for k, r in keys if r == ROLE_HOLDS}
+    return sorted((k, r) for k, r in keys if r == ROLE_HOLDS or k not in held)
+
+
+def limited_values(
+    config: IdentityConfig, identifiers: Sequence[Sequence[str]]
+) -> list[tuple[str, str]]:
+    limited = config.limited
+    return sorted(
+        {
+            (t, v)
+            for t, v in identifiers
+            if t in limited and v and not config.identifier(t).is_blocked(v)
+        }
+    )
+
+
+@dataclass(slots=True)
+class NodeChanges:
+    changed: set[int] = field(default_factory=set)
+    keys_added: dict[str, int] = field(default_factory=dict)
+    keys_removed: dict[str, int] = field(default_factory=dict)
+    node_of: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    """Every input's node id, changed or not (events are filed under it)."""
+    traits_changed: set[int] = field(default_factory=set)
+    """Tracked identities whose traits changed without changing how they match."""
+
+
+def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInput]) -> NodeChanges:
+    """Create or update the nodes of ``inputs`` (later inputs of one node win, links and
+    identifiers accumulate for tracked identities); return what changed."""
+    config = resolver.config
+    out = NodeChanges()
+    if not inputs:
+        return out
+    merged: dict[tuple[int, str, str], NodeInput] = {}
+    first_seq: dict[tuple[int, str, str], int] = {}
+    for item in inputs:
+        key = (item.source_id, item.node_type, item.key)
+        previous = merged.get(key)
+        first_seq.setdefault(key, item.first_seq or item.seq)
+        if previous is None or item.node_type == NODE_RECORD:
+            merged[key] = item
+        else:
+            previous.identifiers = _union(previous.identifiers, item.identifiers)
+            previous.links = _union(previous.links, item.links)
+            if item.traits:
+                previous.traits = {**(previous.traits or {}), **item.traits}
+            previous.seq, previous.at_us = item.seq, item.at_us
+    existing = _load_nodes_by_key(conn, list(merged))
+    decisions = _decisions_for(conn, list(merged))
+    new_rows: list[dict[str, Any]] = []
+    touched: list[dict[str, Any]] = []
+    for key, item in merged.items():
+        row = existing.get(key)
+        tracked = item.node_type != NODE_RECORD
+        if tracked:
+            # A tracked identity keeps what every event said about it.
+            if row is not None:
+                item.identifiers = _union([tuple(x) for x in row["identifiers"]["ids"]], item.identifiers)
+                item.links = _union([tuple(x) for x in row["identifiers"]["links"]], item.links)
+                item.traits = {**(row["traits"] or {}), **(item.traits or {})}
+            item.fields = tracked_fields(item.traits or {})
+        features = features_of(item.fields)
+        ids = sorted({(t, v) for t, v in item.identifiers})
+        links = sorted({(t, v) for t, v in item.links})
+        stored_keys = {"ids": [list(x) for x in ids], "links": [list(x) for x in links]}
+        limited = limited_values(config, ids) + decisions.get(key, ([], []))[0]
+        keys = node_keys(config, item.source_id, features, ids, links) + decisions.get(
+            key, ([], [])
+        )[1]
+        values = {
+            "kind": item.kind if not tracked else "tracked",
+            "features": features,
+            "identifiers": stored_keys,
+            "limited": [list(x) for x in limited],
+            "traits": item.traits if tracked else None,
+            "last_seq": item.seq,
+            "at_us": item.at_us,
+        }
+        if row is None:
+            new_rows.append(
+                {
+                    "source_id": item.source_id,
+                    "node_type": item.node_type,
+                    "node_key": item.key,
+                    "first_seq": first_seq[key],
+                    "profile_id": None,
+                    **values,
+                    "_keys": keys,
+                }
+            )
+            continue
+        out.node_of[key] = row["id"]
+        same = (
+            row["features"] == features
+            and row["identifiers"] == stored_keys
+            and [tuple(x) for x in row["limited"]] == limited
+        )
+        if same:
+            if tracked and (row["traits"] != item.traits or row["last_seq"] < item.seq):
+                touched.append(
+                    {
+                        "nid": row["id"],
+                        "traits": item.traits,
+                        "last_seq": item.seq,
+                        "at_us": item.at_us,
+                        "pid": row["profile_id"],
+                    }
+                )
+                if row["traits"] != item.traits:
+                    out.traits_changed.add(row["id"])
+            continue
+        conn.execute(update(identity_nodes).where(identity_nodes.c.id == row["id"]).values(values))
+        old_keys = _keys_of(conn, [row["id"]]).get(row["id"], [])
+        _replace_keys(conn, row["id"], old_keys, keys, out)
+        out.changed.add(row["id"])
+    if touched:
+        conn.execute(
+            update(identity_nodes)
+            .where(identity_nodes.c.id == bindparam("nid"))
+            .values(
+                traits=bindparam("traits"), last_seq=bindparam("last_seq"), at_us=bindparam("at_us")
+            ),
+            [{k: v for k, v in t.items() if k != "pid"} for t in touched],
+        )
+        bumps = [{"pid": t["pid"], "seq": t["last_seq"]} for t in touched if t["pid"]]
+        if bumps:
+            conn.execute(
+                update(profiles)
+                .where(profiles.c.id == bindparam("pid"), profiles.c.updated_seq < bindparam("seq"))
+                .values(updated_seq=bindparam("seq")),
+                bumps,
+            )
+    if new_rows:
+        for row in new_rows:
+            keys = row.pop("_keys")
+            node_id = conn.execute(insert(identity_nodes).values(row)).inserted_primary_key[0]
+            key = (row["source_id"], row["node_type"], row["node_key"])
+            out.node_of[key] = node_id
+            out.changed.add(node_id)
+            _replace_keys(conn, node_id, [], keys, out)
+    return out
+
+
+def _union(a: Iterable[tuple[str, str]], b: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted({(str(t), str(v)) for t, v in [*a, *b]})
+
+
+def _replace_keys(
+    conn: Connection,
+    node_id: int,
+    old: list[tuple[str, int]],
+    new: list[tuple[str, int]],
+    out: NodeChanges,
+) -> None:
+    old_set, new_set = set(old), set(new)
+    gone = old_set - new_set
+    added = new_set - old_set
+    if gone:
+        conn.execute(
+            delete(identity_keys).where(
+                identity_keys.c.node_id == node_id,
+                identity_keys.c.key.in_([k for k, _ in gone]),
+            )
+        )
+        for k, _ in gone:
+            out.keys_removed[k] = out.keys_removed.get(k, 0) + 1
+    if added:
+        insert_many_ignoring_duplicates(
+            conn,
+            identity_keys,
+            [{"key": k, "node_id": node_id, "role": r} for k, r in sorted(added)],
+        )
+        for k, _ in added:
+            out.keys_added[k] = out.keys_added.get(k, 0) + 1
+
+
+def _load_nodes_by_key(
+    conn: Connection, keys: list[tuple[int, str, str]]
+) -> dict[tuple[int, str, str], dict[str, Any]]:
+    found: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for chunk in _chunks(keys, _CHUNK):
+        rows = conn.execute(
+            select(
+                identity_nodes.c.id,
+                identity_nodes.c.source_id,
+                identity_nodes.c.node_type,
+                identity_nodes.c.node_key,
+                identity_nodes.c.features,
+                identity_nodes.c.identifiers,
+                identity_nodes.c.limited,
+                identity_nodes.c.traits,
+                identity_nodes.c.last_seq,
+                identity_nodes.c.profile_id,
+            ).where(
+                tuple_(
+                    identity_nodes.c.source_id, identity_nodes.c.node_type, identity_nodes.c.node_key
+                ).in_(chunk)
+            )
+        )
+        for row in rows:
+            found[(row.source_id, row.node_type, row.node_key)] = row._asdict()
+    return found
+
+
+def _decisions_for(
+    conn: Connection, keys: list[tuple[int, str, str]]
+) -> dict[tuple[int, str, str], tuple[list[tuple[str, str]], list[tuple[str, int]]]]:
+    """Limited pseudo-values (``split:7`` = side) and ``m:`` keys that decisions give nodes."""
+    out: dict[tuple[int, str, str], tuple[list[tuple[str, str]], list[tuple[str, int]]]] = {}
+    for chunk in _chunks(keys, _CHUNK):
+        rows = conn.execute(
+            select(
+                identity_decision_nodes.c.source_id,
+                identity_decision_nodes.c.node_type,
+                identity_decision_nodes.c.node_key,
+                identity_decision_nodes.c.decision_id,
+                identity_decision_nodes.c.side,
+                identity_decisions.c.kind,
+            )
+            .select_from(
+                identity_decision_nodes.join(
+                    identity_decisions,
+                    identity_decisions.c.id == identity_decision_nodes.c.decision_id,
+                )
+            )
+            .where(
+                tuple_(
+                    identity_decision_nodes.c.source_id,
+                    identity_decision_nodes.c.node_type,
+                    identity_decision_nodes.c.node_key,
+                ).in_(chunk)
+            )
+        )
+        for row in rows:
+            limited, keys_ = out.setdefault((row.source_id, row.node_type, row.node_key), ([], []))
+            if row.kind == "same":
+                keys_.append((f"m:{row.decision_id}", ROLE_HOLDS))
+            else:
+                limited.append((f"split:{row.decision_id}", str(row.side)))
+    return out
+
+
+def _keys_of(conn: Connection, node_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+    out: dict[int, list[tuple[str, int]]] = {}
+    for chunk in _chunks(list(node_ids), _CHUNK):
+        for key, node_id, role in conn.execute(
+            select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role).where(
+                key_in(conn, identity_keys.c.node_id, chunk)
+            )
+        ):
+            out.setdefault(node_id, []).append((key, role))
+    return out
+
+
+def _members(conn: Connection, keys: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+    out: dict[str, list[tuple[int, int]]] = {}
+    for chunk in _chunks(sorted(set(keys)), _CHUNK):
+        for key, node_id, role in conn.execute(
+            select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role).where(
+                key_in(conn, identity_keys.c.key, chunk)
+            )
+        ):
+            out.setdefault(key, []).append((node_id, role))
+    return out
+
+
+def _load_nodes(conn: Connection, node_ids: Iterable[int]) -> dict[int, tuple[Node, str | None]]:
+    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+    ids = sorted(set(node_ids))
+    keys = _keys_of(conn, ids)
+    out: dict[int, tuple[Node, str | None]] = {}
+    for chunk in _chunks(ids, _CHUNK):
+        for row in conn.execute(
+            select(
+                identity_nodes.c.id,
+                identity_nodes.c.source_id,
+                identity_nodes.c.node_type,
+                identity_nodes.c.node_key,
+                identity_nodes.c.first_seq,
+                identity_nodes.c.last_seq,
+                identity_nodes.c.features,
+                identity_nodes.c.limited,
+                identity_nodes.c.profile_id,
+            ).where(key_in(conn, identity_nodes.c.id, chunk))
+        ):
+            node = Node(
+                row.id,
+                (names.get(row.source_id, str(row.source_id)), row.node_type, row.node_key),
+                row.first_seq,
+                row.features,
+                keys.get(row.id, []),
+                [(t, v) for t, v in row.limited],
+                row.last_seq,
+            )
+            out[row.id] = (node, row.profile_id)
+    return out
+
+
+# -- incremental resolution -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ProfileChanges:
+    """What a resolution changed: the profiles to refresh and the nodes that moved."""
+
+    touched: set[str] = field(default_factory=set)
+    moved: dict[int, tuple[str | None, str]] = field(default_factory=dict)
+    merges: int = 0
+    splits: int = 0
+    reviews: int = 0
+    skipped_keys: list[str] = field(default_factory=list)
+    largest_component: int = 0
+
+
+def resolve_changed(
+    conn: Connection, resolver: Resolver, changes: NodeChanges, seq: int
+) -> ProfileChanges:
+    """Re-resolve what the changed nodes touch."""
+    result = ProfileChanges()
+    if not changes.changed:
+        return result
+    config = resolver.config
+    focus = set(changes.changed)
+    # A blocking group that grows past the cap stops making pairs (or starts again when it
+    # shrinks back): its members are re-paired, so the pairs are what a batch run would find.
+    boundary = [
+        k
+        for k in {*changes.keys_added, *changes.keys_removed}
+        if group_tier(k, (), config) is None
+    ]
+    if boundary:
+        sizes = _group_sizes(conn, boundary)
+        for key in boundary:
+            after = sizes.get(key, 0)
+            before = after - changes.keys_added.get(key, 0) + changes.keys_removed.get(key, 0)
+            if (before > config.block_cap) != (after > config.block_cap):
+                focus.update(n for n, _ in _members(conn, [key]).get(key, []))
+    _delete_pairs(conn, focus)
+    focus_keys = _keys_of(conn, sorted(focus))
+    groups = _members(conn, [k for keys in focus_keys.values() for k, _ in keys])
+    pairs, skipped = candidate_pairs(groups, config, focus)
+    result.skipped_keys = skipped
+    candidates = {n for pair in pairs for n in pair}
+    loaded = _load_nodes(conn, candidates | focus)
+    scored = score_pairs({n: v[0] for n, v in loaded.items()}, pairs, resolver.model)
+    _insert_pairs(conn, scored)
+    before_profiles = {v[1] for n, v in loaded.items() if n in focus and v[1] is not None}
+    component = _component(conn, config, focus, before_profiles)
+    result.largest_component = len(component)
+    nodes = _load_nodes(conn, component)
+    groups = _members(conn, [k for n, _ in nodes.values() for k, _ in n.keys])
+    scored = _pairs_among(conn, set(nodes))
+    clustering = resolve_nodes({n: v[0] for n, v in nodes.items()}, groups, scored, config)
+    _write_profiles(conn, nodes, clustering, seq, result)
+    _record_reviews(conn, config, clustering, scored, nodes, result)
+    return result
+
+
+def _group_sizes(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(keys)), _CHUNK):
+        for key, count in conn.execute(
+            select(identity_keys.c.key, func.count())
+            .where(key_in(conn, identity_keys.c.key, chunk))
+            .group_by(identity_keys.c.key)
+        ):
+            out[key] = count
+    return out
+
+
+def _delete_pairs(conn: Connection, nodes: set[int]) -> None:
+    for chunk in _chunks(sorted(nodes), _CHUNK):
+        conn.execute(delete(identity_pairs).where(key_in(conn, identity_pairs.c.a, chunk)))
+        conn.execute(delete(identity_pairs).where(key_in(conn, identity_pairs.c.b, chunk)))
+
+
+def _insert_pairs(conn: Connection, scored: Sequence[Scored]) -> None:
+    insert_many_ignoring_duplicates(
+        conn,
+        identity_pairs,
+        [{"a": s.a, "b": s.b, "weight": s.weight, "levels": s.levels} for s in scored],
+    )
+
+
+def _pairs_among(conn: Connection, nodes: set[int]) -> list[Scored]:
+    out: list[Scored] = []
+    for chunk in _chunks(sorted(nodes), _CHUNK):
+        for a, b, weight, levels in conn.execute(
+            select(
+                identity_pairs.c.a, identity_pairs.c.b, identity_pairs.c.weight, identity_pairs.c.levels
+            ).where(key_in(conn, identity_pairs.c.a, chunk))
+        ):
+            if b in nodes:
+                out.append(Scored(a, b, weight, levels))
+    return out
+
+
+def _component(
+    conn: Connection, config: IdentityConfig, start: set[int], profile_ids: set[str]
+) -> set[int]:
+    """Every node connected to ``start`` (or in one of ``profile_ids``) through deterministic
+    groups, decisions and pairs at or above the review threshold."""
+    seen: set[int] = set(start)
+    for chunk in _chunks(sorted(profile_ids), _CHUNK):
+        seen.update(
+            conn.execute(
+                select(identity_nodes.c.id).where(key_in(conn, identity_nodes.c.profile_id, chunk))
+            ).scalars()
+        )
+    frontier = set(seen)
+    review = config.thresholds.review_weight
+    while frontier:
+        keys = _keys_of(conn, sorted(frontier))
+        # every group but blocking keys: whether it is deterministic depends on its members
+        # (an identifier that does not merge alone does when another node links to it)
+        wanted = {k for ks in keys.values() for k, _ in ks if not k.startswith("b:")}
+        reached: set[int] = set()
+        for key, members in _members(conn, sorted(wanted)).items():
+            if links(key, (r for _, r in members), config):
+                reached.update(n for n, _ in members)
+        for chunk in _chunks(sorted(frontier), _CHUNK):
+            for a, b in conn.execute(
+                select(identity_pairs.c.a, identity_pairs.c.b).where(
+                    key_in(conn, identity_pairs.c.a, chunk), identity_pairs.c.weight >= review
+                )
+            ):
+                reached.add(b)
+            for a, b in conn.execute(
+                select(identity_pairs.c.a, identity_pairs.c.b).where(
+                    key_in(conn, identity_pairs.c.b, chunk), identity_pairs.c.weight >= review
+                )
+            ):
+                reached.add(a)
+        frontier = reached - seen
+        seen |= frontier
+        if len(seen) > COMPONENT_LIMIT * 10:
+            break
+    return seen
+
+
+# -- writing the partition ----------------------------------------------------------------------
+
+
+def _write_profiles(
+    conn: Connection,
+    nodes: Mapping[int, tuple[Node, str | None]],
+    clustering: Clustering,
+    seq: int,
+    result: ProfileChanges,
+) -> None:
+    """Write the partition: each cluster is the profile named after its first node (the
+    oldest, by log position), so ids depend on the partition alone, never on how the log was
+    cut into batches. A profile whose first node joins an older one is merged into it (its id
+    keeps resolving); one whose first node leaves again comes back (a split)."""
+    at_us = now_us()
+    previous = {n: pid for n, (_node, pid) in nodes.items()}
+    assigned: dict[int, str] = {}
+    live: dict[str, list[int]] = {}
+    for group in clustering.clusters().values():
+        anchor = min(group, key=lambda n: (nodes[n][0].first_seq, nodes[n][0].stable))
+        pid = profile_id_of(nodes[anchor][0].stable)
+        live[pid] = group
+        for n in group:
+            assigned[n] = pid
+    existing_ids = {pid for pid in previous.values() if pid is not None}
+    rows = {
+        r.id: r
+        for chunk in _chunks(sorted(set(live) | existing_ids), _CHUNK)
+        for r in conn.execute(
+            select(profiles.c.id, profiles.c.merged_into, profiles.c.updated_seq).where(
+                key_in(conn, profiles.c.id, chunk)
+            )
+        )
+    }
+    new_profiles = []
+    for pid, group in sorted(live.items()):
+        first = min(nodes[n][0].first_seq for n in group)
+        last = max(nodes[n][0].last_seq for n in group)
+        if pid not in rows:
+            new_profiles.append(
+                {
+                    "id": pid,
+                    "traits": {},
+                    "created_seq": first,
+                    "updated_seq": last,
+                    "merged_into": None,
+                }
+            )
+            if existing_ids & {previous[n] for n in group}:
+                # its records were part of another profile until now
+                parted_from = sorted({previous[n] for n in group if previous[n] is not None})
+                for other in parted_from:
+                    if other in live:
+                        result.splits += 1
+                        _history(conn, "split", other, pid, seq, at_us, "records parted", None)
+        else:
+            values: dict[str, Any] = {}
+            if rows[pid].merged_into is not None:
+                values["merged_into"] = None
+                result.splits += 1
+                _history(conn, "split", rows[pid].merged_into, pid, seq, at_us, "records parted", None)
+            if rows[pid].updated_seq != last:
+                values["updated_seq"] = last
+            if values:
+                conn.execute(update(profiles).where(profiles.c.id == pid).values(**values))
+        result.touched.add(pid)
+    if new_profiles:
+        conn.execute(insert(profiles), new_profiles)
+    for pid in sorted(existing_ids - set(live)):
+        # the profile's first node now belongs to an older profile: merged into it
+        old_nodes = [n for n, old in previous.items() if old == pid]
+        anchor = min(old_nodes, key=lambda n: (nodes[n][0].first_seq, nodes[n][0].stable))
+        survivor = assigned[anchor]
+        evidence = _evidence_between(clustering, set(old_nodes), set(live[survivor]))
+        conn.execute(
+            update(profiles).where(profiles.c.merged_into == pid).values(merged_into=survivor)
+        )
+        conn.execute(update(profiles).where(profiles.c.id == pid).values(merged_into=survivor))
+        _history(conn, "merge", survivor, pid, seq, at_us, _reason(evidence), evidence)
+        result.merges += 1
+        result.touched.add(survivor)
+    moved: dict[str, list[int]] = {}
+    for n, pid in assigned.items():
+        if previous[n] != pid:
+            moved.setdefault(pid, []).append(n)
+            result.moved[n] = (previous[n], pid)
+    for pid, group in moved.items():
+        for chunk in _chunks(sorted(group), _CHUNK):
+            conn.execute(
+                update(identity_nodes)
+                .where(key_in(conn, identity_nodes.c.id, chunk))
+                .values(profile_id=pid)
+            )
+
+
+def _evidence_between(clustering: Clustering, a: set[int], b: set[int]) -> list[dict[str, Any]]:
+    out = []
+    for edge in clustering.accepted:
+        if (edge.a in a and edge.b in b) or (edge.a in b and edge.b in a):
+            out.append(
+                {
+                    "a": edge.a,
+                    "b": edge.b,
+                    "kind": _edge_kind(edge.tier),
+                    "key": edge.reason,
+                    "weight": edge.weight,
+                }
+            )
+    return out[:20]
+
+
+def _edge_kind(tier: int) -> str:
+    return {0: "reviewed", 1: "deterministic", TIER_PROBABILISTIC: "probabilistic", TIER_ATTACH: "attach"}[tier]
+
+
+def _reason(evidence: list[dict[str, Any]]) -> str:
+    if not evidence:
+        return "joined through other records of the profile"
+    return describe_key(evidence[0]["key"], evidence[0]["kind"], evidence[0]["weight"])
+
+
+def describe_key(key: str, kind: str, weight: float) -> str:
+    """An edge in words: ``shared email a@b.co``, ``rule email + first_name``..."""
+    if kind in ("probabilistic", "attach"):
+        return f"{kind} match (weight {weight:.1f})"
+    if key.startswith("r:"):
+        return "rule " + " + ".join(p.split("=", 1)[0] for p in key[2:].split("|"))
+    if key.startswith("m:"):
+        return "a reviewer decided they are the same person"
+    id_type, _, rest = key.partition(":")
+    if id_type.endswith("_id") and rest.split(":", 1)[0].isdigit() and ":" in rest:
+        rest = rest.split(":", 1)[1]
+    return f"shared {id_type} {rest}"
+
+
+def _history(
+    conn: Connection,
+    action: str,
+    survivor: str,
+    other: str,
+    seq: int,
+    at_us: int,
+    reason: str,
+    evidence: list[dict[str, Any]] | None,
+) -> None:
+    conn.execute(
+        insert(profile_merges).values(
+            survivor_id=survivor,
+            merged_id=other,
+            seq=seq,
+            reason=reason,
+            action=action,
+            evidence=evidence,
+            at_us=at_us,
+        )
+    )
+
+
+def _decided_apart(a: Node, b: Node) -> bool:
+    sides = {t: v for t, v in a.limited if t.startswith("split:")}
+    return any(t in sides and sides[t] != v for t, v in b.limited if t.startswith("split:"))
+
+
+def _record_reviews(
+    conn: Connection,
+    config: IdentityConfig,
+    clustering: Clustering,
+    scored: Sequence[Scored],
+    nodes: Mapping[int, tuple[Node, str | None]],
+    result: ProfileChanges,
+) -> None:
+    """Pairs in the review band between different profiles, and refused ambiguous attaches,
+    become open review items (once; a decided pair is not asked again)."""
+    root = clustering.root
+    lo, hi = config.thresholds.review_weight, config.thresholds.merge_weight
+    items: dict[tuple[int, int], tuple[float, str]] = {}
+    for s in scored:
+        if lo <= s.weight < hi and root.get(s.a) != root.get(s.b):
+            items[(s.a, s.b)] = (s.weight, "in the review band")
+    for edge, why in clustering.refused:
+        if edge.tier >= TIER_PROBABILISTIC and root.get(edge.a) != root.get(edge.b):
+            a, b = sorted((edge.a, edge.b))
+            items.setdefault((a, b), (edge.weight, why))
+    for a, b in list(items):
+        if a in nodes and b in nodes and _decided_apart(nodes[a][0], nodes[b][0]):
+            del items[(a, b)]
+    # the component's questions are asked afresh: those it answered go away
+    for chunk in _chunks(sorted(nodes), _CHUNK):
+        conn.execute(delete(identity_reviews).where(key_in(conn, identity_reviews.c.a, chunk)))
+    if items:
+        insert_many_ignoring_duplicates(
+            conn,
+            identity_reviews,
+            [
+                {"a": a, "b": b, "weight": w, "reason": why}
+                for (a, b), (w, why) in sorted(items.items())
+            ],
+        )
+        result.reviews = len(items)
+
+
+# -- batch resolution -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BatchReport:
+    nodes: int = 0
+    pairs: int = 0
+    profiles: int = 0
+    merged_nodes: int = 0
+    reviews: int = 0
+    skipped_keys: int = 0
+    model_version: int = 0
+    em_iterations: int = 0
+    changes: ProfileChanges = field(default_factory=ProfileChanges)
+
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def _no_progress(step: str, done: int, total: int | None) -> None:
+    return None
+
+
+def resolve_all(
+    conn: Connection,
+    config: IdentityConfig,
+    *,
+    train: bool = True,
+    seq: int = 0,
+    progress: Progress = _no_progress,
+) -> BatchReport:
+    """Resolve every node at once: re-key (the configuration may have changed), train the
+    model on the data, score every candidate pair, cluster, write what changed."""
+    report = BatchReport()
+    resolver = Resolver.load(conn)
+    rekey_nodes(conn, config, progress)
+    nodes = {n: v for n, v in _load_all(conn, progress).items()}
+    report.nodes = len(nodes)
+    groups = _all_groups(conn)
+    pairs, skipped = candidate_pairs(groups, config)
+    report.skipped_keys = len(skipped)
+    plain = {n: v[0] for n, v in nodes.items()}
+    if train:
+        progress("training the match model", 0, None)
+        model = train_model(plain, groups, config)
+        store_model(conn, config, model)
+    else:
+        model = resolver.model
+        if resolver.config != config:
+            store_model(conn, config, model)
+    report.model_version = model.version
+    report.em_iterations = model.em_iterations
+    progress("scoring pairs", 0, len(pairs))
+    conn.execute(delete(identity_pairs))
+    scored: list[Scored] = []
+    ordered = sorted(pairs)
+    step = 200_000
+    for start in range(0, len(ordered), step):
+        chunk = score_pairs(plain, ordered[start : start + step], model)
+        _insert_pairs(conn, chunk)
+        scored.extend(chunk)
+        progress("scoring pairs", start + len(chunk), len(pairs))
+    report.pairs = len(scored)
+    progress("clustering", 0, None)
+    clustering = resolve_nodes(plain, groups, scored, config)
+    progress("writing profiles", 0, None)
+    _write_profiles(conn, nodes, clustering, seq, report.changes)
+    conn.execute(delete(identity_reviews))
+    _record_reviews(conn, config, clustering, scored, nodes, report.changes)
+    report.profiles = len(set(clustering.root.values()))
+    report.merged_nodes = report.nodes - report.profiles
+    report.reviews = report.changes.reviews
+    return report
+
+
+TRAINING_ROUNDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("shared contact point", ("email:", "phone:", "b:p8:", "b:el:"), ("email", "phone")),
+    (
+        "similar name",
+        ("b:fd:", "b:ld:", "b:fl:", "b:fp:", "b:tk:"),
+        ("given_name", "family_name", "birth_date", "postal_code"),
+    ),
+)
+"""EM rounds, as Splink trains: each on the pairs one kind of blocking key finds, estimating
+m only for the comparisons that did not choose the pairs (a pair found by its shared email
+says nothing about how often the same person's emails agree)."""
+
+
+def train_model(
+    nodes: Mapping[int, Node],
+    groups: Mapping[str, Sequence[tuple[int, int]]],
+    config: IdentityConfig,
+    *,
+    seed: int = 7,
+) -> MatchModel:
+    """u from random pairs, m by EM per training round, the prior from every candidate pair,
+    term frequencies from the values."""
+    from c360.identity.comparisons import COMPARISON_INDEX
+    from c360.identity.model import estimate_prior
+
+    ids = sorted(n for n, node in nodes.items() if len(node.features) >= 2)
+    model = MatchModel()
+    if len(ids) < 50:
+        return model
+    table = FeatureTable.of([nodes[n].features for n in ids])
+    index = {n: i for i, n in enumerate(ids)}
+    rng = np.random.default_rng(seed)
+    sample = min(1_000_000, len(ids) * 20)
+    left = rng.integers(0, len(ids), sample)
+    right = rng.integers(0, len(ids), sample)
+    keep = left != right
+    u = estimate_u(compare(table, left[keep], right[keep]))
+    estimates: dict[int, list[list[float]]] = {}
+    iterations = 0
+    all_pairs: set[tuple[int, int]] = set()
+    for _name, prefixes, excluded in TRAINING_ROUNDS:
+        pairs: set[tuple[int, int]] = set()
+        for key, members in groups.items():
+            if not key.startswith(prefixes) or group_tier(key, (r for _, r in members), config) is not None:
+                continue
+            found = sorted({index[n] for n, _ in members if n in index})
+            if len(found) < 2 or len(found) > config.block_cap:
+                continue
+            for i, a in enumerate(found):
+                pairs.update((a, b) for b in found[i + 1 :])
+        all_pairs |= pairs
+        if len(pairs) < 100:
+            continue
+        chosen = sorted(pairs)
+        if len(chosen) > 1_000_000:
+            picks = rng.choice(len(chosen), 1_000_000, replace=False)
+            chosen = [chosen[i] for i in sorted(picks)]
+        la = np.array([a for a, _ in chosen], dtype=np.int64)
+        lb = np.array([b for _, b in chosen], dtype=np.int64)
+        levels = compare(table, la, lb)
+        for name in excluded:
+            levels[:, COMPARISON_INDEX[name]] = 0
+        m, _share, run = estimate_m(levels, u)
+        iterations = max(iterations, run)
+        for c in range(len(m)):
+            if COMPARISONS_BY_INDEX[c] not in excluded:
+                estimates.setdefault(c, []).append(m[c])
+    for c, found_m in estimates.items():
+        model.m[c] = [float(x) for x in np.mean(np.array(found_m), axis=0)]
+    model.u = u
+    chosen = sorted(all_pairs)
+    if chosen:
+        la = np.array([a for a, _ in chosen], dtype=np.int64)
+        lb = np.array([b for _, b in chosen], dtype=np.int64)
+        share = estimate_prior(compare(table, la, lb), model.m, u)
+        total_pairs = len(ids) * (len(ids) - 1) / 2
+        model.prior = min(max(share * len(chosen) / total_pairs, 1e-9), 0.5)
+    model.tf, model.tf_floor = term_frequency_tables(table)
+    model.trained_on = len(ids)
+    model.em_iterations = iterations
+    return model
+
+
+def rekey_nodes(conn: Connection, config: IdentityConfig, progress: Progress = _no_progress) -> None:
+    """Recompute every node's features (from its record or traits: a better standardizer or
+    feature takes effect), keys and limited values under ``config``; rewrite the index."""
+    total = conn.execute(select(func.count()).select_from(identity_nodes)).scalar_one()
+    progress("indexing", 0, total)
+    conn.execute(delete(identity_keys))
+    after = 0
+    done = 0
+    while True:
+        rows = conn.execute(
+            select(
+                identity_nodes.c.id,
+                identity_nodes.c.source_id,
+                identity_nodes.c.node_type,
+                identity_nodes.c.node_key,
+                identity_nodes.c.features,
+                identity_nodes.c.identifiers,
+                identity_nodes.c.traits,
+                source_records.c.fields,
+            )
+            .select_from(
+                identity_nodes.outerjoin(
+                    source_records,
+                    (source_records.c.source_id == identity_nodes.c.source_id)
+                    & (source_records.c.record_id == identity_nodes.c.node_key)
+                    & (identity_nodes.c.node_type == NODE_RECORD),
+                )
+            )
+            .where(identity_nodes.c.id > after)
+            .order_by(identity_nodes.c.id)
+            .limit(20_000)
+        ).all()
+        if not rows:
+            break
+        decisions = _decisions_for(conn, [(r.source_id, r.node_type, r.node_key) for r in rows])
+        key_rows = []
+        changed_rows = []
+        for r in rows:
+            if r.node_type == NODE_RECORD:
+                features = features_of(r.fields or {}) if r.fields is not None else r.features
+            else:
+                features = features_of(tracked_fields(r.traits or {}))
+            extra_limited, extra_keys = decisions.get((r.source_id, r.node_type, r.node_key), ([], []))
+            ids, links_ = r.identifiers["ids"], r.identifiers["links"]
+            keys = node_keys(config, r.source_id, features, ids, links_) + extra_keys
+            key_rows.extend({"key": k, "node_id": r.id, "role": role} for k, role in keys)
+            limited = [list(x) for x in limited_values(config, ids) + extra_limited]
+            if features != r.features or limited:
+                changed_rows.append({"nid": r.id, "features": features, "limited": limited})
+        insert_many_ignoring_duplicates(conn, identity_keys, key_rows)
+        if changed_rows:
+            conn.execute(
+                update(identity_nodes)
+                .where(identity_nodes.c.id == bindparam("nid"))
+                .values(features=bindparam("features"), limited=bindparam("limited")),
+                changed_rows,
+            )
+        after = rows[-1].id
+        done += len(rows)
+        progress("indexing", done, total)
+
+
+def _load_all(conn: Connection, progress: Progress) -> dict[int, tuple[Node, str | None]]:
+    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+    keys: dict[int, list[tuple[str, int]]] = {}
+    for key, node_id, role in conn.execute(select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role)):
+        keys.setdefault(node_id, []).append((key, role))
+    out: dict[int, tuple[Node, str | None]] = {}
+    for row in conn.execute(
+        select(
+            identity_nodes.c.id,
+            identity_nodes.c.source_id,
+            identity_nodes.c.node_type,
+            identity_nodes.c.node_key,
+            identity_nodes.c.first_seq,
+            identity_nodes.c.last_seq,
+            identity_nodes.c.features,
+            identity_nodes.c.limited,
+            identity_nodes.c.profile_id,
+        )
+    ):
+        out[row.id] = (
+            Node(
+                row.id,
+                (names.get(row.source_id, str(row.source_id)), row.node_type, row.node_key),
+                row.first_seq,
+                row.features,
+                keys.get(row.id, []),
+                [(t, v) for t, v in row.limited],
+                row.last_seq,
+            ),
+            row.profile_id,
+        )
+    progress("loading nodes", len(out), len(out))
+    return out
+
+
+def _all_groups(conn: Connection) -> dict[str, list[tuple[int, int]]]:
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for key, node_id, role in conn.execute(
+        select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role)
+    ):
+        groups.setdefault(key, []).append((node_id, role))
+    return {k: v for k, v in groups.items() if len(v) > 1}
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
