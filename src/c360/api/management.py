@@ -18,7 +18,7 @@ from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
 from c360.privacy.keys import ApiKey, KeyCache, Role
 from c360.profiles import service as profile_service
-from c360.profiles.model import IdentifierType, Profile
+from c360.profiles.model import Profile
 from c360.standardize.quality import as_json, quality_report
 from c360.storage.engine import reader
 from c360.workers.processor import PROFILES_CHECKPOINT
@@ -30,11 +30,39 @@ class IdentifierOut(BaseModel):
     source: str
 
 
+class RecordRef(BaseModel):
+    source: str = Field(max_length=100)
+    record_id: str = Field(max_length=1000, description="A record id, userId or anonymousId")
+
+
+class SplitIn(BaseModel):
+    records: list[RecordRef] = Field(min_length=1, max_length=10_000)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SplitOut(BaseModel):
+    profile_ids: list[str] = Field(description="The profiles the records are in now")
+
+
+class DecisionIn(BaseModel):
+    decision: str = Field(pattern="^(same|apart)$")
+    reason: str = Field("", max_length=2000)
+
+
+class ReviewsPage(BaseModel):
+    total: int
+    items: list[dict[str, Any]]
+
+
 class ProfileOut(BaseModel):
     id: str
     traits: dict[str, Any]
     identifiers: list[IdentifierOut]
     event_count: int
+    household_id: str | None = None
+    golden: dict[str, Any] | None = Field(
+        None, description="The golden record: each field's value with its provenance"
+    )
 
 
 class EventOut(BaseModel):
@@ -151,6 +179,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
             raise Forbidden("a writer key can only send messages to /v1; use an admin or read key")
         if key.role is Role.READ and request.method not in ("GET", "HEAD"):
             raise Forbidden("a read key can only read")
+        request.state.api_key = key
         return key
 
     router = APIRouter(prefix="/api", dependencies=[Depends(caller)], responses=ERROR_RESPONSES)
@@ -162,12 +191,12 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
 
     @router.get("/profiles/by-identifier/{type}/{value}", response_model=ProfileOut)
     def profile_by_identifier(
-        type: IdentifierType,
+        type: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,49}$")],
         value: Annotated[str, Path(min_length=1, max_length=1000)],
     ) -> ProfileOut:
         """The profile an identifier belongs to."""
         with read_engine.connect() as conn:
-            return _profile_out(profile_service.find_by_identifier(conn, type.value, value))
+            return _profile_out(profile_service.find_by_identifier(conn, type, value))
 
     @router.get("/profiles/{profile_id}", response_model=ProfileOut)
     def profile(profile_id: Annotated[str, Path(max_length=36)]) -> ProfileOut:
@@ -267,7 +296,71 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
             quarantined=[_reject_out(r) for r in quarantined],
         )
 
+    @router.get("/profiles/{profile_id}/identity")
+    def profile_identity(profile_id: Annotated[str, Path(max_length=36)]) -> dict[str, Any]:
+        """Why these records are one person: every record, the edges holding them together
+        (shared identifiers, rules, scored comparisons with their weights), the merges and
+        splits, and the open questions about them."""
+        from c360.identity.decisions import explain
+
+        with read_engine.connect() as conn:
+            return explain(conn, profile_id)
+
+    @router.post("/profiles/{profile_id}/split", response_model=SplitOut)
+    def split_profile(
+        profile_id: Annotated[str, Path(max_length=36)], body: SplitIn, request: Request
+    ) -> SplitOut:
+        """Move records out of a profile for good (the matcher never joins them again)."""
+        from c360.identity.decisions import split
+        from c360.profiles.service import follow_resolution
+
+        with engine.begin() as conn:
+            seq = log_service.get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
+            result, parts = split(
+                conn,
+                profile_id,
+                [(r.source, r.record_id) for r in body.records],
+                actor=_actor(request),
+                reason=body.reason,
+                seq=seq,
+            )
+            follow_resolution(conn, result)
+        return SplitOut(profile_ids=parts)
+
+    @router.get("/identity/reviews", response_model=ReviewsPage)
+    def identity_reviews(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> ReviewsPage:
+        """Record pairs a person should decide on, strongest first."""
+        from c360.identity.decisions import review_items
+
+        with read_engine.connect() as conn:
+            items, total = review_items(conn, limit=limit, offset=offset)
+        return ReviewsPage(total=total, items=[i.as_json() for i in items])
+
+    @router.post("/identity/reviews/{item_id}")
+    def decide_identity_review(
+        item_id: Annotated[str, Path(max_length=50)], body: DecisionIn, request: Request
+    ) -> dict[str, Any]:
+        """``same``: one person (their profiles merge); ``apart``: never merged. Remembered."""
+        from c360.identity.decisions import decide_review
+        from c360.profiles.service import follow_resolution
+
+        with engine.begin() as conn:
+            seq = log_service.get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
+            result = decide_review(
+                conn, item_id, body.decision, actor=_actor(request), reason=body.reason, seq=seq
+            )
+            follow_resolution(conn, result)
+        return {"decided": item_id, "decision": body.decision, "merges": result.merges, "splits": result.splits}
+
     return router
+
+
+def _actor(request: Request) -> str:
+    key = getattr(request.state, "api_key", None)
+    return f"key {key.name}" if key is not None else "api"
 
 
 def _profile_out(profile: Profile) -> ProfileOut:
@@ -278,6 +371,8 @@ def _profile_out(profile: Profile) -> ProfileOut:
             IdentifierOut(type=i.type, value=i.value, source=i.source) for i in profile.identifiers
         ],
         event_count=profile.event_count,
+        household_id=profile.household_id,
+        golden=profile.golden,
     )
 
 

@@ -168,3 +168,166 @@ def _write_profiles(handle: TextIO, rows: Any, file_format: str) -> int:
             )
             count += 1
     return count
+
+
+@identity_app.command("explain")
+def explain_command(
+    profile_id: Annotated[str, typer.Argument(help="A profile id (a merged one works too).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Why these records are one person: each edge in words, the merges, the open questions."""
+    from c360.identity.decisions import explain
+
+    settings = load_settings()
+    engine = store_for(settings)
+    with reported_errors(), engine.connect() as conn:
+        found = explain(conn, profile_id)
+    if as_json:
+        out.print_json(orjson.dumps(found).decode())
+        return
+    out.print(f"[bold]profile {found['profile_id']}[/bold]" + (
+        f" (asked for {found['requested_id']}, merged into it)" if found["requested_id"] != found["profile_id"] else ""
+    ))
+    if found["merged_ids"]:
+        out.print("earlier ids that resolve here: " + ", ".join(found["merged_ids"]))
+    table = Table("source", "record", "kind", title=f"{len(found['records'])} records and identities")
+    for record in found["records"]:
+        table.add_row(record["source"], record["label"], record["kind"])
+    out.print(table)
+    out.print("[bold]why they are one person[/bold]")
+    for edge in found["edges"]:
+        a, b = edge["a"], edge["b"]
+        out.print(f"  {a['source']}:{a['label']} ~ {b['source']}:{b['label']}: {edge['because']}")
+        for part in edge.get("comparisons", []):
+            out.print(f"      {part['field']}: {part['level']} ({part['weight']:+.1f})")
+        if "comparisons" in edge:
+            out.print(f"      prior ({edge['prior']:+.1f}); match probability {edge['probability']:.4f}")
+    if found["history"]:
+        out.print("[bold]history[/bold]")
+        for item in found["history"]:
+            out.print(f"  {item['action']} at log entry {item['seq']}: {item['survivor']} / {item['other']}: {item['reason']}")
+    if found["open_questions"]:
+        out.print(f"[bold]{len(found['open_questions'])} open questions[/bold] (c360 identity review)")
+
+
+@identity_app.command("split")
+def split_command(
+    profile_id: Annotated[str, typer.Argument(help="The profile to split.")],
+    record: Annotated[
+        list[str],
+        typer.Option("--record", help="source:record_id to move out (repeat the option)."),
+    ],
+    reason: Annotated[str, typer.Option(help="Why (kept with the decision).")],
+) -> None:
+    """Move records out of a profile into their own; the matcher never joins them again."""
+    from c360.eventlog.service import get_checkpoint
+    from c360.identity.decisions import split
+    from c360.profiles.service import follow_resolution
+    from c360.workers.processor import PROFILES_CHECKPOINT
+
+    pairs = []
+    for item in record:
+        source, sep, record_id = item.partition(":")
+        if not sep or not source or not record_id:
+            err.print(f"[red]error:[/red] --record {item!r}: write source:record_id")
+            raise typer.Exit(2)
+        pairs.append((source, record_id))
+    settings = load_settings()
+    engine = store_for(settings)
+    with reported_errors(), engine.begin() as conn:
+        seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
+        result, parts = split(conn, profile_id, pairs, actor="cli", reason=reason, seq=seq)
+        follow_resolution(conn, result)
+    out.print(f"split: the records are now in {len(parts)} profiles: " + ", ".join(parts))
+
+
+@identity_app.command("review")
+def review_command(
+    limit: Annotated[int, typer.Option(help="How many items to show.")] = 20,
+    decide: Annotated[
+        str | None, typer.Option(help="An item id (12-34) to decide on, with --decision.")
+    ] = None,
+    decision: Annotated[
+        str | None, typer.Option(help="same (one person) or apart (never merge).")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept with the decision).")] = "",
+) -> None:
+    """The review queue: record pairs a person should decide on; decide with --decide."""
+    from c360.eventlog.service import get_checkpoint
+    from c360.identity.decisions import decide_review, review_items
+    from c360.profiles.service import follow_resolution
+    from c360.workers.processor import PROFILES_CHECKPOINT
+
+    settings = load_settings()
+    engine = store_for(settings)
+    if decide is not None:
+        if decision not in ("same", "apart"):
+            err.print("[red]error:[/red] --decide needs --decision same or --decision apart")
+            raise typer.Exit(2)
+        with reported_errors(), engine.begin() as conn:
+            seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
+            result = decide_review(conn, decide, decision, actor="cli", reason=reason, seq=seq)
+            follow_resolution(conn, result)
+        out.print(f"decided {decide}: {decision} ({result.merges} merges, {result.splits} splits)")
+        return
+    with reported_errors(), engine.connect() as conn:
+        items, total = review_items(conn, limit=limit)
+    if not items:
+        out.print("the review queue is empty")
+        return
+    table = Table("id", "record", "profile", "record", "profile", "p(match)", "why", title=f"{total:,} open items")
+    for item in items:
+        data = item.as_json()
+        table.add_row(
+            data["id"],
+            f"{data['a']['source']}:{data['a']['label']}",
+            (data["a"]["profile_id"] or "")[:8],
+            f"{data['b']['source']}:{data['b']['label']}",
+            (data["b"]["profile_id"] or "")[:8],
+            f"{data['probability']:.3f}",
+            data["reason"],
+        )
+    out.print(table)
+    out.print("decide: c360 identity review --decide ID --decision same|apart --reason TEXT")
+
+
+@identity_app.command("simulate")
+def simulate_command(
+    config: Annotated[Path, typer.Option(help="The configuration to try (YAML).")],
+    keep_model: Annotated[
+        bool, typer.Option("--keep-model", help="Score with the stored model instead of training.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What a configuration would merge and split compared with today; nothing is kept."""
+    from c360.identity.decisions import simulate
+
+    settings = load_settings()
+    engine = store_for(settings)
+    with reported_errors():
+        chosen = load_config(config)
+        with engine.begin() as conn:
+            result = simulate(conn, chosen, train=not keep_model)
+    data = {
+        "profiles_before": result.profiles_before,
+        "profiles_after": result.profiles_after,
+        "records_changing_profile": result.nodes_moved,
+        "merges": result.merge_count,
+        "splits": result.split_count,
+        "merge_examples": result.merges,
+        "split_examples": result.splits,
+    }
+    if as_json:
+        out.print_json(orjson.dumps(data).decode())
+        return
+    table = Table(show_header=False, title=f"simulating {config}")
+    table.add_row("profiles today / with the new configuration", f"{result.profiles_before:,} / {result.profiles_after:,}")
+    table.add_row("records that would change profile", f"{result.nodes_moved:,}")
+    table.add_row("groups of today's profiles that would merge", f"{result.merge_count:,}")
+    table.add_row("today's profiles that would split", f"{result.split_count:,}")
+    out.print(table)
+    for group in result.merges[:10]:
+        out.print("  would merge: " + ", ".join(group))
+    for parts in result.splits[:10]:
+        out.print("  would split into: " + " | ".join(", ".join(f"{r['source']}:{r['label']}" for r in part) for part in parts))
+    out.print("nothing was changed; apply with: c360 resolve --config " + str(config))

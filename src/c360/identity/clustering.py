@@ -196,17 +196,26 @@ def _limit_conflict(
 
 
 def _evidence_against(
-    a: list[int], b: list[int], pair_weight: Mapping[tuple[int, int], float], review_weight: float
+    a: list[int], b: list[int], verdicts: Mapping[tuple[int, int], float], review_weight: float
 ) -> str | None:
+    """Whether the scored pairs across two clusters say "different people": at least as many
+    pairs disagree on the person (birth date, whole name) as agree. One mistyped record does
+    not keep a person apart; a family's records, which disagree on every name, stay apart."""
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     other = set(large)
+    against = agree = 0
     for x in small:
         for y in other:
-            key = (x, y) if x < y else (y, x)
-            weight = pair_weight.get(key)
-            if weight is not None:
-                return (
-                    "records in the two profiles disagree on the person "
-                    f"(birth date or whole name; pair weight {weight:.1f})"
-                )
+            verdict = verdicts.get((x, y) if x < y else (y, x))
+            if verdict is None:
+                continue
+            if verdict < 0:
+                against += 1
+            else:
+                agree += 1
+    if against and against >= agree:
+        return (
+            f"{against} record pairs across the two profiles disagree on the person (birth date "
+            f"or whole name), {agree} agree"
+        )
     return None

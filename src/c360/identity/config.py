@@ -168,6 +168,9 @@ class IdentityConfig(BaseModel):
     block_cap: int = Field(50, ge=2)
     """A blocking key shared by more records than this produces no candidate pairs (the
     records still meet through their other keys); hitting it is counted in the resolve report."""
+    survivorship: dict[str, Any] = Field(default_factory=dict)
+    """The golden record's survivorship rules (see docs/golden-record.md); kept here so one
+    file configures how profiles are formed and what they show."""
     require_person_evidence: bool = True
     """A probabilistic merge needs a given name or birth date that agrees: shared contact
     points and family names alone make a household, not one person."""

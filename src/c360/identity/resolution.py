@@ -223,11 +223,12 @@ def resolve_nodes(
     edges = deterministic_edges(present, order_key, config) + scored_edges(nodes, scored, config)
     limited = {n: node.limited for n, node in nodes.items()}
     limits: dict[str, int] = {t: lim for t, lim in config.limited.items()}
-    # Only pairs whose person evidence disagrees speak against joining their clusters.
+    # Pairs whose person evidence disagrees speak against joining their clusters, pairs
+    # whose names or birth dates agree for it (see clustering: the majority decides).
     pair_weight = {
-        (s.a, s.b): s.weight
+        (s.a, s.b): (-1.0 if contradicts(s.levels) else 1.0)
         for s in scored
-        if s.a in nodes and s.b in nodes and contradicts(s.levels)
+        if s.a in nodes and s.b in nodes and (contradicts(s.levels) or person_evidence(s.levels))
     }
     return cluster(
         list(nodes),

@@ -191,6 +191,8 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
     decisions = _decisions_for(conn, list(merged))
     new_rows: list[dict[str, Any]] = []
     touched: list[dict[str, Any]] = []
+    updated: list[dict[str, Any]] = []
+    new_keys: dict[int, list[tuple[str, int]]] = {}
     for key, item in merged.items():
         row = existing.get(key)
         tracked = item.node_type != NODE_RECORD
@@ -251,9 +253,8 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
                 if row["traits"] != item.traits:
                     out.traits_changed.add(row["id"])
             continue
-        conn.execute(update(identity_nodes).where(identity_nodes.c.id == row["id"]).values(values))
-        old_keys = _keys_of(conn, [row["id"]]).get(row["id"], [])
-        _replace_keys(conn, row["id"], old_keys, keys, out)
+        updated.append({"nid": row["id"], **values})
+        new_keys[row["id"]] = keys
         out.changed.add(row["id"])
     if touched:
         conn.execute(
@@ -272,14 +273,21 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
                 .values(updated_seq=bindparam("seq")),
                 bumps,
             )
+    if updated:
+        conn.execute(
+            update(identity_nodes)
+            .where(identity_nodes.c.id == bindparam("nid"))
+            .values({name: bindparam(name) for name in updated[0] if name != "nid"}),
+            updated,
+        )
     if new_rows:
-        for row in new_rows:
-            keys = row.pop("_keys")
-            node_id = conn.execute(insert(identity_nodes).values(row)).inserted_primary_key[0]
-            key = (row["source_id"], row["node_type"], row["node_key"])
-            out.node_of[key] = node_id
-            out.changed.add(node_id)
-            _replace_keys(conn, node_id, [], keys, out)
+        pending = {(r["source_id"], r["node_type"], r["node_key"]): r.pop("_keys") for r in new_rows}
+        conn.execute(insert(identity_nodes), new_rows)
+        for key, row in _load_nodes_by_key(conn, list(pending)).items():
+            out.node_of[key] = row["id"]
+            out.changed.add(row["id"])
+            new_keys[row["id"]] = pending[key]
+    _replace_keys(conn, new_keys, out)
     return out
 
 
@@ -288,32 +296,30 @@ def _union(a: Iterable[tuple[str, str]], b: Iterable[tuple[str, str]]) -> list[t
 
 
 def _replace_keys(
-    conn: Connection,
-    node_id: int,
-    old: list[tuple[str, int]],
-    new: list[tuple[str, int]],
-    out: NodeChanges,
+    conn: Connection, new_keys: dict[int, list[tuple[str, int]]], out: NodeChanges
 ) -> None:
-    old_set, new_set = set(old), set(new)
-    gone = old_set - new_set
-    added = new_set - old_set
+    """Make the index hold exactly ``new_keys`` for these nodes; count what changed."""
+    if not new_keys:
+        return
+    old = _keys_of(conn, sorted(new_keys))
+    gone: list[tuple[int, str]] = []
+    added: list[dict[str, Any]] = []
+    for node_id, keys in new_keys.items():
+        old_set, new_set = set(old.get(node_id, [])), set(keys)
+        for k, _ in sorted(old_set - new_set):
+            gone.append((node_id, k))
+            out.keys_removed[k] = out.keys_removed.get(k, 0) + 1
+        for k, r in sorted(new_set - old_set):
+            added.append({"key": k, "node_id": node_id, "role": r})
+            out.keys_added[k] = out.keys_added.get(k, 0) + 1
     if gone:
         conn.execute(
             delete(identity_keys).where(
-                identity_keys.c.node_id == node_id,
-                identity_keys.c.key.in_([k for k, _ in gone]),
-            )
+                identity_keys.c.node_id == bindparam("nid"), identity_keys.c.key == bindparam("k")
+            ),
+            [{"nid": n, "k": k} for n, k in gone],
         )
-        for k, _ in gone:
-            out.keys_removed[k] = out.keys_removed.get(k, 0) + 1
-    if added:
-        insert_many_ignoring_duplicates(
-            conn,
-            identity_keys,
-            [{"key": k, "node_id": node_id, "role": r} for k, r in sorted(added)],
-        )
-        for k, _ in added:
-            out.keys_added[k] = out.keys_added.get(k, 0) + 1
+    insert_many_ignoring_duplicates(conn, identity_keys, added)
 
 
 def _load_nodes_by_key(
@@ -479,9 +485,15 @@ def resolve_changed(
                 focus.update(n for n, _ in _members(conn, [key]).get(key, []))
     _delete_pairs(conn, focus)
     focus_keys = _keys_of(conn, sorted(focus))
-    groups = _members(conn, [k for keys in focus_keys.values() for k, _ in keys])
+    wanted = sorted({k for keys in focus_keys.values() for k, _ in keys})
+    sizes = _group_sizes(conn, wanted)
+    # an oversized candidate group makes no pairs: leave its members unread
+    oversized = [
+        k for k in wanted if sizes.get(k, 0) > config.block_cap and group_tier(k, (), config) is None
+    ]
+    groups = _members(conn, [k for k in wanted if sizes.get(k, 0) > 1 and k not in set(oversized)])
     pairs, skipped = candidate_pairs(groups, config, focus)
-    result.skipped_keys = skipped
+    result.skipped_keys = skipped + oversized
     candidates = {n for pair in pairs for n in pair}
     loaded = _load_nodes(conn, candidates | focus)
     scored = score_pairs({n: v[0] for n, v in loaded.items()}, pairs, resolver.model)
@@ -490,11 +502,14 @@ def resolve_changed(
     component = _component(conn, config, focus, before_profiles)
     result.largest_component = len(component)
     nodes = _load_nodes(conn, component)
-    groups = _members(conn, [k for n, _ in nodes.values() for k, _ in n.keys])
+    groups = _members(
+        conn, [k for n, _ in nodes.values() for k, _ in n.keys if not k.startswith("b:")]
+    )
     scored = _pairs_among(conn, set(nodes))
     clustering = resolve_nodes({n: v[0] for n, v in nodes.items()}, groups, scored, config)
     _write_profiles(conn, nodes, clustering, seq, result)
     _record_reviews(conn, config, clustering, scored, nodes, result)
+    assign_households(conn, config, result.touched)
     return result
 
 
@@ -661,18 +676,18 @@ def _write_profiles(
         _history(conn, "merge", survivor, pid, seq, at_us, _reason(evidence), evidence)
         result.merges += 1
         result.touched.add(survivor)
-    moved: dict[str, list[int]] = {}
-    for n, pid in assigned.items():
+    moves = []
+    for n, pid in sorted(assigned.items()):
         if previous[n] != pid:
-            moved.setdefault(pid, []).append(n)
+            moves.append({"nid": n, "pid": pid})
             result.moved[n] = (previous[n], pid)
-    for pid, group in moved.items():
-        for chunk in _chunks(sorted(group), _CHUNK):
-            conn.execute(
-                update(identity_nodes)
-                .where(key_in(conn, identity_nodes.c.id, chunk))
-                .values(profile_id=pid)
-            )
+    if moves:
+        conn.execute(
+            update(identity_nodes)
+            .where(identity_nodes.c.id == bindparam("nid"))
+            .values(profile_id=bindparam("pid")),
+            moves,
+        )
 
 
 def _evidence_between(clustering: Clustering, a: set[int], b: set[int]) -> list[dict[str, Any]]:
@@ -781,6 +796,97 @@ def _record_reviews(
         result.reviews = len(items)
 
 
+def assign_households(conn: Connection, config: IdentityConfig, profile_ids: set[str] | None) -> None:
+    """Profiles that share a household identifier (a family phone or email, held by at most
+    ``generic_after`` profiles) form a household, named after its smallest profile id; a
+    household is never a merge. ``None`` recomputes every profile's household."""
+    household_types = [t for t, r in config.identifiers.items() if r.household]
+    limit = {t: config.identifiers[t].generic_after or 5 for t in household_types}
+    prefixes = tuple(f"{t}:" for t in household_types)
+    if not prefixes:
+        return
+    query = (
+        select(identity_keys.c.key, identity_nodes.c.profile_id)
+        .select_from(identity_keys.join(identity_nodes, identity_nodes.c.id == identity_keys.c.node_id))
+        .where(identity_nodes.c.profile_id.is_not(None), identity_keys.c.role == ROLE_HOLDS)
+    )
+    if profile_ids is None:
+        conn.execute(update(profiles).values(household_id=None))
+        rows = conn.execute(query).all()
+        rows = [r for r in rows if r.key.startswith(prefixes)]
+        start = {pid for _k, pid in rows}
+    else:
+        # the touched profiles, and those that shared a household with them
+        start = set(profile_ids)
+        for chunk in _chunks(sorted(profile_ids), _CHUNK):
+            olds = [
+                h
+                for h in conn.execute(
+                    select(profiles.c.household_id).where(key_in(conn, profiles.c.id, chunk))
+                ).scalars()
+                if h
+            ]
+            if olds:
+                start.update(
+                    conn.execute(
+                        select(profiles.c.id).where(key_in(conn, profiles.c.household_id, olds))
+                    ).scalars()
+                )
+        rows = []
+        frontier = set(start)
+        seen_keys: set[str] = set()
+        while frontier:
+            keys = set()
+            for chunk in _chunks(sorted(frontier), _CHUNK):
+                for key, _pid in conn.execute(query.where(key_in(conn, identity_nodes.c.profile_id, chunk))):
+                    if key.startswith(prefixes) and key not in seen_keys:
+                        keys.add(key)
+            seen_keys |= keys
+            found = []
+            for chunk in _chunks(sorted(keys), _CHUNK):
+                found.extend(conn.execute(query.where(key_in(conn, identity_keys.c.key, chunk))).all())
+            rows.extend(found)
+            new = {pid for _k, pid in found} - start
+            start |= new
+            frontier = new
+            if len(start) > COMPONENT_LIMIT:
+                break
+    by_key: dict[str, set[str]] = {}
+    for key, pid in rows:
+        by_key.setdefault(key, set()).add(pid)
+    parent = {p: p for p in start}
+
+    def find(p: str) -> str:
+        while parent[p] != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    for key, members in by_key.items():
+        if len(members) < 2 or len(members) > limit[key.split(":", 1)[0]]:
+            continue
+        ordered = sorted(members)
+        for other in ordered[1:]:
+            ra, rb = find(ordered[0]), find(other)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = {}
+    for p in start:
+        groups.setdefault(find(p), []).append(p)
+    values = [
+        {"pid": p, "household": (min(g) if len(g) > 1 else None)}
+        for g in groups.values()
+        for p in g
+    ]
+    if values:
+        conn.execute(
+            update(profiles)
+            .where(profiles.c.id == bindparam("pid"))
+            .values(household_id=bindparam("household")),
+            values,
+        )
+
+
 # -- batch resolution -----------------------------------------------------------------------
 
 
@@ -850,6 +956,8 @@ def resolve_all(
     _write_profiles(conn, nodes, clustering, seq, report.changes)
     conn.execute(delete(identity_reviews))
     _record_reviews(conn, config, clustering, scored, nodes, report.changes)
+    progress("households", 0, None)
+    assign_households(conn, config, None)
     report.profiles = len(set(clustering.root.values()))
     report.merged_nodes = report.nodes - report.profiles
     report.reviews = report.changes.reviews

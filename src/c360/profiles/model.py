@@ -6,12 +6,16 @@ from typing import Any
 
 
 class IdentifierType(StrEnum):
-    """Identifier types a profile can be looked up by."""
+    """Identifier types every store has (sources add their own: ``loyalty_no``...)."""
 
     USER_ID = "user_id"
     ANONYMOUS_ID = "anonymous_id"
     EMAIL = "email"
-    PREVIOUS_ID = "previous_id"
+    PHONE = "phone"
+    NATIONAL_ID = "national_id"
+    CUSTOMER_ID = "customer_id"
+    LINE_USER_ID = "line_user_id"
+    ZALO_USER_ID = "zalo_user_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,8 @@ class Profile:
     created_seq: int = 0
     updated_seq: int = 0
     event_count: int = 0
+    household_id: str | None = None
+    golden: dict[str, Any] | None = None
 
 
 def identifiers_of(message_type: str, payload: dict[str, Any]) -> list[tuple[str, str]]:

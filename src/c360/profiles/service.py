@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from c360.errors import NotFound
 from c360.eventlog.model import StoredEvent
 from c360.identity.features import (
+    NODE_RECORD,
     NODE_ANONYMOUS,
     NODE_USER,
     NodeInput,
@@ -30,6 +31,7 @@ from c360.identity.service import (
     resolve_changed,
     update_nodes,
 )
+from c360.profiles.golden import RecordFacts, SurvivorshipRules, golden_record, parse_rules
 from c360.profiles.model import Identifier, Profile, previous_id_of, traits_of
 from c360.standardize import email as standard_email
 from c360.standardize import phone as standard_phone
@@ -41,6 +43,7 @@ from c360.storage.tables import (
     identity_nodes,
     profile_events,
     profiles,
+    source_records,
     sources,
 )
 
@@ -85,14 +88,83 @@ def apply_entries(
     seq = max([e.seq for e in events] + [r.seq for r in records] + [0])
     result = resolve_changed(conn, resolver, changes, seq)
     _file_events(conn, changes, filed)
-    follow_resolution(conn, result, extra=_profiles_of(conn, changes.traits_changed))
+    record_nodes = {
+        changes.node_of[(r.source_id, NODE_RECORD, r.record_id)]
+        for r in records
+        if (r.source_id, NODE_RECORD, r.record_id) in changes.node_of
+    }
+    follow_resolution(
+        conn, result, extra=_profiles_of(conn, changes.traits_changed | record_nodes)
+    )
     return result
 
 
-def follow_resolution(conn: Connection, result: ProfileChanges, extra: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def follow_resolution(
+    conn: Connection, result: ProfileChanges, extra: set[str] | None = None
+) -> None:
     """Move the events of nodes that changed profile and refresh the profiles touched."""
     _move_events(conn, result)
-    refresh_traits(conn, result.touched | set(extra))
+    touched = result.touched | (extra or set())
+    refresh_traits(conn, touched)
+    refresh_golden(conn, touched)
+
+
+def refresh_golden(conn: Connection, profile_ids: set[str], rules: SurvivorshipRules | None = None) -> None:
+    """Each profile's golden record, from its records' current standardized fields and its
+    tracked identities' traits."""
+    if not profile_ids:
+        return
+    if rules is None:
+        rules = parse_rules(Resolver.load(conn).config.survivorship or {})
+    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+    facts: dict[str, list[RecordFacts]] = {pid: [] for pid in profile_ids}
+    for chunk in _chunks(sorted(profile_ids), _CHUNK):
+        rows = conn.execute(
+            select(
+                identity_nodes.c.profile_id,
+                identity_nodes.c.source_id,
+                identity_nodes.c.node_type,
+                identity_nodes.c.node_key,
+                identity_nodes.c.kind,
+                identity_nodes.c.traits,
+                identity_nodes.c.at_us,
+                identity_nodes.c.last_seq,
+                source_records.c.fields,
+                source_records.c.updated_at_us,
+                source_records.c.last_seq.label("record_seq"),
+            )
+            .select_from(
+                identity_nodes.outerjoin(
+                    source_records,
+                    (source_records.c.source_id == identity_nodes.c.source_id)
+                    & (source_records.c.record_id == identity_nodes.c.node_key)
+                    & (identity_nodes.c.node_type == NODE_RECORD),
+                )
+            )
+            .where(key_in(conn, identity_nodes.c.profile_id, chunk))
+        )
+        for row in rows:
+            source = names.get(row.source_id, str(row.source_id))
+            if row.node_type == NODE_RECORD:
+                if row.fields is None:
+                    continue
+                fields, at_us, seq = row.fields, row.updated_at_us, row.record_seq
+            else:
+                fields = tracked_fields(row.traits or {})
+                if not fields:
+                    continue
+                at_us, seq = row.at_us, row.last_seq
+            facts[row.profile_id].append(
+                RecordFacts(source, row.node_key, row.kind, fields, at_us, seq)
+            )
+    values = [
+        {"pid": pid, "golden": golden_record(found, rules).as_json() if found else None}
+        for pid, found in sorted(facts.items())
+    ]
+    conn.execute(
+        update(profiles).where(profiles.c.id == bindparam("pid")).values(golden=bindparam("golden")),
+        values,
+    )
 
 
 def _decode(payload: str) -> dict[str, Any]:
@@ -202,16 +274,19 @@ def _file_events(
 
 
 def _move_events(conn: Connection, result: ProfileChanges) -> None:
-    by_profile: dict[str, list[int]] = {}
-    for node_id, (_old, new) in result.moved.items():
-        by_profile.setdefault(new, []).append(node_id)
-    for profile_id, nodes in sorted(by_profile.items()):
-        for chunk in _chunks(sorted(nodes), _CHUNK):
-            conn.execute(
-                update(profile_events)
-                .where(key_in(conn, profile_events.c.node_id, chunk))
-                .values(profile_id=profile_id)
-            )
+    # a node new in this batch has no events filed under another profile yet
+    moves = [
+        {"nid": node_id, "pid": new}
+        for node_id, (old, new) in sorted(result.moved.items())
+        if old is not None
+    ]
+    if moves:
+        conn.execute(
+            update(profile_events)
+            .where(profile_events.c.node_id == bindparam("nid"))
+            .values(profile_id=bindparam("pid")),
+            moves,
+        )
 
 
 def _profiles_of(conn: Connection, node_ids: set[int]) -> set[str]:
@@ -252,8 +327,6 @@ def refresh_traits(conn: Connection, profile_ids: set[str]) -> None:
         for _seq, _id, part in sorted(parts, key=lambda p: (p[0], p[1])):
             traits.update(part)
         rows.append({"pid": pid, "traits": traits})
-    from sqlalchemy import bindparam
-
     conn.execute(
         update(profiles).where(profiles.c.id == bindparam("pid")).values(traits=bindparam("traits")),
         rows,
@@ -294,9 +367,13 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
     """The live profile (following merges) with its identifiers."""
     live = resolve_id(conn, profile_id)
     row = conn.execute(
-        select(profiles.c.traits, profiles.c.created_seq, profiles.c.updated_seq).where(
-            profiles.c.id == live
-        )
+        select(
+            profiles.c.traits,
+            profiles.c.created_seq,
+            profiles.c.updated_seq,
+            profiles.c.household_id,
+            profiles.c.golden,
+        ).where(profiles.c.id == live)
     ).one()
     identifiers: dict[tuple[str, str], Identifier] = {}
     nodes = conn.execute(
@@ -327,6 +404,8 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
         row.created_seq,
         row.updated_seq,
         count,
+        row.household_id,
+        row.golden,
     )
 
 
@@ -353,12 +432,17 @@ def identifier_lookup_keys(conn: Connection, id_type: str, value: str) -> list[s
 def find_by_identifier(conn: Connection, id_type: str, value: str) -> Profile:
     """The profile an identifier points at (the most recently updated, when a family shares
     it)."""
-    keys = identifier_lookup_keys(conn, id_type, value)
+    if id_type == "previous_id":
+        # an alias's previousId: the user or device it named, as held or as linked
+        keys = [id_key("user_id", value), id_key("anonymous_id", value)]
+        roles = [0, 1]
+    else:
+        keys, roles = identifier_lookup_keys(conn, id_type, value), [0]
     row = conn.execute(
         select(identity_nodes.c.profile_id)
         .select_from(identity_keys.join(identity_nodes, identity_nodes.c.id == identity_keys.c.node_id))
         .join(profiles, profiles.c.id == identity_nodes.c.profile_id)
-        .where(identity_keys.c.key.in_(keys), identity_keys.c.role == 0)
+        .where(identity_keys.c.key.in_(keys), identity_keys.c.role.in_(roles))
         .order_by(profiles.c.updated_seq.desc(), profiles.c.id)
         .limit(1)
     ).first()
