@@ -177,7 +177,9 @@ def _attach_evidence_poor(
         members[keep].extend(members.pop(gone))
         for id_type, held in values.pop(gone).items():
             values[keep].setdefault(id_type, set()).update(held)
-        result.accepted.extend(edges)
+        # the evidence kept is the strongest edge into the person it joined
+        joined = [e for e in edges if find(e.b) == find(node)]
+        result.accepted.append(max(joined or edges, key=lambda e: (e.weight, -e.b)))
 
 
 def _limit_conflict(

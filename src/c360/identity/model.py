@@ -133,8 +133,8 @@ class MatchModel:
             if comparison.tf_level is None or comparison.tf_feature is None:
                 continue
             hit = np.nonzero(levels[:, c] == comparison.tf_level)[0]
-            if not len(hit):
-                continue
+            if not len(hit) or comparison.tf_feature not in self.tf_floor:
+                continue  # no term frequencies yet (an untrained model): no adjustment
             u_level = max(self.u[c][comparison.tf_level], MIN_P)
             freqs = self.term_frequencies(
                 comparison.tf_feature, table.columns[comparison.tf_feature][left[hit]]

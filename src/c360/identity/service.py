@@ -113,6 +113,17 @@ def store_model(conn: Connection, config: IdentityConfig, model: MatchModel) -> 
 # -- nodes ----------------------------------------------------------------------------------
 
 
+def features_for(config: IdentityConfig, fields: dict[str, Any]) -> dict[str, str]:
+    """A node's comparison features; a blocked email or phone is not one (it would pair the
+    strangers who share it)."""
+    features = features_of(fields)
+    for feature, id_type in (("em", "email"), ("ph", "phone")):
+        value = features.get(feature)
+        if value is not None and config.identifier(id_type).is_blocked(value):
+            del features[feature]
+    return features
+
+
 def node_keys(
     config: IdentityConfig,
     source_id: int,
@@ -203,7 +214,7 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
                 item.links = _union([tuple(x) for x in row["identifiers"]["links"]], item.links)
                 item.traits = {**(row["traits"] or {}), **(item.traits or {})}
             item.fields = tracked_fields(item.traits or {})
-        features = features_of(item.fields)
+        features = features_for(config, item.fields)
         ids = sorted({(t, v) for t, v in item.identifiers})
         links = sorted({(t, v) for t, v in item.links})
         stored_keys = {"ids": [list(x) for x in ids], "links": [list(x) for x in links]}
@@ -1086,9 +1097,9 @@ def rekey_nodes(conn: Connection, config: IdentityConfig, progress: Progress = _
         changed_rows = []
         for r in rows:
             if r.node_type == NODE_RECORD:
-                features = features_of(r.fields or {}) if r.fields is not None else r.features
+                features = features_for(config, r.fields) if r.fields is not None else r.features
             else:
-                features = features_of(tracked_fields(r.traits or {}))
+                features = features_for(config, tracked_fields(r.traits or {}))
             extra_limited, extra_keys = decisions.get((r.source_id, r.node_type, r.node_key), ([], []))
             ids, links_ = r.identifiers["ids"], r.identifiers["links"]
             keys = node_keys(config, r.source_id, features, ids, links_) + extra_keys
