@@ -307,7 +307,9 @@ def web_rows(
 def build_table(
     store_url: str, web_events: Path | None, *, web_user_is_shop_customer: bool = True
 ) -> FlatTable:
-    rows = list(store_rows(store_url))
+    # Sorted, so that row order (hence unique_id, and Splink's sampling) does not depend on
+    # the store's scan order: SQLite and PostgreSQL give the same table.
+    rows = sorted(store_rows(store_url), key=lambda row: (row["source"], row["record_id"]))
     if web_events is not None and web_events.exists():
         rows.extend(web_rows(web_events, user_is_shop_customer=web_user_is_shop_customer))
     for i, row in enumerate(rows):

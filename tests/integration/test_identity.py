@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
 from c360.eventlog.service import get_checkpoint
@@ -16,7 +15,7 @@ from c360.identity.queries import iter_links
 from c360.ingest.mapping import parse_mapping
 from c360.profiles.service import find_by_identifier, follow_resolution, get_profile
 from c360.storage import open_store
-from c360.storage.tables import identity_nodes, profiles
+from c360.storage.tables import identity_nodes
 from c360.workers import rebuild
 from c360.workers.imports import import_file
 from c360.workers.processor import PROFILES_CHECKPOINT
@@ -59,7 +58,9 @@ def load(
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", "utf-8")
     extra = "\n  order_id: order_id" if kind in ("order", "shipment", "invoice") else ""
     text = MAPPING.format(source=source, kind=kind, region=region, extra=extra)
-    summary = import_file(engine, path, source=source, mapping=parse_mapping(text), mapping_text=text)
+    summary = import_file(
+        engine, path, source=source, mapping=parse_mapping(text), mapping_text=text
+    )
     assert summary.quarantined == 0
 
 
@@ -116,7 +117,12 @@ def test_vietnamese_names_with_and_without_diacritics_and_either_order_are_one_p
         tmp_path,
         "shop",
         [
-            {"id": "S1", "first_name": "An", "last_name": "Nguyen Van", "email": "an.nguyen@example.vn"},
+            {
+                "id": "S1",
+                "first_name": "An",
+                "last_name": "Nguyen Van",
+                "email": "an.nguyen@example.vn",
+            },
             {"id": "S2", "first_name": "Nguyen Van", "last_name": "An", "phone": "0912345678"},
         ],
         region="VN",
@@ -149,9 +155,7 @@ def test_two_national_ids_are_never_one_profile_even_with_everything_else_equal(
     load(engine, tmp_path, "shop", [{"id": "S1", **twin}])
     resolve(engine)
     assert not together(engine, ("billing", "B1"), ("billing", "B2"))
-    assert not any(
-        {("billing", "B1"), ("billing", "B2")} <= g for g in partition(engine)
-    )
+    assert not any({("billing", "B1"), ("billing", "B2")} <= g for g in partition(engine))
 
 
 def test_placeholder_and_blocked_values_link_nobody(engine: Engine, tmp_path: Path) -> None:
@@ -205,7 +209,10 @@ def test_a_receipt_with_a_phone_joins_the_one_person_who_has_it(
         engine,
         tmp_path,
         "pos",
-        [{"id": "R1", "phone": "0812345678"}, {"id": "R2", "first_name": "Chai", "phone": "0812345678"}],
+        [
+            {"id": "R1", "phone": "0812345678"},
+            {"id": "R2", "first_name": "Chai", "phone": "0812345678"},
+        ],
         kind="order",
     )
     assert together(engine, ("crm", "C1"), ("pos", "R1"), ("pos", "R2"))
@@ -219,14 +226,36 @@ def test_a_chain_of_shared_contact_points_does_not_fuse_different_people(
         tmp_path,
         "crm",
         [
-            {"id": "A", "first_name": "Anan", "last_name": "Dee", "birth_date": "1980-01-01",
-             "email": "anan@example.co.th"},
-            {"id": "B", "first_name": "Anan", "last_name": "Dee", "birth_date": "1980-01-01",
-             "email": "anan@example.co.th", "phone": "0811111111"},
-            {"id": "C", "first_name": "Boonmee", "last_name": "Dee", "birth_date": "1982-02-02",
-             "phone": "0811111111", "email": "boon@example.co.th"},
-            {"id": "D", "first_name": "Boonmee", "last_name": "Dee", "birth_date": "1982-02-02",
-             "email": "boon@example.co.th"},
+            {
+                "id": "A",
+                "first_name": "Anan",
+                "last_name": "Dee",
+                "birth_date": "1980-01-01",
+                "email": "anan@example.co.th",
+            },
+            {
+                "id": "B",
+                "first_name": "Anan",
+                "last_name": "Dee",
+                "birth_date": "1980-01-01",
+                "email": "anan@example.co.th",
+                "phone": "0811111111",
+            },
+            {
+                "id": "C",
+                "first_name": "Boonmee",
+                "last_name": "Dee",
+                "birth_date": "1982-02-02",
+                "phone": "0811111111",
+                "email": "boon@example.co.th",
+            },
+            {
+                "id": "D",
+                "first_name": "Boonmee",
+                "last_name": "Dee",
+                "birth_date": "1982-02-02",
+                "email": "boon@example.co.th",
+            },
         ],
     )
     resolve(engine)
@@ -274,21 +303,72 @@ def resolve(engine: Engine, *, train: bool = False) -> None:
 
 PEOPLE: list[tuple[str, Row]] = [
     ("crm", {"id": "C1", **SOMCHAI, "birth_date": "1987-03-15", "email": "somchai@example.co.th"}),
-    ("billing", {"id": "B1", "first_name": "Somchai", "last_name": "Jaidee", "phone": "0812345678",
-                 "national_id": "1101700203450"}),
-    ("shop", {"id": "S1", "first_name": "Somchai", "last_name": "Jaidee",
-              "email": "somchai@example.co.th", "address": "99 Rama 9"}),
+    (
+        "billing",
+        {
+            "id": "B1",
+            "first_name": "Somchai",
+            "last_name": "Jaidee",
+            "phone": "0812345678",
+            "national_id": "1101700203450",
+        },
+    ),
+    (
+        "shop",
+        {
+            "id": "S1",
+            "first_name": "Somchai",
+            "last_name": "Jaidee",
+            "email": "somchai@example.co.th",
+            "address": "99 Rama 9",
+        },
+    ),
     ("pos", {"id": "R1", "phone": "0812345678"}),
     ("pos", {"id": "R2", "first_name": "Chai", "phone": "0812345678"}),
-    ("crm", {"id": "C2", "first_name": "Malee", "last_name": "Jaidee", "birth_date": "1990-05-05",
-             "phone": "0812345678"}),
-    ("crm", {"id": "C3", "first_name": "Anan", "last_name": "Srisuk", "email": "anan@example.co.th"}),
-    ("billing", {"id": "B2", "first_name": "อนันต์", "last_name": "ศรีสุข", "email": "anan@example.co.th",
-                 "national_id": "3101700203456"}),
-    ("billing", {"id": "B3", "first_name": "Anan", "last_name": "Srisuk", "email": "anan@example.co.th",
-                 "national_id": "1101700203450"}),
-    ("shop", {"id": "S2", "first_name": "Ploy", "last_name": "Dee", "phone": "0823456789",
-              "birth_date": "1999-09-09"}),
+    (
+        "crm",
+        {
+            "id": "C2",
+            "first_name": "Malee",
+            "last_name": "Jaidee",
+            "birth_date": "1990-05-05",
+            "phone": "0812345678",
+        },
+    ),
+    (
+        "crm",
+        {"id": "C3", "first_name": "Anan", "last_name": "Srisuk", "email": "anan@example.co.th"},
+    ),
+    (
+        "billing",
+        {
+            "id": "B2",
+            "first_name": "อนันต์",
+            "last_name": "ศรีสุข",
+            "email": "anan@example.co.th",
+            "national_id": "3101700203456",
+        },
+    ),
+    (
+        "billing",
+        {
+            "id": "B3",
+            "first_name": "Anan",
+            "last_name": "Srisuk",
+            "email": "anan@example.co.th",
+            "national_id": "1101700203450",
+        },
+    ),
+    (
+        "shop",
+        {
+            "id": "S2",
+            "first_name": "Ploy",
+            "last_name": "Dee",
+            "phone": "0823456789",
+            "birth_date": "1999-09-09",
+        },
+    ),
     ("support", {"id": "T1", "first_name": "Ploy", "last_name": "Dee", "phone": "0823456789"}),
 ]
 
@@ -329,7 +409,14 @@ def test_a_split_moves_records_out_and_is_never_remade(engine: Engine, tmp_path:
         engine,
         tmp_path,
         "shop",
-        [{"id": "S1", "first_name": "Somchai", "last_name": "Jaidee", "email": "somchai@example.co.th"}],
+        [
+            {
+                "id": "S1",
+                "first_name": "Somchai",
+                "last_name": "Jaidee",
+                "email": "somchai@example.co.th",
+            }
+        ],
     )
     assert together(engine, ("crm", "C1"), ("shop", "S1"))
     before = profile_of(engine, "crm", "C1")
@@ -346,8 +433,15 @@ def test_a_split_moves_records_out_and_is_never_remade(engine: Engine, tmp_path:
         engine,
         tmp_path,
         "shop",
-        [{"id": "S1", "first_name": "Somchai", "last_name": "Jaidee", "email": "somchai@example.co.th",
-          "phone": "081-234-5678"}],
+        [
+            {
+                "id": "S1",
+                "first_name": "Somchai",
+                "last_name": "Jaidee",
+                "email": "somchai@example.co.th",
+                "phone": "081-234-5678",
+            }
+        ],
     )
     assert not together(engine, ("crm", "C1"), ("shop", "S1"))
     resolve(engine, train=True)
@@ -359,7 +453,9 @@ def test_a_split_moves_records_out_and_is_never_remade(engine: Engine, tmp_path:
     assert [(r["source"], r["record_id"]) for r in found["records"]] == [("crm", "C1")]
 
 
-def test_a_merged_profile_id_keeps_resolving_to_the_survivor(engine: Engine, tmp_path: Path) -> None:
+def test_a_merged_profile_id_keeps_resolving_to_the_survivor(
+    engine: Engine, tmp_path: Path
+) -> None:
     load(engine, tmp_path, "crm", [{"id": "C1", **SOMCHAI, "birth_date": "1987-03-15"}])
     load(
         engine,
@@ -373,15 +469,30 @@ def test_a_merged_profile_id_keeps_resolving_to_the_survivor(engine: Engine, tmp
         engine,
         tmp_path,
         "billing",
-        [{"id": "B1", "first_name": "Malee", "last_name": "Dee", "email": "malee@example.co.th",
-          "phone": "0899990000", "birth_date": "1991-01-01"}],
+        [
+            {
+                "id": "B1",
+                "first_name": "Malee",
+                "last_name": "Dee",
+                "email": "malee@example.co.th",
+                "phone": "0899990000",
+                "birth_date": "1991-01-01",
+            }
+        ],
     )
     load(
         engine,
         tmp_path,
         "support",
-        [{"id": "T1", "first_name": "Malee", "last_name": "Dee", "phone": "0899990000",
-          "birth_date": "1991-01-01"}],
+        [
+            {
+                "id": "T1",
+                "first_name": "Malee",
+                "last_name": "Dee",
+                "phone": "0899990000",
+                "birth_date": "1991-01-01",
+            }
+        ],
     )
     assert together(engine, ("shop", "S1"), ("billing", "B1"), ("support", "T1"))
     live = profile_of(engine, "shop", "S1")
@@ -395,15 +506,20 @@ def test_review_decisions_are_applied_and_remembered(engine: Engine, tmp_path: P
         engine,
         tmp_path,
         "crm",
-        [{"id": "C1", "first_name": "Kanokwan", "last_name": "Rattanaphan",
-          "email": "kanokwan@example.co.th"}],
+        [
+            {
+                "id": "C1",
+                "first_name": "Kanokwan",
+                "last_name": "Rattanaphan",
+                "email": "kanokwan@example.co.th",
+            }
+        ],
     )
     load(
         engine,
         tmp_path,
         "events",
-        [{"id": "E1", "first_name": "Kanokwan", "last_name": "Rattanaphan",
-          "phone": "0866660000"}],
+        [{"id": "E1", "first_name": "Kanokwan", "last_name": "Rattanaphan", "phone": "0866660000"}],
     )
     assert not together(engine, ("crm", "C1"), ("events", "E1"))
     with engine.connect() as conn:
@@ -429,7 +545,12 @@ def test_apart_keeps_a_review_pair_apart_and_out_of_the_queue(
 ) -> None:
     rows = [
         {"id": "C1", "first_name": "Kanokwan", "last_name": "Rattanaphan"},
-        {"id": "C2", "first_name": "Kanokwan", "last_name": "Rattanaphan", "email": "k2@example.co.th"},
+        {
+            "id": "C2",
+            "first_name": "Kanokwan",
+            "last_name": "Rattanaphan",
+            "email": "k2@example.co.th",
+        },
     ]
     load(engine, tmp_path, "crm", rows)
     with engine.connect() as conn:
@@ -446,16 +567,34 @@ def test_apart_keeps_a_review_pair_apart_and_out_of_the_queue(
 
 
 def test_explain_names_each_edge_with_its_evidence(engine: Engine, tmp_path: Path) -> None:
-    load(engine, tmp_path, "crm", [{"id": "C1", **SOMCHAI, "birth_date": "1987-03-15",
-                                   "email": "somchai@example.co.th"}])
-    load(engine, tmp_path, "shop", [{"id": "S1", "first_name": "Sonchai", "last_name": "Jaidee",
-                                    "birth_date": "1987-03-15", "phone": "0812345678"}])
+    load(
+        engine,
+        tmp_path,
+        "crm",
+        [{"id": "C1", **SOMCHAI, "birth_date": "1987-03-15", "email": "somchai@example.co.th"}],
+    )
+    load(
+        engine,
+        tmp_path,
+        "shop",
+        [
+            {
+                "id": "S1",
+                "first_name": "Sonchai",
+                "last_name": "Jaidee",
+                "birth_date": "1987-03-15",
+                "phone": "0812345678",
+            }
+        ],
+    )
     load(engine, tmp_path, "pos", [{"id": "R1", "phone": "0812345678"}], kind="order")
     profile_id = profile_of(engine, "crm", "C1")
     with engine.connect() as conn:
         found = explain(conn, profile_id)
     assert {(r["source"], r["record_id"]) for r in found["records"]} == {
-        ("crm", "C1"), ("shop", "S1"), ("pos", "R1")
+        ("crm", "C1"),
+        ("shop", "S1"),
+        ("pos", "R1"),
     }
     assert len(found["edges"]) == 2
     scored = [e for e in found["edges"] if e["kind"] == "probabilistic"]
@@ -470,7 +609,13 @@ def test_simulate_reports_what_a_configuration_would_change_and_keeps_nothing(
     engine: Engine, tmp_path: Path
 ) -> None:
     rows = [
-        {"id": "C1", "first_name": "Anan", "last_name": "Dee", "loyalty": "L-1", "email": "a@example.co.th"},
+        {
+            "id": "C1",
+            "first_name": "Anan",
+            "last_name": "Dee",
+            "loyalty": "L-1",
+            "email": "a@example.co.th",
+        },
         {"id": "C2", "first_name": "Anan", "last_name": "Dee", "email": "anan.dee@example.vn"},
     ]
     load(engine, tmp_path, "crm", rows)
@@ -487,12 +632,50 @@ def test_simulate_reports_what_a_configuration_would_change_and_keeps_nothing(
 def test_the_golden_record_keeps_provenance_and_the_newest_delivery_address(
     engine: Engine, tmp_path: Path
 ) -> None:
-    load(engine, tmp_path, "crm", [{"id": "C1", **SOMCHAI, "email": "somchai@example.co.th",
-                                   "address": "1 Silom Rd", "postal_code": "10500"}])
-    load(engine, tmp_path, "shop", [{"id": "SO1", **SOMCHAI, "order_id": "SO1",
-                                    "address": "9 Rama 9 Rd", "postal_code": "10310"}], kind="order")
-    load(engine, tmp_path, "shop", [{"id": "SO2", **SOMCHAI, "order_id": "SO2",
-                                    "address": "77 Sathorn Rd", "postal_code": "10120"}], kind="order")
+    load(
+        engine,
+        tmp_path,
+        "crm",
+        [
+            {
+                "id": "C1",
+                **SOMCHAI,
+                "email": "somchai@example.co.th",
+                "address": "1 Silom Rd",
+                "postal_code": "10500",
+            }
+        ],
+    )
+    load(
+        engine,
+        tmp_path,
+        "shop",
+        [
+            {
+                "id": "SO1",
+                **SOMCHAI,
+                "order_id": "SO1",
+                "address": "9 Rama 9 Rd",
+                "postal_code": "10310",
+            }
+        ],
+        kind="order",
+    )
+    load(
+        engine,
+        tmp_path,
+        "shop",
+        [
+            {
+                "id": "SO2",
+                **SOMCHAI,
+                "order_id": "SO2",
+                "address": "77 Sathorn Rd",
+                "postal_code": "10120",
+            }
+        ],
+        kind="order",
+    )
     with engine.connect() as conn:
         profile = find_by_identifier(conn, "phone", "0812345678")
     golden = profile.golden
@@ -511,11 +694,28 @@ def test_the_api_explains_splits_and_serves_the_review_queue(
     from tests.integration.test_tracking_api import serve
 
     load(engine, tmp_path, "crm", [{"id": "C1", **SOMCHAI, "email": "somchai@example.co.th"}])
-    load(engine, tmp_path, "shop", [{"id": "S1", "first_name": "Somchai", "last_name": "Jaidee",
-                                    "email": "somchai@example.co.th"}])
-    load(engine, tmp_path, "events", [{"id": "E1", "first_name": "Kanokwan", "last_name": "Dee"},
-                                      {"id": "E2", "first_name": "Kanokwan", "last_name": "Dee",
-                                       "email": "kd@example.co.th"}])
+    load(
+        engine,
+        tmp_path,
+        "shop",
+        [
+            {
+                "id": "S1",
+                "first_name": "Somchai",
+                "last_name": "Jaidee",
+                "email": "somchai@example.co.th",
+            }
+        ],
+    )
+    load(
+        engine,
+        tmp_path,
+        "events",
+        [
+            {"id": "E1", "first_name": "Kanokwan", "last_name": "Dee"},
+            {"id": "E2", "first_name": "Kanokwan", "last_name": "Dee", "email": "kd@example.co.th"},
+        ],
+    )
     with serve(database_url) as api:
         admin = {"Authorization": f"Bearer {api.admin_key}"}
         reader = {"Authorization": f"Bearer {api.read_key}"}
@@ -540,6 +740,8 @@ def test_the_api_explains_splits_and_serves_the_review_queue(
         )
         assert decided.status_code == 200, decided.text
         assert api.client.get("/api/identity/reviews", headers=reader).json()["total"] == 0
-        bad = api.client.post(f"/api/identity/reviews/{item}", json={"decision": "maybe"}, headers=admin)
+        bad = api.client.post(
+            f"/api/identity/reviews/{item}", json={"decision": "maybe"}, headers=admin
+        )
         assert bad.status_code == 422
     assert not together(engine, ("crm", "C1"), ("shop", "S1"))

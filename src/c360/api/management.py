@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from c360.api.errors import ERROR_RESPONSES
+from c360.api.errors import ERROR_RESPONSES, ErrorBody
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
@@ -47,6 +47,12 @@ class SplitOut(BaseModel):
 class DecisionIn(BaseModel):
     decision: str = Field(pattern="^(same|apart)$")
     reason: str = Field("", max_length=2000)
+
+
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
+    409: {"model": ErrorBody, "description": "The decision conflicts with the profile's state"},
+}
 
 
 class ReviewsPage(BaseModel):
@@ -306,7 +312,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
         with read_engine.connect() as conn:
             return explain(conn, profile_id)
 
-    @router.post("/profiles/{profile_id}/split", response_model=SplitOut)
+    @router.post("/profiles/{profile_id}/split", response_model=SplitOut, responses=BODY_ERRORS)
     def split_profile(
         profile_id: Annotated[str, Path(max_length=36)], body: SplitIn, request: Request
     ) -> SplitOut:
@@ -329,19 +335,26 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
 
     @router.get("/identity/reviews", response_model=ReviewsPage)
     def identity_reviews(
+        request: Request,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> ReviewsPage:
         """Record pairs a person should decide on, strongest first."""
         from c360.identity.decisions import review_items
+
+        unknown = sorted(set(request.query_params) - {"limit", "offset"})
+        if unknown:
+            raise InvalidInput(f"unknown query parameter {unknown[0]!r}; use limit and offset")
 
         with read_engine.connect() as conn:
             items, total = review_items(conn, limit=limit, offset=offset)
         return ReviewsPage(total=total, items=[i.as_json() for i in items])
 
-    @router.post("/identity/reviews/{item_id}")
+    @router.post("/identity/reviews/{item_id}", responses=BODY_ERRORS)
     def decide_identity_review(
-        item_id: Annotated[str, Path(max_length=50)], body: DecisionIn, request: Request
+        item_id: Annotated[str, Path(pattern=r"^[0-9]{1,18}-[0-9]{1,18}$")],
+        body: DecisionIn,
+        request: Request,
     ) -> dict[str, Any]:
         """``same``: one person (their profiles merge); ``apart``: never merged. Remembered."""
         from c360.identity.decisions import decide_review
@@ -353,7 +366,12 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
                 conn, item_id, body.decision, actor=_actor(request), reason=body.reason, seq=seq
             )
             follow_resolution(conn, result)
-        return {"decided": item_id, "decision": body.decision, "merges": result.merges, "splits": result.splits}
+        return {
+            "decided": item_id,
+            "decision": body.decision,
+            "merges": result.merges,
+            "splits": result.splits,
+        }
 
     return router
 

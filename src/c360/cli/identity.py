@@ -67,14 +67,21 @@ def resolve_command(
                 progress.update(tasks[step], completed=done, total=total)
 
             result = resolve_everything(
-                engine, chosen, train=not keep_model, batch_size=settings.worker_batch_size, progress=report
+                engine,
+                chosen,
+                train=not keep_model,
+                batch_size=settings.worker_batch_size,
+                progress=report,
             )
         elapsed = time.monotonic() - started
     table = Table(title=f"resolved in {elapsed:.1f} s", show_header=False)
     table.add_row("nodes (records and tracked identities)", f"{result.nodes:,}")
     table.add_row("candidate pairs scored", f"{result.pairs:,}")
     table.add_row("profiles", f"{result.profiles:,}")
-    table.add_row("merges / splits (changes to the profiles before)", f"{result.changes.merges:,} / {result.changes.splits:,}")
+    table.add_row(
+        "merges / splits (changes to the profiles before)",
+        f"{result.changes.merges:,} / {result.changes.splits:,}",
+    )
     table.add_row("review queue (c360 identity review)", f"{result.reviews:,}")
     table.add_row("blocking keys over the cap (no pairs)", f"{result.skipped_keys:,}")
     table.add_row(
@@ -95,8 +102,10 @@ def export_links(
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors(), engine.connect() as conn:
-        target: Any = nullcontext(sys.stdout) if str(output) == "-" else output.open(
-            "w", encoding="utf-8", newline=""
+        target: Any = (
+            nullcontext(sys.stdout)
+            if str(output) == "-"
+            else output.open("w", encoding="utf-8", newline="")
         )
         count = 0
         with target as handle:
@@ -111,9 +120,7 @@ def export_links(
 
 def export_profiles(
     output: Annotated[Path, typer.Option(help="File to write ('-' for stdout).")],
-    file_format: Annotated[
-        str, typer.Option("--format", help="jsonl or csv.")
-    ] = "jsonl",
+    file_format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
 ) -> None:
     """Every live profile: id, household, traits and golden record (JSON Lines or CSV)."""
     from c360.profiles.export import iter_profiles
@@ -124,8 +131,10 @@ def export_profiles(
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors(), engine.connect() as conn:
-        target: Any = nullcontext(sys.stdout) if str(output) == "-" else output.open(
-            "w", encoding="utf-8", newline=""
+        target: Any = (
+            nullcontext(sys.stdout)
+            if str(output) == "-"
+            else output.open("w", encoding="utf-8", newline="")
         )
         with target as handle:
             count = _write_profiles(handle, iter_profiles(conn), file_format)
@@ -140,14 +149,26 @@ def _write_profiles(handle: TextIO, rows: Any, file_format: str) -> int:
             handle.write(orjson.dumps(row).decode() + "\n")
             count += 1
     else:
-        columns = ["id", "household_id", "created_seq", "updated_seq", "records", "name", "email", "phone", "birth_date", "address", "traits"]
+        columns = [
+            "id",
+            "household_id",
+            "created_seq",
+            "updated_seq",
+            "records",
+            "name",
+            "email",
+            "phone",
+            "birth_date",
+            "address",
+            "traits",
+        ]
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in rows:
             golden = row.get("golden") or {}
             values = golden.get("values", {}) if isinstance(golden, dict) else {}
 
-            def value(name: str) -> str:
+            def value(name: str, values: dict[str, Any] = values) -> str:
                 v = values.get(name, {})
                 return "" if not v else str(v.get("value", ""))
 
@@ -185,12 +206,19 @@ def explain_command(
     if as_json:
         out.print_json(orjson.dumps(found).decode())
         return
-    out.print(f"[bold]profile {found['profile_id']}[/bold]" + (
-        f" (asked for {found['requested_id']}, merged into it)" if found["requested_id"] != found["profile_id"] else ""
-    ))
+    out.print(
+        f"[bold]profile {found['profile_id']}[/bold]"
+        + (
+            f" (asked for {found['requested_id']}, merged into it)"
+            if found["requested_id"] != found["profile_id"]
+            else ""
+        )
+    )
     if found["merged_ids"]:
         out.print("earlier ids that resolve here: " + ", ".join(found["merged_ids"]))
-    table = Table("source", "record", "kind", title=f"{len(found['records'])} records and identities")
+    table = Table(
+        "source", "record", "kind", title=f"{len(found['records'])} records and identities"
+    )
     for record in found["records"]:
         table.add_row(record["source"], record["label"], record["kind"])
     out.print(table)
@@ -201,13 +229,20 @@ def explain_command(
         for part in edge.get("comparisons", []):
             out.print(f"      {part['field']}: {part['level']} ({part['weight']:+.1f})")
         if "comparisons" in edge:
-            out.print(f"      prior ({edge['prior']:+.1f}); match probability {edge['probability']:.4f}")
+            out.print(
+                f"      prior ({edge['prior']:+.1f}); match probability {edge['probability']:.4f}"
+            )
     if found["history"]:
         out.print("[bold]history[/bold]")
         for item in found["history"]:
-            out.print(f"  {item['action']} at log entry {item['seq']}: {item['survivor']} / {item['other']}: {item['reason']}")
+            out.print(
+                f"  {item['action']} at log entry {item['seq']}: "
+                f"{item['survivor']} / {item['other']}: {item['reason']}"
+            )
     if found["open_questions"]:
-        out.print(f"[bold]{len(found['open_questions'])} open questions[/bold] (c360 identity review)")
+        out.print(
+            f"[bold]{len(found['open_questions'])} open questions[/bold] (c360 identity review)"
+        )
 
 
 @identity_app.command("split")
@@ -275,7 +310,16 @@ def review_command(
     if not items:
         out.print("the review queue is empty")
         return
-    table = Table("id", "record", "profile", "record", "profile", "p(match)", "why", title=f"{total:,} open items")
+    table = Table(
+        "id",
+        "record",
+        "profile",
+        "record",
+        "profile",
+        "p(match)",
+        "why",
+        title=f"{total:,} open items",
+    )
     for item in items:
         data = item.as_json()
         table.add_row(
@@ -321,7 +365,10 @@ def simulate_command(
         out.print_json(orjson.dumps(data).decode())
         return
     table = Table(show_header=False, title=f"simulating {config}")
-    table.add_row("profiles today / with the new configuration", f"{result.profiles_before:,} / {result.profiles_after:,}")
+    table.add_row(
+        "profiles today / with the new configuration",
+        f"{result.profiles_before:,} / {result.profiles_after:,}",
+    )
     table.add_row("records that would change profile", f"{result.nodes_moved:,}")
     table.add_row("groups of today's profiles that would merge", f"{result.merge_count:,}")
     table.add_row("today's profiles that would split", f"{result.split_count:,}")
@@ -329,5 +376,8 @@ def simulate_command(
     for group in result.merges[:10]:
         out.print("  would merge: " + ", ".join(group))
     for parts in result.splits[:10]:
-        out.print("  would split into: " + " | ".join(", ".join(f"{r['source']}:{r['label']}" for r in part) for part in parts))
+        out.print(
+            "  would split into: "
+            + " | ".join(", ".join(f"{r['source']}:{r['label']}" for r in part) for part in parts)
+        )
     out.print("nothing was changed; apply with: c360 resolve --config " + str(config))

@@ -17,8 +17,11 @@ edges are sorted by (tier, weight, node keys), so batch resolution and increment
 of the same records give the same partition.
 """
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+OrderKey = tuple[str, str, str]
+"""How nodes are ordered: their stable (source, type, key) names."""
 
 TIER_REVIEWED = 0
 TIER_DETERMINISTIC = 1
@@ -53,7 +56,7 @@ class Clustering:
 
 def cluster(
     nodes: Sequence[int],
-    order_key: Mapping[int, Hashable],
+    order_key: Mapping[int, OrderKey],
     identified: set[int],
     limited: Mapping[int, Sequence[tuple[str, str]]],
     limits: Mapping[str, int],
@@ -85,8 +88,8 @@ def cluster(
         key=lambda e: (
             e.tier,
             -e.weight,
-            min(order_key[e.a], order_key[e.b]),  # type: ignore[type-var]
-            max(order_key[e.a], order_key[e.b]),  # type: ignore[type-var]
+            min(order_key[e.a], order_key[e.b]),
+            max(order_key[e.a], order_key[e.b]),
             e.reason,
         ),
     )
@@ -111,14 +114,14 @@ def cluster(
             ra, rb = rb, ra
         parent[rb] = ra
         members[ra].extend(members.pop(rb))
-        for id_type, held in values.pop(rb).items():
-            values[ra].setdefault(id_type, set()).update(held)
+        for id_type, held_values in values.pop(rb).items():
+            values[ra].setdefault(id_type, set()).update(held_values)
         result.accepted.append(edge)
     _attach_evidence_poor(
         attach, find, order_key, identified, parent, members, values, limits, result
     )
     for root, group in members.items():
-        first = min(group, key=lambda n: order_key[n])  # type: ignore[arg-type,return-value]
+        first = min(group, key=lambda n: order_key[n])
         for n in group:
             result.root[n] = first
         del root
@@ -128,7 +131,7 @@ def cluster(
 def _attach_evidence_poor(
     attach: list[Edge],
     find: Callable[[int], int],
-    order_key: Mapping[int, Hashable],
+    order_key: Mapping[int, OrderKey],
     identified: set[int],
     parent: dict[int, int],
     members: dict[int, list[int]],
@@ -148,10 +151,14 @@ def _attach_evidence_poor(
     by_node: dict[int, list[Edge]] = {}
     for edge in attach:
         by_node.setdefault(edge.a, []).append(edge)
-    for node in sorted(by_node, key=lambda n: order_key[n]):  # type: ignore[arg-type,return-value]
+    for node in sorted(by_node, key=lambda n: order_key[n]):
         edges = by_node[node]
         own = find(node)
-        person = {r for r in {find(e.b) for e in edges} - {own} if any(m in identified for m in members[r])}
+        person = {
+            r
+            for r in {find(e.b) for e in edges} - {own}
+            if any(m in identified for m in members[r])
+        }
         if len(person) > 1:
             named = {find(e.b) for e in edges if e.reason == "name"} & person
             person = named if named else person
@@ -165,7 +172,7 @@ def _attach_evidence_poor(
             continue
         if len(targets) > 1:
             # only other records without identity share the contact point: they join
-            first = min(targets, key=lambda r: order_key[r])  # type: ignore[arg-type,return-value]
+            first = min(targets, key=lambda r: order_key[r])
             targets = {first}
         target = targets.pop()
         conflict = _limit_conflict(values[own], values[target], limits)

@@ -161,7 +161,9 @@ def _given_within_whole_name(
     """Each side's given name is among the other's name tokens (a name split differently:
     ``Lê Thị | Thủy`` against ``Thủy | Lê Thị``, or ``Thị | Thủy``)."""
     out = np.zeros(len(fk_a), dtype=bool)
-    for k in np.nonzero((fk_a != "") & (fk_b != "") & (tk_a != "") & (tk_b != "") & (fk_a != fk_b))[0]:
+    for k in np.nonzero((fk_a != "") & (fk_b != "") & (tk_a != "") & (tk_b != "") & (fk_a != fk_b))[
+        0
+    ]:
         given_a, given_b = set(fk_a[k].split()), set(fk_b[k].split())
         whole_a, whole_b = set(tk_a[k].split()), set(tk_b[k].split())
         if given_a <= whole_b and given_b <= whole_a and len(whole_a & whole_b) >= 2:
@@ -170,7 +172,8 @@ def _given_within_whole_name(
 
 
 def _nonempty(a: Strings, b: Strings) -> NDArray[np.bool_]:
-    return (a != "") & (b != "")
+    present: NDArray[np.bool_] = (a != "") & (b != "")
+    return present
 
 
 def _ladder(
@@ -197,7 +200,10 @@ def _ladder(
 def _similarity(a: Strings, b: Strings) -> NDArray[np.float32]:
     if len(a) == 0:
         return np.zeros(0, dtype=np.float32)
-    return cpdist(list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=1)  # type: ignore[no-any-return]
+    scores: NDArray[np.float32] = cpdist(
+        list(a), list(b), scorer=JaroWinkler.normalized_similarity, workers=1
+    )
+    return scores
 
 
 def _one_edit(a: Strings, b: Strings, present: NDArray[np.bool_]) -> NDArray[np.bool_]:

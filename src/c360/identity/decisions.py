@@ -45,7 +45,9 @@ from c360.storage.tables import (
 
 def live_profile_id(conn: Connection, profile_id: str) -> str:
     for _ in range(100):
-        row = conn.execute(select(profiles.c.merged_into).where(profiles.c.id == profile_id)).first()
+        row = conn.execute(
+            select(profiles.c.merged_into).where(profiles.c.id == profile_id)
+        ).first()
         if row is None:
             raise NotFound(f"no profile with id {profile_id}")
         if row[0] is None:
@@ -65,7 +67,13 @@ class NodeRef:
 
     def as_json(self) -> dict[str, Any]:
         label = self.key if self.node_type == NODE_RECORD else f"{self.node_type} {self.key}"
-        return {"source": self.source, "record_id": self.key, "type": self.node_type, "kind": self.kind, "label": label}
+        return {
+            "source": self.source,
+            "record_id": self.key,
+            "type": self.node_type,
+            "kind": self.kind,
+            "label": label,
+        }
 
 
 def profile_nodes(conn: Connection, profile_id: str) -> list[NodeRef]:
@@ -98,7 +106,9 @@ def explain(conn: Connection, profile_id: str) -> dict[str, Any]:
     by_id = {r.id: r for r in refs}
     loaded = _load_nodes(conn, by_id)
     nodes = {n: v[0] for n, v in loaded.items()}
-    groups = _members(conn, [k for n in nodes.values() for k, _ in n.keys if not k.startswith("b:")])
+    groups = _members(
+        conn, [k for n in nodes.values() for k, _ in n.keys if not k.startswith("b:")]
+    )
     scored = _pairs_among(conn, set(nodes))
     clustering = resolve_nodes(nodes, groups, scored, resolver.config)
     levels = {(s.a, s.b): s.levels for s in scored}
@@ -115,7 +125,9 @@ def explain(conn: Connection, profile_id: str) -> dict[str, Any]:
             pair = (min(edge.a, edge.b), max(edge.a, edge.b))
             item["weight"] = edge.weight
             item["probability"] = round(float(2**edge.weight / (1 + 2**edge.weight)), 6)
-            item["comparisons"] = comparison_parts(resolver, nodes[pair[0]], nodes[pair[1]], levels[pair])
+            item["comparisons"] = comparison_parts(
+                resolver, nodes[pair[0]], nodes[pair[1]], levels[pair]
+            )
             item["prior"] = round(resolver.model.prior_weight, 2)
         edges.append(item)
     history = [
@@ -136,8 +148,16 @@ def explain(conn: Connection, profile_id: str) -> dict[str, Any]:
     kept_apart = [
         {"a": by_id[a].as_json() if a in by_id else a, "b": b, "weight": w, "reason": why}
         for a, b, w, why in conn.execute(
-            select(identity_reviews.c.a, identity_reviews.c.b, identity_reviews.c.weight, identity_reviews.c.reason).where(
-                or_(key_in(conn, identity_reviews.c.a, sorted(by_id)), key_in(conn, identity_reviews.c.b, sorted(by_id)))
+            select(
+                identity_reviews.c.a,
+                identity_reviews.c.b,
+                identity_reviews.c.weight,
+                identity_reviews.c.reason,
+            ).where(
+                or_(
+                    key_in(conn, identity_reviews.c.a, sorted(by_id)),
+                    key_in(conn, identity_reviews.c.b, sorted(by_id)),
+                )
             )
         )
     ]
@@ -177,10 +197,10 @@ def _decide(
     detail: dict[str, Any],
 ) -> int:
     decision_id = conn.execute(
-        insert(identity_decisions).values(
-            kind=kind, actor=actor, reason=reason, created_at_us=system_clock(), detail=detail
-        )
-    ).inserted_primary_key[0]
+        insert(identity_decisions)
+        .values(kind=kind, actor=actor, reason=reason, created_at_us=system_clock(), detail=detail)
+        .returning(identity_decisions.c.id)
+    ).scalar_one()
     insert_many_ignoring_duplicates(
         conn,
         identity_decision_nodes,
@@ -202,7 +222,10 @@ def _decide(
         insert_many_ignoring_duplicates(
             conn,
             identity_keys,
-            [{"key": f"m:{decision_id}", "node_id": ref.id, "role": ROLE_HOLDS} for ref in all_refs],
+            [
+                {"key": f"m:{decision_id}", "node_id": ref.id, "role": ROLE_HOLDS}
+                for ref in all_refs
+            ],
         )
     else:
         current = dict(
@@ -256,11 +279,15 @@ def split(
         {0: staying, 1: moving},
         {"profile_id": live, "moved": [r.as_json() for r in moving]},
     )
-    result = resolve_changed(conn, Resolver.load(conn), NodeChanges(changed={r.id for r in refs}), seq)
+    result = resolve_changed(
+        conn, Resolver.load(conn), NodeChanges(changed={r.id for r in refs}), seq
+    )
     parts = sorted(
         set(
             conn.execute(
-                select(identity_nodes.c.profile_id).where(key_in(conn, identity_nodes.c.id, [r.id for r in refs]))
+                select(identity_nodes.c.profile_id).where(
+                    key_in(conn, identity_nodes.c.id, [r.id for r in refs])
+                )
             ).scalars()
         )
     )
@@ -291,7 +318,9 @@ class ReviewItem:
         }
 
 
-def review_items(conn: Connection, *, limit: int = 50, offset: int = 0) -> tuple[list[ReviewItem], int]:
+def review_items(
+    conn: Connection, *, limit: int = 50, offset: int = 0
+) -> tuple[list[ReviewItem], int]:
     """Open review items, strongest first, and how many there are."""
     total = conn.execute(select(func.count()).select_from(identity_reviews)).scalar_one()
     rows = conn.execute(
@@ -352,10 +381,14 @@ def decide_review(
         decision,
         actor,
         reason,
-        {0: [refs[a][0]], 1: [refs[b][0]]} if decision == "apart" else {0: [refs[a][0], refs[b][0]]},
+        {0: [refs[a][0]], 1: [refs[b][0]]}
+        if decision == "apart"
+        else {0: [refs[a][0], refs[b][0]]},
         {"review_item": item_id},
     )
-    conn.execute(delete(identity_reviews).where(identity_reviews.c.a == a, identity_reviews.c.b == b))
+    conn.execute(
+        delete(identity_reviews).where(identity_reviews.c.a == a, identity_reviews.c.b == b)
+    )
     # everything in both profiles is re-resolved with the decision
     members = set(
         conn.execute(
@@ -383,7 +416,9 @@ class Simulation:
     """Today's profiles that would come apart, as their parts (records)."""
 
 
-def simulate(conn: Connection, config: IdentityConfig, *, train: bool = True, examples: int = 20) -> Simulation:
+def simulate(
+    conn: Connection, config: IdentityConfig, *, train: bool = True, examples: int = 20
+) -> Simulation:
     """What ``config`` would merge and split compared with today, without keeping anything
     (the run happens in a savepoint that is rolled back)."""
     before = dict(conn.execute(select(identity_nodes.c.id, identity_nodes.c.profile_id)).all())
@@ -405,23 +440,24 @@ def simulate(conn: Connection, config: IdentityConfig, *, train: bool = True, ex
         old_of_new.setdefault(new, set()).add(old)
     # compare partitions, not ids: a node "moves" when its old profile's mates change
     refs_needed: set[int] = set()
-    for new, olds in sorted(old_of_new.items(), key=lambda kv: str(kv[0])):
+    split_nodes: list[list[list[int]]] = []
+    for _new, olds in sorted(old_of_new.items(), key=lambda kv: str(kv[0])):
         if len(olds) > 1:
             result.merges.append(sorted(str(o) for o in olds))
     for old, news in sorted(new_of_old.items(), key=lambda kv: str(kv[0])):
         if len(news) > 1 and old is not None:
-            parts = []
+            parts: list[list[int]] = []
             for new in sorted(news, key=str):
                 part_nodes = [n for n, o in before.items() if o == old and after.get(n) == new]
                 refs_needed.update(part_nodes[:5])
                 parts.append(part_nodes[:5])
-            result.splits.append(parts)  # type: ignore[arg-type]
+            split_nodes.append(parts)
     result.merge_count = len(result.merges)
-    result.split_count = len(result.splits)
+    result.split_count = len(split_nodes)
     refs = _refs(conn, sorted(refs_needed))
     result.splits = [
-        [[refs[n][0].as_json() for n in part if n in refs] for part in parts]  # type: ignore[union-attr]
-        for parts in result.splits[:examples]
+        [[refs[n][0].as_json() for n in part if n in refs] for part in node_parts]
+        for node_parts in split_nodes[:examples]
     ]
     result.nodes_moved = sum(
         1

@@ -109,7 +109,9 @@ PLACEHOLDER_NAMES = frozenset(
 )
 """What counters and forms write when they do not know the name: not a name."""
 
-KINSHIP_TITLES = frozenset({"anh", "chị", "em", "cô", "chú", "bác", "ông", "bà", "a.", "c.", "khun", "คุณ"})
+KINSHIP_TITLES = frozenset(
+    {"anh", "chị", "em", "cô", "chú", "bác", "ông", "bà", "a.", "c.", "khun", "คุณ"}
+)
 """Forms of address written before a given name (Vietnamese kinship terms, Thai Khun)."""
 
 
@@ -251,7 +253,8 @@ def tracked_fields(traits: dict[str, Any]) -> dict[str, Any]:
     mail = email(traits.get("email"))
     if mail.ok and mail.value:
         out["email"] = mail.value
-    address = traits.get("address") if isinstance(traits.get("address"), dict) else {}
+    given_address = traits.get("address")
+    address: dict[str, Any] = given_address if isinstance(given_address, dict) else {}
     region = standard_country(address.get("country") or traits.get("country")).value
     raw_phone = _text(traits.get("phone"))
     if raw_phone:

@@ -153,7 +153,7 @@ class MatchModel:
         """Per-comparison contributions of one pair, strongest first, in words."""
         weights = self.level_weights()
         tf = self._tf_adjustments(levels_row.reshape(1, -1), table, np.array([left_index]))[0]
-        parts = []
+        parts: list[dict[str, Any]] = []
         for c, comparison in enumerate(COMPARISONS):
             level = int(levels_row[c])
             if level == 0:
@@ -166,7 +166,7 @@ class MatchModel:
                     "tf_adjustment": round(float(tf[c]), 2) if tf[c] else 0.0,
                 }
             )
-        parts.sort(key=lambda p: -abs(p["weight"]))
+        parts.sort(key=lambda p: -abs(float(p["weight"])))
         return parts
 
 
@@ -220,7 +220,8 @@ def estimate_m(
         return m, share, 0
     log_u = [np.log(np.maximum(np.array(u[c]), MIN_P)) for c in range(N_COMPARISONS)]
     run = 0
-    for run in range(1, iterations + 1):
+    for step in range(1, iterations + 1):
+        run = step
         log_m = [np.log(np.maximum(np.array(m[c]), MIN_P)) for c in range(N_COMPARISONS)]
         log_match = np.full(len(levels), math.log(share))
         log_non = np.full(len(levels), math.log(1 - share))
@@ -258,7 +259,9 @@ def estimate_prior(
     log_ratio = np.zeros(len(levels))
     for c in range(N_COMPARISONS):
         lv = levels[:, c]
-        ratio = np.log(np.maximum(np.array(m[c]), MIN_P)) - np.log(np.maximum(np.array(u[c]), MIN_P))
+        ratio = np.log(np.maximum(np.array(m[c]), MIN_P)) - np.log(
+            np.maximum(np.array(u[c]), MIN_P)
+        )
         ratio[0] = 0.0
         log_ratio += ratio[lv]
     share = 0.5

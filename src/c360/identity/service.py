@@ -146,9 +146,10 @@ def node_keys(
         else:
             keys.add(("r:" + "|".join(parts), ROLE_HOLDS))
     for id_type, value in links:
-        rule = config.identifier(id_type)
-        if value and not rule.is_blocked(value):
-            keys.add((id_key(id_type, value, source_id if rule.per_source else None), ROLE_LINK))
+        link_rule = config.identifier(id_type)
+        if value and not link_rule.is_blocked(value):
+            scope = source_id if link_rule.per_source else None
+            keys.add((id_key(id_type, value, scope), ROLE_LINK))
     held = {k for k, r in keys if r == ROLE_HOLDS}
     return sorted((k, r) for k, r in keys if r == ROLE_HOLDS or k not in held)
 
@@ -210,7 +211,9 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
         if tracked:
             # A tracked identity keeps what every event said about it.
             if row is not None:
-                item.identifiers = _union([tuple(x) for x in row["identifiers"]["ids"]], item.identifiers)
+                item.identifiers = _union(
+                    [tuple(x) for x in row["identifiers"]["ids"]], item.identifiers
+                )
                 item.links = _union([tuple(x) for x in row["identifiers"]["links"]], item.links)
                 item.traits = {**(row["traits"] or {}), **(item.traits or {})}
             item.fields = tracked_fields(item.traits or {})
@@ -219,9 +222,10 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
         links = sorted({(t, v) for t, v in item.links})
         stored_keys = {"ids": [list(x) for x in ids], "links": [list(x) for x in links]}
         limited = limited_values(config, ids) + decisions.get(key, ([], []))[0]
-        keys = node_keys(config, item.source_id, features, ids, links) + decisions.get(
-            key, ([], [])
-        )[1]
+        keys = (
+            node_keys(config, item.source_id, features, ids, links)
+            + decisions.get(key, ([], []))[1]
+        )
         values = {
             "kind": item.kind if not tracked else "tracked",
             "features": features,
@@ -292,7 +296,9 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
             updated,
         )
     if new_rows:
-        pending = {(r["source_id"], r["node_type"], r["node_key"]): r.pop("_keys") for r in new_rows}
+        pending = {
+            (r["source_id"], r["node_type"], r["node_key"]): r.pop("_keys") for r in new_rows
+        }
         conn.execute(insert(identity_nodes), new_rows)
         for key, row in _load_nodes_by_key(conn, list(pending)).items():
             out.node_of[key] = row["id"]
@@ -337,27 +343,31 @@ def _load_nodes_by_key(
     conn: Connection, keys: list[tuple[int, str, str]]
 ) -> dict[tuple[int, str, str], dict[str, Any]]:
     found: dict[tuple[int, str, str], dict[str, Any]] = {}
-    for chunk in _chunks(keys, _CHUNK):
-        rows = conn.execute(
-            select(
-                identity_nodes.c.id,
-                identity_nodes.c.source_id,
-                identity_nodes.c.node_type,
-                identity_nodes.c.node_key,
-                identity_nodes.c.features,
-                identity_nodes.c.identifiers,
-                identity_nodes.c.limited,
-                identity_nodes.c.traits,
-                identity_nodes.c.last_seq,
-                identity_nodes.c.profile_id,
-            ).where(
-                tuple_(
-                    identity_nodes.c.source_id, identity_nodes.c.node_type, identity_nodes.c.node_key
-                ).in_(chunk)
+    grouped: dict[tuple[int, str], list[str]] = {}
+    for source_id, node_type, node_key in keys:
+        grouped.setdefault((source_id, node_type), []).append(node_key)
+    for (source_id, node_type), node_keys_ in sorted(grouped.items()):
+        for chunk in _chunks(sorted(set(node_keys_)), 2000):
+            rows = conn.execute(
+                select(
+                    identity_nodes.c.id,
+                    identity_nodes.c.source_id,
+                    identity_nodes.c.node_type,
+                    identity_nodes.c.node_key,
+                    identity_nodes.c.features,
+                    identity_nodes.c.identifiers,
+                    identity_nodes.c.limited,
+                    identity_nodes.c.traits,
+                    identity_nodes.c.last_seq,
+                    identity_nodes.c.profile_id,
+                ).where(
+                    identity_nodes.c.source_id == source_id,
+                    identity_nodes.c.node_type == node_type,
+                    key_in(conn, identity_nodes.c.node_key, chunk),
+                )
             )
-        )
-        for row in rows:
-            found[(row.source_id, row.node_type, row.node_key)] = row._asdict()
+            for row in rows:
+                found[(row.source_id, row.node_type, row.node_key)] = row._asdict()
     return found
 
 
@@ -366,6 +376,8 @@ def _decisions_for(
 ) -> dict[tuple[int, str, str], tuple[list[tuple[str, str]], list[tuple[str, int]]]]:
     """Limited pseudo-values (``split:7`` = side) and ``m:`` keys that decisions give nodes."""
     out: dict[tuple[int, str, str], tuple[list[tuple[str, str]], list[tuple[str, int]]]] = {}
+    if conn.execute(select(identity_decision_nodes.c.decision_id).limit(1)).first() is None:
+        return out  # nobody has decided anything yet: the common case, one cheap query
     for chunk in _chunks(keys, _CHUNK):
         rows = conn.execute(
             select(
@@ -483,9 +495,7 @@ def resolve_changed(
     # A blocking group that grows past the cap stops making pairs (or starts again when it
     # shrinks back): its members are re-paired, so the pairs are what a batch run would find.
     boundary = [
-        k
-        for k in {*changes.keys_added, *changes.keys_removed}
-        if group_tier(k, (), config) is None
+        k for k in {*changes.keys_added, *changes.keys_removed} if group_tier(k, (), config) is None
     ]
     if boundary:
         sizes = _group_sizes(conn, boundary)
@@ -500,7 +510,9 @@ def resolve_changed(
     sizes = _group_sizes(conn, wanted)
     # an oversized candidate group makes no pairs: leave its members unread
     oversized = [
-        k for k in wanted if sizes.get(k, 0) > config.block_cap and group_tier(k, (), config) is None
+        k
+        for k in wanted
+        if sizes.get(k, 0) > config.block_cap and group_tier(k, (), config) is None
     ]
     groups = _members(conn, [k for k in wanted if sizes.get(k, 0) > 1 and k not in set(oversized)])
     pairs, skipped = candidate_pairs(groups, config, focus)
@@ -555,7 +567,10 @@ def _pairs_among(conn: Connection, nodes: set[int]) -> list[Scored]:
     for chunk in _chunks(sorted(nodes), _CHUNK):
         for a, b, weight, levels in conn.execute(
             select(
-                identity_pairs.c.a, identity_pairs.c.b, identity_pairs.c.weight, identity_pairs.c.levels
+                identity_pairs.c.a,
+                identity_pairs.c.b,
+                identity_pairs.c.weight,
+                identity_pairs.c.levels,
             ).where(key_in(conn, identity_pairs.c.a, chunk))
         ):
             if b in nodes:
@@ -587,18 +602,20 @@ def _component(
             if links(key, (r for _, r in members), config):
                 reached.update(n for n, _ in members)
         for chunk in _chunks(sorted(frontier), _CHUNK):
-            for a, b in conn.execute(
-                select(identity_pairs.c.a, identity_pairs.c.b).where(
-                    key_in(conn, identity_pairs.c.a, chunk), identity_pairs.c.weight >= review
-                )
-            ):
-                reached.add(b)
-            for a, b in conn.execute(
-                select(identity_pairs.c.a, identity_pairs.c.b).where(
-                    key_in(conn, identity_pairs.c.b, chunk), identity_pairs.c.weight >= review
-                )
-            ):
-                reached.add(a)
+            reached.update(
+                conn.execute(
+                    select(identity_pairs.c.b).where(
+                        key_in(conn, identity_pairs.c.a, chunk), identity_pairs.c.weight >= review
+                    )
+                ).scalars()
+            )
+            reached.update(
+                conn.execute(
+                    select(identity_pairs.c.a).where(
+                        key_in(conn, identity_pairs.c.b, chunk), identity_pairs.c.weight >= review
+                    )
+                ).scalars()
+            )
         frontier = reached - seen
         seen |= frontier
         if len(seen) > COMPONENT_LIMIT * 10:
@@ -656,7 +673,7 @@ def _write_profiles(
             )
             if existing_ids & {previous[n] for n in group}:
                 # its records were part of another profile until now
-                parted_from = sorted({previous[n] for n in group if previous[n] is not None})
+                parted_from = sorted({p for n in group if (p := previous[n]) is not None})
                 for other in parted_from:
                     if other in live:
                         result.splits += 1
@@ -666,7 +683,9 @@ def _write_profiles(
             if rows[pid].merged_into is not None:
                 values["merged_into"] = None
                 result.splits += 1
-                _history(conn, "split", rows[pid].merged_into, pid, seq, at_us, "records parted", None)
+                _history(
+                    conn, "split", rows[pid].merged_into, pid, seq, at_us, "records parted", None
+                )
             if rows[pid].updated_seq != last:
                 values["updated_seq"] = last
             if values:
@@ -718,7 +737,12 @@ def _evidence_between(clustering: Clustering, a: set[int], b: set[int]) -> list[
 
 
 def _edge_kind(tier: int) -> str:
-    return {0: "reviewed", 1: "deterministic", TIER_PROBABILISTIC: "probabilistic", TIER_ATTACH: "attach"}[tier]
+    return {
+        0: "reviewed",
+        1: "deterministic",
+        TIER_PROBABILISTIC: "probabilistic",
+        TIER_ATTACH: "attach",
+    }[tier]
 
 
 def _reason(evidence: list[dict[str, Any]]) -> str:
@@ -807,7 +831,9 @@ def _record_reviews(
         result.reviews = len(items)
 
 
-def assign_households(conn: Connection, config: IdentityConfig, profile_ids: set[str] | None) -> None:
+def assign_households(
+    conn: Connection, config: IdentityConfig, profile_ids: set[str] | None
+) -> None:
     """Profiles that share a household identifier (a family phone or email, held by at most
     ``generic_after`` profiles) form a household, named after its smallest profile id; a
     household is never a merge. ``None`` recomputes every profile's household."""
@@ -818,7 +844,9 @@ def assign_households(conn: Connection, config: IdentityConfig, profile_ids: set
         return
     query = (
         select(identity_keys.c.key, identity_nodes.c.profile_id)
-        .select_from(identity_keys.join(identity_nodes, identity_nodes.c.id == identity_keys.c.node_id))
+        .select_from(
+            identity_keys.join(identity_nodes, identity_nodes.c.id == identity_keys.c.node_id)
+        )
         .where(identity_nodes.c.profile_id.is_not(None), identity_keys.c.role == ROLE_HOLDS)
     )
     if profile_ids is None:
@@ -849,13 +877,17 @@ def assign_households(conn: Connection, config: IdentityConfig, profile_ids: set
         while frontier:
             keys = set()
             for chunk in _chunks(sorted(frontier), _CHUNK):
-                for key, _pid in conn.execute(query.where(key_in(conn, identity_nodes.c.profile_id, chunk))):
+                for key, _pid in conn.execute(
+                    query.where(key_in(conn, identity_nodes.c.profile_id, chunk))
+                ):
                     if key.startswith(prefixes) and key not in seen_keys:
                         keys.add(key)
             seen_keys |= keys
-            found = []
+            found: list[Any] = []
             for chunk in _chunks(sorted(keys), _CHUNK):
-                found.extend(conn.execute(query.where(key_in(conn, identity_keys.c.key, chunk))).all())
+                found.extend(
+                    conn.execute(query.where(key_in(conn, identity_keys.c.key, chunk))).all()
+                )
             rows.extend(found)
             new = {pid for _k, pid in found} - start
             start |= new
@@ -1018,7 +1050,10 @@ def train_model(
     for _name, prefixes, excluded in TRAINING_ROUNDS:
         pairs: set[tuple[int, int]] = set()
         for key, members in groups.items():
-            if not key.startswith(prefixes) or group_tier(key, (r for _, r in members), config) is not None:
+            if (
+                not key.startswith(prefixes)
+                or group_tier(key, (r for _, r in members), config) is not None
+            ):
                 continue
             found = sorted({index[n] for n, _ in members if n in index})
             if len(found) < 2 or len(found) > config.block_cap:
@@ -1058,7 +1093,9 @@ def train_model(
     return model
 
 
-def rekey_nodes(conn: Connection, config: IdentityConfig, progress: Progress = _no_progress) -> None:
+def rekey_nodes(
+    conn: Connection, config: IdentityConfig, progress: Progress = _no_progress
+) -> None:
     """Recompute every node's features (from its record or traits: a better standardizer or
     feature takes effect), keys and limited values under ``config``; rewrite the index."""
     total = conn.execute(select(func.count()).select_from(identity_nodes)).scalar_one()
@@ -1093,14 +1130,16 @@ def rekey_nodes(conn: Connection, config: IdentityConfig, progress: Progress = _
         if not rows:
             break
         decisions = _decisions_for(conn, [(r.source_id, r.node_type, r.node_key) for r in rows])
-        key_rows = []
-        changed_rows = []
+        key_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
         for r in rows:
             if r.node_type == NODE_RECORD:
                 features = features_for(config, r.fields) if r.fields is not None else r.features
             else:
                 features = features_for(config, tracked_fields(r.traits or {}))
-            extra_limited, extra_keys = decisions.get((r.source_id, r.node_type, r.node_key), ([], []))
+            extra_limited, extra_keys = decisions.get(
+                (r.source_id, r.node_type, r.node_key), ([], [])
+            )
             ids, links_ = r.identifiers["ids"], r.identifiers["links"]
             keys = node_keys(config, r.source_id, features, ids, links_) + extra_keys
             key_rows.extend({"key": k, "node_id": r.id, "role": role} for k, role in keys)
@@ -1123,7 +1162,9 @@ def rekey_nodes(conn: Connection, config: IdentityConfig, progress: Progress = _
 def _load_all(conn: Connection, progress: Progress) -> dict[int, tuple[Node, str | None]]:
     names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
     keys: dict[int, list[tuple[str, int]]] = {}
-    for key, node_id, role in conn.execute(select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role)):
+    for key, node_id, role in conn.execute(
+        select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role)
+    ):
         keys.setdefault(node_id, []).append((key, role))
     out: dict[int, tuple[Node, str | None]] = {}
     for row in conn.execute(

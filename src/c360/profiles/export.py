@@ -27,7 +27,7 @@ def iter_profiles(conn: Connection, batch_size: int = 5_000) -> Iterator[dict[st
         ).all()
         if not rows:
             return
-        counts = dict(
+        counts: dict[str, int] = dict(
             conn.execute(
                 select(identity_nodes.c.profile_id, func.count())
                 .where(identity_nodes.c.profile_id.in_([r.id for r in rows]))

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from c360.errors import NotFound
 from c360.eventlog.model import StoredEvent
 from c360.identity.features import (
-    NODE_RECORD,
     NODE_ANONYMOUS,
+    NODE_RECORD,
     NODE_USER,
     NodeInput,
     id_key,
@@ -93,9 +93,7 @@ def apply_entries(
         for r in records
         if (r.source_id, NODE_RECORD, r.record_id) in changes.node_of
     }
-    follow_resolution(
-        conn, result, extra=_profiles_of(conn, changes.traits_changed | record_nodes)
-    )
+    follow_resolution(conn, result, extra=_profiles_of(conn, changes.traits_changed | record_nodes))
     return result
 
 
@@ -109,7 +107,9 @@ def follow_resolution(
     refresh_golden(conn, touched)
 
 
-def refresh_golden(conn: Connection, profile_ids: set[str], rules: SurvivorshipRules | None = None) -> None:
+def refresh_golden(
+    conn: Connection, profile_ids: set[str], rules: SurvivorshipRules | None = None
+) -> None:
     """Each profile's golden record, from its records' current standardized fields and its
     tracked identities' traits."""
     if not profile_ids:
@@ -162,7 +162,9 @@ def refresh_golden(conn: Connection, profile_ids: set[str], rules: SurvivorshipR
         for pid, found in sorted(facts.items())
     ]
     conn.execute(
-        update(profiles).where(profiles.c.id == bindparam("pid")).values(golden=bindparam("golden")),
+        update(profiles)
+        .where(profiles.c.id == bindparam("pid"))
+        .values(golden=bindparam("golden")),
         values,
     )
 
@@ -323,12 +325,14 @@ def refresh_traits(conn: Connection, profile_ids: set[str]) -> None:
                 merged[pid].append((last_seq, node_id, traits))
     rows = []
     for pid, parts in sorted(merged.items()):
-        traits: dict[str, Any] = {}
+        combined: dict[str, Any] = {}
         for _seq, _id, part in sorted(parts, key=lambda p: (p[0], p[1])):
-            traits.update(part)
-        rows.append({"pid": pid, "traits": traits})
+            combined.update(part)
+        rows.append({"pid": pid, "traits": combined})
     conn.execute(
-        update(profiles).where(profiles.c.id == bindparam("pid")).values(traits=bindparam("traits")),
+        update(profiles)
+        .where(profiles.c.id == bindparam("pid"))
+        .values(traits=bindparam("traits")),
         rows,
     )
 
@@ -393,7 +397,9 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
         if node_type == NODE_USER:
             # an alias's previousId (the user it was before)
             for _id_type, value in keys["links"]:
-                identifiers.setdefault(("previous_id", value), Identifier("previous_id", value, source))
+                identifiers.setdefault(
+                    ("previous_id", value), Identifier("previous_id", value, source)
+                )
     count = conn.execute(
         select(func.count()).select_from(profile_events).where(profile_events.c.profile_id == live)
     ).scalar_one()
@@ -440,7 +446,9 @@ def find_by_identifier(conn: Connection, id_type: str, value: str) -> Profile:
         keys, roles = identifier_lookup_keys(conn, id_type, value), [0]
     row = conn.execute(
         select(identity_nodes.c.profile_id)
-        .select_from(identity_keys.join(identity_nodes, identity_nodes.c.id == identity_keys.c.node_id))
+        .select_from(
+            identity_keys.join(identity_nodes, identity_nodes.c.id == identity_keys.c.node_id)
+        )
         .join(profiles, profiles.c.id == identity_nodes.c.profile_id)
         .where(identity_keys.c.key.in_(keys), identity_keys.c.role.in_(roles))
         .order_by(profiles.c.updated_seq.desc(), profiles.c.id)
