@@ -71,6 +71,8 @@ class MatchModel:
     version: int = 0
     trained_on: int = 0
     em_iterations: int = 0
+    features_version: int = 0
+    """The node features the model was trained on (see ``service.FEATURES_VERSION``)."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class MatchModel:
             "tf_floor": self.tf_floor,
             "trained_on": self.trained_on,
             "em_iterations": self.em_iterations,
+            "features_version": self.features_version,
         }
 
     @classmethod
@@ -94,6 +97,7 @@ class MatchModel:
             version=version,
             trained_on=data.get("trained_on", 0),
             em_iterations=data.get("em_iterations", 0),
+            features_version=data.get("features_version", 0),
         )
 
     # -- weights -------------------------------------------------------------------------

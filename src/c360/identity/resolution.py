@@ -160,9 +160,11 @@ def score_pairs(
     right = np.array([index[b] for _, b in ordered], dtype=np.int64)
     levels = compare(table, left, right)
     weights = model.weights(levels, table, left)
+    # each row of levels as a string of digits, without a Python loop per digit
+    texts = (levels.astype(np.uint8) + ord("0")).view(f"S{levels.shape[1]}").ravel()
+    rounded = np.round(weights, 3).tolist()
     return [
-        Scored(a, b, round(float(w), 3), "".join(str(int(v)) for v in row))
-        for (a, b), w, row in zip(ordered, weights, levels, strict=True)
+        Scored(a, b, w, t.decode()) for (a, b), w, t in zip(ordered, rounded, texts, strict=True)
     ]
 
 
@@ -193,8 +195,9 @@ def scored_edges(
     """Pairs over the merge threshold, as probabilistic or attach edges."""
     threshold = config.thresholds.merge_weight
     edges: list[Edge] = []
+    poor = {n for n, node in nodes.items() if node.evidence_poor}
     for s in scored:
-        poor_a, poor_b = nodes[s.a].evidence_poor, nodes[s.b].evidence_poor
+        poor_a, poor_b = s.a in poor, s.b in poor
         if poor_a or poor_b:
             # A record that only has contact points joins the one person they lead to.
             if shares_contact_point(s.levels) and not contradicts(s.levels):

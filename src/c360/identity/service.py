@@ -61,6 +61,9 @@ from c360.storage.tables import (
 )
 
 COMPARISONS_BY_INDEX = [c.name for c in COMPARISONS]
+FEATURES_VERSION = 1
+"""Bumped whenever features, keys or standardizers change what a node is indexed under: the
+next ``c360 resolve`` then recomputes every node's features and keys."""
 _PROFILE_NAMESPACE = uuid.UUID("5f2c8a52-3a9f-4d1e-9c55-0c3600000002")
 _CHUNK = 500
 COMPONENT_LIMIT = 20_000
@@ -98,6 +101,7 @@ class Resolver:
 
 def store_model(conn: Connection, config: IdentityConfig, model: MatchModel) -> int:
     version = (conn.execute(select(func.max(identity_models.c.version))).scalar() or 0) + 1
+    model.features_version = FEATURES_VERSION
     conn.execute(
         insert(identity_models).values(
             version=version,
@@ -648,6 +652,8 @@ def _write_profiles(
         for n in group:
             assigned[n] = pid
     existing_ids = {pid for pid in previous.values() if pid is not None}
+    # profiles some of whose nodes went elsewhere (their golden record changes too)
+    lost_nodes = {old for n, old in previous.items() if old is not None and assigned[n] != old}
     rows = {
         r.id: r
         for chunk in _chunks(sorted(set(live) | existing_ids), _CHUNK)
@@ -690,7 +696,8 @@ def _write_profiles(
                 values["updated_seq"] = last
             if values:
                 conn.execute(update(profiles).where(profiles.c.id == pid).values(**values))
-        result.touched.add(pid)
+        if pid not in rows or any(previous[n] != pid for n in group) or pid in lost_nodes:
+            result.touched.add(pid)
     if new_profiles:
         conn.execute(insert(profiles), new_profiles)
     for pid in sorted(existing_ids - set(live)):
@@ -965,7 +972,9 @@ def resolve_all(
     model on the data, score every candidate pair, cluster, write what changed."""
     report = BatchReport()
     resolver = Resolver.load(conn)
-    rekey_nodes(conn, config, progress)
+    if resolver.model.features_version != FEATURES_VERSION or resolver.config != config:
+        # the features or the configuration changed since the nodes were indexed
+        rekey_nodes(conn, config, progress)
     nodes = {n: v for n, v in _load_all(conn, progress).items()}
     report.nodes = len(nodes)
     groups = _all_groups(conn)
@@ -1039,7 +1048,7 @@ def train_model(
     table = FeatureTable.of([nodes[n].features for n in ids])
     index = {n: i for i, n in enumerate(ids)}
     rng = np.random.default_rng(seed)
-    sample = min(1_000_000, len(ids) * 20)
+    sample = min(500_000, len(ids) * 20)
     left = rng.integers(0, len(ids), sample)
     right = rng.integers(0, len(ids), sample)
     keep = left != right

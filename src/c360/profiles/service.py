@@ -93,7 +93,11 @@ def apply_entries(
         for r in records
         if (r.source_id, NODE_RECORD, r.record_id) in changes.node_of
     }
-    follow_resolution(conn, result, extra=_profiles_of(conn, changes.traits_changed | record_nodes))
+    follow_resolution(
+        conn,
+        result,
+        extra=_profiles_of(conn, changes.traits_changed | changes.changed | record_nodes),
+    )
     return result
 
 
