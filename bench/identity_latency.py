@@ -30,7 +30,7 @@ from c360.eventlog.service import append, ensure_source
 from c360.ingest.mapping import parse_mapping
 from c360.ingest.records import IncomingRow, prepare_batch, register_mapping
 from c360.storage import open_store
-from c360.storage.tables import identity_nodes, profiles, source_records, sources
+from c360.storage.tables import identity_nodes, profiles, source_records
 from c360.workers.processor import process_available
 
 MAPPING = """
@@ -133,9 +133,6 @@ def main() -> int:
     print(_markdown(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
-    with engine.connect() as conn:
-        names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
-        del names
     return 0
 
 
@@ -143,7 +140,7 @@ def _stats(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
     def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
     return {
         "count": len(ordered),
