@@ -11,6 +11,7 @@ record naming the evidence. ``resolve_all`` runs the same clustering over every 
 Everything runs in the caller's transaction.
 """
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,14 +90,34 @@ class Resolver:
 
     @classmethod
     def load(cls, conn: Connection) -> "Resolver":
-        row = conn.execute(
-            select(identity_models.c.version, identity_models.c.params, identity_models.c.config)
+        """The newest stored model and configuration (parsed once per version and store)."""
+        newest = conn.execute(
+            select(identity_models.c.version, identity_models.c.created_at_us)
             .order_by(identity_models.c.version.desc())
             .limit(1)
         ).first()
-        if row is None:
+        if newest is None:
             return cls(DEFAULT_CONFIG, MatchModel())
-        return cls(parse_config(row.config), MatchModel.from_json(row.params, row.version))
+        version = int(newest.version)
+        key = (str(conn.engine.url), version, int(newest.created_at_us))
+        cached = _RESOLVERS.get(key)
+        if cached is not None:
+            return cached
+        row = conn.execute(
+            select(identity_models.c.params, identity_models.c.config).where(
+                identity_models.c.version == version
+            )
+        ).one()
+        resolver = cls(parse_config(row.config), MatchModel.from_json(row.params, int(version)))
+        if len(_RESOLVERS) > 16:
+            _RESOLVERS.clear()
+        _RESOLVERS[key] = resolver
+        return resolver
+
+
+_RESOLVERS: dict[tuple[str, int, int], Resolver] = {}
+"""Parsed models by (store, version): a model's term-frequency tables are large, and every
+batch of log entries needs the model. A stored version never changes."""
 
 
 def store_model(conn: Connection, config: IdentityConfig, model: MatchModel) -> int:
@@ -986,7 +1007,7 @@ def resolve_all(
         model = train_model(plain, groups, config)
         store_model(conn, config, model)
     else:
-        model = resolver.model
+        model = dataclasses.replace(resolver.model)
         if resolver.config != config:
             store_model(conn, config, model)
     report.model_version = model.version
