@@ -436,34 +436,61 @@ def _decisions_for(
     return out
 
 
-def _keys_of(conn: Connection, node_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+@dataclass(slots=True)
+class _Reads:
+    """What one resolution has read of the index (it does not change while it runs)."""
+
+    keys: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    members: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+def _keys_of(
+    conn: Connection, node_ids: Sequence[int], reads: _Reads | None = None
+) -> dict[int, list[tuple[str, int]]]:
+    wanted = list(node_ids) if reads is None else [n for n in node_ids if n not in reads.keys]
     out: dict[int, list[tuple[str, int]]] = {}
-    for chunk in _chunks(list(node_ids), _CHUNK):
+    for chunk in _chunks(wanted, _CHUNK):
         for key, node_id, role in conn.execute(
             select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role).where(
                 key_in(conn, identity_keys.c.node_id, chunk)
             )
         ):
             out.setdefault(node_id, []).append((key, role))
-    return out
+    if reads is None:
+        return out
+    for n in wanted:
+        reads.keys[n] = out.get(n, [])
+    return {n: reads.keys[n] for n in node_ids if reads.keys[n]}
 
 
-def _members(conn: Connection, keys: Sequence[str]) -> dict[str, list[tuple[int, int]]]:
+def _members(
+    conn: Connection, keys: Sequence[str], reads: _Reads | None = None
+) -> dict[str, list[tuple[int, int]]]:
+    unique = sorted(set(keys))
+    wanted = unique if reads is None else [k for k in unique if k not in reads.members]
     out: dict[str, list[tuple[int, int]]] = {}
-    for chunk in _chunks(sorted(set(keys)), _CHUNK):
+    for chunk in _chunks(wanted, _CHUNK):
         for key, node_id, role in conn.execute(
             select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role).where(
                 key_in(conn, identity_keys.c.key, chunk)
             )
         ):
             out.setdefault(key, []).append((node_id, role))
-    return out
+    if reads is None:
+        return out
+    for k in wanted:
+        reads.members[k] = out.get(k, [])
+    return {k: reads.members[k] for k in unique if reads.members[k]}
 
 
-def _load_nodes(conn: Connection, node_ids: Iterable[int]) -> dict[int, tuple[Node, str | None]]:
-    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+def _load_nodes(
+    conn: Connection, node_ids: Iterable[int], reads: _Reads | None = None
+) -> dict[int, tuple[Node, str | None]]:
     ids = sorted(set(node_ids))
-    keys = _keys_of(conn, ids)
+    if not ids:
+        return {}
+    names = source_names(conn)
+    keys = _keys_of(conn, ids, reads)
     out: dict[int, tuple[Node, str | None]] = {}
     for chunk in _chunks(ids, _CHUNK):
         for row in conn.execute(
@@ -481,7 +508,12 @@ def _load_nodes(conn: Connection, node_ids: Iterable[int]) -> dict[int, tuple[No
         ):
             node = Node(
                 row.id,
-                (names.get(row.source_id, str(row.source_id)), row.node_type, row.node_key),
+                (
+                    names.get(row.source_id)
+                    or source_names(conn, row.source_id).get(row.source_id, str(row.source_id)),
+                    row.node_type,
+                    row.node_key,
+                ),
                 row.first_seq,
                 row.features,
                 keys.get(row.id, []),
@@ -490,6 +522,19 @@ def _load_nodes(conn: Connection, node_ids: Iterable[int]) -> dict[int, tuple[No
             )
             out[row.id] = (node, row.profile_id)
     return out
+
+
+_SOURCE_NAMES: dict[str, dict[int, str]] = {}
+
+
+def source_names(conn: Connection, missing: int | None = None) -> dict[int, str]:
+    """Source names by id (read again when an id is new; sources are never renamed)."""
+    url = str(conn.engine.url)
+    names = _SOURCE_NAMES.get(url)
+    if names is None or (missing is not None and missing not in names):
+        names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+        _SOURCE_NAMES[url] = names
+    return names
 
 
 # -- incremental resolution -------------------------------------------------------------------
@@ -530,7 +575,8 @@ def resolve_changed(
             if (before > config.block_cap) != (after > config.block_cap):
                 focus.update(n for n, _ in _members(conn, [key]).get(key, []))
     _delete_pairs(conn, focus)
-    focus_keys = _keys_of(conn, sorted(focus))
+    reads = _Reads()
+    focus_keys = _keys_of(conn, sorted(focus), reads)
     wanted = sorted({k for keys in focus_keys.values() for k, _ in keys})
     sizes = _group_sizes(conn, wanted)
     # an oversized candidate group makes no pairs: leave its members unread
@@ -539,19 +585,22 @@ def resolve_changed(
         for k in wanted
         if sizes.get(k, 0) > config.block_cap and group_tier(k, (), config) is None
     ]
-    groups = _members(conn, [k for k in wanted if sizes.get(k, 0) > 1 and k not in set(oversized)])
+    groups = _members(
+        conn, [k for k in wanted if sizes.get(k, 0) > 1 and k not in set(oversized)], reads
+    )
     pairs, skipped = candidate_pairs(groups, config, focus)
     result.skipped_keys = skipped + oversized
     candidates = {n for pair in pairs for n in pair}
-    loaded = _load_nodes(conn, candidates | focus)
+    loaded = _load_nodes(conn, candidates | focus, reads)
     scored = score_pairs({n: v[0] for n, v in loaded.items()}, pairs, resolver.model)
     _insert_pairs(conn, scored)
     before_profiles = {v[1] for n, v in loaded.items() if n in focus and v[1] is not None}
-    component = _component(conn, config, focus, before_profiles)
+    component = _component(conn, config, focus, before_profiles, reads)
     result.largest_component = len(component)
-    nodes = _load_nodes(conn, component)
+    nodes = {n: loaded[n] for n in component if n in loaded}
+    nodes.update(_load_nodes(conn, component - set(nodes), reads))
     groups = _members(
-        conn, [k for n, _ in nodes.values() for k, _ in n.keys if not k.startswith("b:")]
+        conn, [k for n, _ in nodes.values() for k, _ in n.keys if not k.startswith("b:")], reads
     )
     scored = _pairs_among(conn, set(nodes))
     clustering = resolve_nodes({n: v[0] for n, v in nodes.items()}, groups, scored, config)
@@ -604,7 +653,11 @@ def _pairs_among(conn: Connection, nodes: set[int]) -> list[Scored]:
 
 
 def _component(
-    conn: Connection, config: IdentityConfig, start: set[int], profile_ids: set[str]
+    conn: Connection,
+    config: IdentityConfig,
+    start: set[int],
+    profile_ids: set[str],
+    reads: _Reads | None = None,
 ) -> set[int]:
     """Every node connected to ``start`` (or in one of ``profile_ids``) through deterministic
     groups, decisions and pairs at or above the review threshold."""
@@ -618,12 +671,12 @@ def _component(
     frontier = set(seen)
     review = config.thresholds.review_weight
     while frontier:
-        keys = _keys_of(conn, sorted(frontier))
+        keys = _keys_of(conn, sorted(frontier), reads)
         # every group but blocking keys: whether it is deterministic depends on its members
         # (an identifier that does not merge alone does when another node links to it)
         wanted = {k for ks in keys.values() for k, _ in ks if not k.startswith("b:")}
         reached: set[int] = set()
-        for key, members in _members(conn, sorted(wanted)).items():
+        for key, members in _members(conn, sorted(wanted), reads).items():
             if links(key, (r for _, r in members), config):
                 reached.update(n for n, _ in members)
         for chunk in _chunks(sorted(frontier), _CHUNK):
