@@ -726,8 +726,19 @@ def _write_profiles(
         for n in group:
             assigned[n] = pid
     existing_ids = {pid for pid in previous.values() if pid is not None}
+
     # profiles some of whose nodes went elsewhere (their golden record changes too)
-    lost_nodes = {old for n, old in previous.items() if old is not None and assigned[n] != old}
+    def carries_data(n: int) -> bool:
+        # what a profile shows comes from records with person fields and tracked identities;
+        # an invoice or an order line moving does not change it
+        node = nodes[n][0]
+        return bool(node.features) or node.stable[1] != NODE_RECORD
+
+    lost_nodes = {
+        old
+        for n, old in previous.items()
+        if old is not None and assigned[n] != old and carries_data(n)
+    }
     rows = {
         r.id: r
         for chunk in _chunks(sorted(set(live) | existing_ids), _CHUNK)
@@ -770,7 +781,11 @@ def _write_profiles(
                 values["updated_seq"] = last
             if values:
                 conn.execute(update(profiles).where(profiles.c.id == pid).values(**values))
-        if pid not in rows or any(previous[n] != pid for n in group) or pid in lost_nodes:
+        if (
+            pid not in rows
+            or pid in lost_nodes
+            or any(previous[n] != pid and carries_data(n) for n in group)
+        ):
             result.touched.add(pid)
     if new_profiles:
         conn.execute(insert(profiles), new_profiles)

@@ -31,7 +31,13 @@ from c360.identity.service import (
     resolve_changed,
     update_nodes,
 )
-from c360.profiles.golden import RecordFacts, SurvivorshipRules, golden_record, parse_rules
+from c360.profiles.golden import (
+    SURVIVING_FIELDS,
+    RecordFacts,
+    SurvivorshipRules,
+    golden_record,
+    parse_rules,
+)
 from c360.profiles.model import Identifier, Profile, previous_id_of, traits_of
 from c360.standardize import email as standard_email
 from c360.standardize import phone as standard_phone
@@ -48,6 +54,7 @@ from c360.storage.tables import (
 )
 
 _CHUNK = 500
+_SURVIVING = frozenset(SURVIVING_FIELDS)
 
 
 def apply_events(conn: Connection, events: list[StoredEvent]) -> ProfileChanges:
@@ -88,15 +95,19 @@ def apply_entries(
     seq = max([e.seq for e in events] + [r.seq for r in records] + [0])
     result = resolve_changed(conn, resolver, changes, seq)
     _file_events(conn, changes, filed)
+    # profiles whose golden record or traits may read differently: their records with person
+    # fields changed, or their tracked identities did (an invoice changes neither)
     record_nodes = {
         changes.node_of[(r.source_id, NODE_RECORD, r.record_id)]
         for r in records
         if (r.source_id, NODE_RECORD, r.record_id) in changes.node_of
+        and not _SURVIVING.isdisjoint(r.fields)
     }
+    tracked = {changes.node_of[key] for _event, key in filed} & changes.changed
     follow_resolution(
         conn,
         result,
-        extra=_profiles_of(conn, changes.traits_changed | changes.changed | record_nodes),
+        extra=_profiles_of(conn, changes.traits_changed | tracked | record_nodes),
     )
     return result
 
