@@ -90,6 +90,7 @@ def demo(
     if manifest is None or (manifest.customers, manifest.seed) != (customers, seed):
         manifest = _generate(data, customers, seed)
     import_company(engine, data, manifest)
+    resolve_company(engine)
     with engine.begin() as conn:
         _, write_key = create_key(conn, name="demo web", role=Role.WRITER, source="web")
         _, admin_key = create_key(conn, name="demo admin", role=Role.ADMIN, source=None)
@@ -113,6 +114,30 @@ def demo(
     )
     sender.start()
     serve_app(settings, engine, host, port, worker=True)
+
+
+def resolve_company(engine: Engine) -> None:
+    """Train the match model on the company's records and resolve them (``c360 resolve``);
+    events sent afterwards are resolved as they arrive, with that model."""
+    from c360.identity.service import Resolver
+    from c360.workers.resolve import resolve_everything
+
+    with engine.connect() as conn:
+        config = Resolver.load(conn).config
+    with Progress(
+        "[progress.description]{task.description}", TimeElapsedColumn(), console=err, transient=True
+    ) as progress:
+        task = progress.add_task("resolving identities", total=None)
+        report = resolve_everything(
+            engine,
+            config,
+            progress=lambda step, _d, _t: progress.update(task, description=step),
+        )
+    out.print(
+        f"  resolved {report.nodes:,} records into {report.profiles:,} profiles "
+        f"({report.reviews:,} pairs in the review queue: c360 identity review)",
+        soft_wrap=True,
+    )
 
 
 def import_company(engine: Engine, data: Path, manifest: "Manifest") -> None:
