@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 
 from c360.identity.clustering import TIER_ATTACH, TIER_PROBABILISTIC, Clustering
-from c360.identity.comparisons import COMPARISONS, FeatureTable, compare
+from c360.identity.comparisons import COMPARISON_INDEX, COMPARISONS, FeatureTable, compare
 from c360.identity.config import DEFAULT_CONFIG, IdentityConfig, parse_config
 from c360.identity.features import (
     NODE_RECORD,
@@ -212,19 +212,44 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
         return out
     merged: dict[tuple[int, str, str], NodeInput] = {}
     first_seq: dict[tuple[int, str, str], int] = {}
+    said: dict[tuple[int, str, str], list[NodeInput]] = {}
     for item in inputs:
         key = (item.source_id, item.node_type, item.key)
-        previous = merged.get(key)
         first_seq.setdefault(key, item.first_seq or item.seq)
-        if previous is None or item.node_type == NODE_RECORD:
-            merged[key] = item
+        if item.node_type == NODE_RECORD:
+            merged[key] = item  # a record's newest version is the record
         else:
-            previous.identifiers = _union(previous.identifiers, item.identifiers)
-            previous.links = _union(previous.links, item.links)
-            if item.traits:
-                previous.traits = {**(previous.traits or {}), **item.traits}
-            previous.seq, previous.at_us = item.seq, item.at_us
+            said.setdefault(key, []).append(item)
+            merged.setdefault(key, item)
     existing = _load_nodes_by_key(conn, list(merged))
+    for key, items in said.items():
+        # A tracked identity keeps what every event said about it. Its time is that of the
+        # last event that changed its traits (the same however the log is cut into batches).
+        row = existing.get(key)
+        state: dict[str, Any] = dict(row["traits"] or {}) if row is not None else {}
+        at_us = row["at_us"] if row is not None else items[0].at_us
+        ids = [tuple(x) for x in row["identifiers"]["ids"]] if row is not None else []
+        linked = [tuple(x) for x in row["identifiers"]["links"]] if row is not None else []
+        for item in items:
+            if item.traits:
+                changed = {**state, **item.traits}
+                if changed != state:
+                    state, at_us = changed, item.at_us
+            ids = _union(ids, item.identifiers)
+            linked = _union(linked, item.links)
+        last = items[-1]
+        merged[key] = NodeInput(
+            last.source_id,
+            last.node_type,
+            last.key,
+            last.kind,
+            {},
+            ids,
+            linked,
+            seq=last.seq,
+            at_us=at_us,
+            traits=state,
+        )
     decisions = _decisions_for(conn, list(merged))
     new_rows: list[dict[str, Any]] = []
     touched: list[dict[str, Any]] = []
@@ -234,13 +259,6 @@ def update_nodes(conn: Connection, resolver: Resolver, inputs: Sequence[NodeInpu
         row = existing.get(key)
         tracked = item.node_type != NODE_RECORD
         if tracked:
-            # A tracked identity keeps what every event said about it.
-            if row is not None:
-                item.identifiers = _union(
-                    [tuple(x) for x in row["identifiers"]["ids"]], item.identifiers
-                )
-                item.links = _union([tuple(x) for x in row["identifiers"]["links"]], item.links)
-                item.traits = {**(row["traits"] or {}), **(item.traits or {})}
             item.fields = tracked_fields(item.traits or {})
         features = features_for(config, item.fields)
         ids = sorted({(t, v) for t, v in item.identifiers})
@@ -385,6 +403,7 @@ def _load_nodes_by_key(
                     identity_nodes.c.traits,
                     identity_nodes.c.last_seq,
                     identity_nodes.c.profile_id,
+                    identity_nodes.c.at_us,
                 ).where(
                     identity_nodes.c.source_id == source_id,
                     identity_nodes.c.node_type == node_type,
@@ -605,8 +624,19 @@ def resolve_changed(
     scored = _pairs_among(conn, set(nodes))
     clustering = resolve_nodes({n: v[0] for n, v in nodes.items()}, groups, scored, config)
     _write_profiles(conn, nodes, clustering, seq, result)
-    _record_reviews(conn, config, clustering, scored, nodes, result)
-    assign_households(conn, config, result.touched)
+    leaving = _review_band_leaving(conn, config, set(nodes))
+    _record_reviews(conn, config, clustering, [*scored, *leaving], nodes, result)
+    # a changed node may now share a family phone or email without changing its profile
+    changed_profiles: set[str] = set()
+    for chunk in _chunks(sorted(changes.changed), _CHUNK):
+        changed_profiles.update(
+            p
+            for p in conn.execute(
+                select(identity_nodes.c.profile_id).where(key_in(conn, identity_nodes.c.id, chunk))
+            ).scalars()
+            if p is not None
+        )
+    assign_households(conn, config, result.touched | changed_profiles)
     return result
 
 
@@ -659,8 +689,11 @@ def _component(
     profile_ids: set[str],
     reads: _Reads | None = None,
 ) -> set[int]:
-    """Every node connected to ``start`` (or in one of ``profile_ids``) through deterministic
-    groups, decisions and pairs at or above the review threshold."""
+    """Every node that could end up in one profile with ``start`` (or with the nodes of
+    ``profile_ids``): connected through deterministic groups and decisions, pairs at or above
+    the merge threshold, and pairs sharing an email or phone exactly (how a record without a
+    whole name joins). Pairs in the review band do not join anything, so they do not widen
+    the component: two namesakes do not make one component of a whole city."""
     seen: set[int] = set(start)
     for chunk in _chunks(sorted(profile_ids), _CHUNK):
         seen.update(
@@ -669,7 +702,17 @@ def _component(
             ).scalars()
         )
     frontier = set(seen)
-    review = config.thresholds.review_weight
+    merge = config.thresholds.merge_weight
+    email_exact = "_" * COMPARISON_INDEX["email"] + "1%"
+    phone_exact = "_" * COMPARISON_INDEX["phone"] + "1%"
+
+    def joining(column_filter: Any) -> Any:
+        return column_filter & (
+            (identity_pairs.c.weight >= merge)
+            | identity_pairs.c.levels.like(email_exact)
+            | identity_pairs.c.levels.like(phone_exact)
+        )
+
     while frontier:
         keys = _keys_of(conn, sorted(frontier), reads)
         # every group but blocking keys: whether it is deterministic depends on its members
@@ -683,14 +726,14 @@ def _component(
             reached.update(
                 conn.execute(
                     select(identity_pairs.c.b).where(
-                        key_in(conn, identity_pairs.c.a, chunk), identity_pairs.c.weight >= review
+                        joining(key_in(conn, identity_pairs.c.a, chunk))
                     )
                 ).scalars()
             )
             reached.update(
                 conn.execute(
                     select(identity_pairs.c.a).where(
-                        key_in(conn, identity_pairs.c.b, chunk), identity_pairs.c.weight >= review
+                        joining(key_in(conn, identity_pairs.c.b, chunk))
                     )
                 ).scalars()
             )
@@ -884,9 +927,35 @@ def _history(
     )
 
 
-def _decided_apart(a: Node, b: Node) -> bool:
-    sides = {t: v for t, v in a.limited if t.startswith("split:")}
-    return any(t in sides and sides[t] != v for t, v in b.limited if t.startswith("split:"))
+def _review_band_leaving(
+    conn: Connection, config: IdentityConfig, inside: set[int]
+) -> list[Scored]:
+    """Pairs in the review band from the component to nodes outside it (always two
+    profiles: nothing outside the component can be in a profile with a node inside)."""
+    lo, hi = config.thresholds.review_weight, config.thresholds.merge_weight
+    found: list[Scored] = []
+    for chunk in _chunks(sorted(inside), _CHUNK):
+        for column in (identity_pairs.c.a, identity_pairs.c.b):
+            for a, b, weight, levels in conn.execute(
+                select(
+                    identity_pairs.c.a,
+                    identity_pairs.c.b,
+                    identity_pairs.c.weight,
+                    identity_pairs.c.levels,
+                ).where(
+                    key_in(conn, column, chunk),
+                    identity_pairs.c.weight >= lo,
+                    identity_pairs.c.weight < hi,
+                )
+            ):
+                if (a in inside) != (b in inside):
+                    found.append(Scored(a, b, weight, levels))
+    return found
+
+
+def _decided_apart(a: Sequence[tuple[str, str]], b: Sequence[tuple[str, str]]) -> bool:
+    sides = {t: v for t, v in a if t.startswith("split:")}
+    return any(t in sides and sides[t] != v for t, v in b if t.startswith("split:"))
 
 
 def _record_reviews(
@@ -903,18 +972,28 @@ def _record_reviews(
     lo, hi = config.thresholds.review_weight, config.thresholds.merge_weight
     items: dict[tuple[int, int], tuple[float, str]] = {}
     for s in scored:
-        if lo <= s.weight < hi and root.get(s.a) != root.get(s.b):
+        if lo <= s.weight < hi and (s.a not in root or s.b not in root or root[s.a] != root[s.b]):
             items[(s.a, s.b)] = (s.weight, "in the review band")
     for edge, why in clustering.refused:
         if edge.tier >= TIER_PROBABILISTIC and root.get(edge.a) != root.get(edge.b):
             a, b = sorted((edge.a, edge.b))
             items.setdefault((a, b), (edge.weight, why))
+    outside = sorted({n for pair in items for n in pair if n not in nodes})
+    limited_of = {n: node.limited for n, (node, _p) in nodes.items()}
+    for chunk in _chunks(outside, _CHUNK):
+        for node_id, limited in conn.execute(
+            select(identity_nodes.c.id, identity_nodes.c.limited).where(
+                key_in(conn, identity_nodes.c.id, chunk)
+            )
+        ):
+            limited_of[node_id] = [(t, v) for t, v in limited]
     for a, b in list(items):
-        if a in nodes and b in nodes and _decided_apart(nodes[a][0], nodes[b][0]):
+        if _decided_apart(limited_of.get(a, []), limited_of.get(b, [])):
             del items[(a, b)]
     # the component's questions are asked afresh: those it answered go away
     for chunk in _chunks(sorted(nodes), _CHUNK):
         conn.execute(delete(identity_reviews).where(key_in(conn, identity_reviews.c.a, chunk)))
+        conn.execute(delete(identity_reviews).where(key_in(conn, identity_reviews.c.b, chunk)))
     if items:
         insert_many_ignoring_duplicates(
             conn,
