@@ -18,7 +18,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
+import orjson
+from sqlalchemy import (
+    Connection,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
 
 from c360.identity.clustering import TIER_ATTACH, TIER_PROBABILISTIC, Clustering
 from c360.identity.comparisons import COMPARISON_INDEX, COMPARISONS, FeatureTable, compare
@@ -1143,9 +1155,8 @@ def resolve_all(
     if resolver.model.features_version != FEATURES_VERSION or resolver.config != config:
         # the features or the configuration changed since the nodes were indexed
         rekey_nodes(conn, config, progress)
-    nodes = {n: v for n, v in _load_all(conn, progress).items()}
+    nodes, groups = _load_all(conn, progress)
     report.nodes = len(nodes)
-    groups = _all_groups(conn)
     pairs, skipped = candidate_pairs(groups, config)
     report.skipped_keys = len(skipped)
     plain = {n: v[0] for n, v in nodes.items()}
@@ -1336,15 +1347,32 @@ def rekey_nodes(
         progress("indexing", done, total)
 
 
-def _load_all(conn: Connection, progress: Progress) -> dict[int, tuple[Node, str | None]]:
+def _load_all(
+    conn: Connection, progress: Progress
+) -> tuple[dict[int, tuple[Node, str | None]], dict[str, list[tuple[int, int]]]]:
+    """Every node, and every key group of two or more nodes, read in one pass each (JSON
+    decoded here: SQLAlchemy's per-row processing cost more than the query)."""
     names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
     keys: dict[int, list[tuple[str, int]]] = {}
+    groups: dict[str, list[tuple[int, int]]] = {}
     for key, node_id, role in conn.execute(
         select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role)
     ):
         keys.setdefault(node_id, []).append((key, role))
+        groups.setdefault(key, []).append((node_id, role))
     out: dict[int, tuple[Node, str | None]] = {}
-    for row in conn.execute(
+    loads = orjson.loads
+    for (
+        node_id,
+        source_id,
+        node_type,
+        node_key,
+        first,
+        last,
+        features,
+        limited,
+        pid,
+    ) in conn.execute(
         select(
             identity_nodes.c.id,
             identity_nodes.c.source_id,
@@ -1352,34 +1380,25 @@ def _load_all(conn: Connection, progress: Progress) -> dict[int, tuple[Node, str
             identity_nodes.c.node_key,
             identity_nodes.c.first_seq,
             identity_nodes.c.last_seq,
-            identity_nodes.c.features,
-            identity_nodes.c.limited,
+            type_coerce(identity_nodes.c.features, Text),
+            type_coerce(identity_nodes.c.limited, Text),
             identity_nodes.c.profile_id,
         )
     ):
-        out[row.id] = (
+        out[node_id] = (
             Node(
-                row.id,
-                (names.get(row.source_id, str(row.source_id)), row.node_type, row.node_key),
-                row.first_seq,
-                row.features,
-                keys.get(row.id, []),
-                [(t, v) for t, v in row.limited],
-                row.last_seq,
+                node_id,
+                (names.get(source_id, str(source_id)), node_type, node_key),
+                first,
+                loads(features) if isinstance(features, str) else features,
+                keys.get(node_id, []),
+                [(t, v) for t, v in (loads(limited) if isinstance(limited, str) else limited)],
+                last,
             ),
-            row.profile_id,
+            pid,
         )
     progress("loading nodes", len(out), len(out))
-    return out
-
-
-def _all_groups(conn: Connection) -> dict[str, list[tuple[int, int]]]:
-    groups: dict[str, list[tuple[int, int]]] = {}
-    for key, node_id, role in conn.execute(
-        select(identity_keys.c.key, identity_keys.c.node_id, identity_keys.c.role)
-    ):
-        groups.setdefault(key, []).append((node_id, role))
-    return {k: v for k, v in groups.items() if len(v) > 1}
+    return out, {k: v for k, v in groups.items() if len(v) > 1}
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
