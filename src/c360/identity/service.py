@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from c360.identity.clustering import TIER_ATTACH, TIER_PROBABILISTIC, Clustering
+from c360.identity.clustering import TIER_ATTACH, TIER_PROBABILISTIC, Clustering, Edge
 from c360.identity.comparisons import COMPARISON_INDEX, COMPARISONS, FeatureTable, compare
 from c360.identity.config import DEFAULT_CONFIG, IdentityConfig, parse_config
 from c360.identity.features import (
@@ -523,8 +523,18 @@ def _load_nodes(
     names = source_names(conn)
     keys = _keys_of(conn, ids, reads)
     out: dict[int, tuple[Node, str | None]] = {}
-    for chunk in _chunks(ids, _CHUNK):
-        for row in conn.execute(
+    for chunk in _chunks(ids, 2000):
+        for (
+            node_id,
+            source_id,
+            node_type,
+            node_key,
+            first,
+            last,
+            features,
+            limited,
+            pid,
+        ) in conn.execute(
             select(
                 identity_nodes.c.id,
                 identity_nodes.c.source_id,
@@ -532,27 +542,30 @@ def _load_nodes(
                 identity_nodes.c.node_key,
                 identity_nodes.c.first_seq,
                 identity_nodes.c.last_seq,
-                identity_nodes.c.features,
-                identity_nodes.c.limited,
+                type_coerce(identity_nodes.c.features, Text),
+                type_coerce(identity_nodes.c.limited, Text),
                 identity_nodes.c.profile_id,
             ).where(key_in(conn, identity_nodes.c.id, chunk))
         ):
-            node = Node(
-                row.id,
-                (
-                    names.get(row.source_id)
-                    or source_names(conn, row.source_id).get(row.source_id, str(row.source_id)),
-                    row.node_type,
-                    row.node_key,
-                ),
-                row.first_seq,
-                row.features,
-                keys.get(row.id, []),
-                [(t, v) for t, v in row.limited],
-                row.last_seq,
+            source = names.get(source_id) or source_names(conn, source_id).get(
+                source_id, str(source_id)
             )
-            out[row.id] = (node, row.profile_id)
+            node = Node(
+                node_id,
+                (source, node_type, node_key),
+                first,
+                _json(features),
+                keys.get(node_id, []),
+                [(t, v) for t, v in _json(limited)],
+                last,
+            )
+            out[node_id] = (node, pid)
     return out
+
+
+def _json(value: Any) -> Any:
+    """A JSON column read as text (SQLite) or already decoded (PostgreSQL's jsonb)."""
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 _SOURCE_NAMES: dict[str, dict[int, str]] = {}
@@ -804,6 +817,7 @@ def _write_profiles(
         )
     }
     new_profiles = []
+    seq_updates: list[dict[str, Any]] = []
     for pid, group in sorted(live.items()):
         first = min(nodes[n][0].first_seq for n in group)
         last = max(nodes[n][0].last_seq for n in group)
@@ -825,17 +839,14 @@ def _write_profiles(
                         result.splits += 1
                         _history(conn, "split", other, pid, seq, at_us, "records parted", None)
         else:
-            values: dict[str, Any] = {}
             if rows[pid].merged_into is not None:
-                values["merged_into"] = None
+                conn.execute(update(profiles).where(profiles.c.id == pid).values(merged_into=None))
                 result.splits += 1
                 _history(
                     conn, "split", rows[pid].merged_into, pid, seq, at_us, "records parted", None
                 )
             if rows[pid].updated_seq != last:
-                values["updated_seq"] = last
-            if values:
-                conn.execute(update(profiles).where(profiles.c.id == pid).values(**values))
+                seq_updates.append({"pid": pid, "seq": last})
         if (
             pid not in rows
             or pid in lost_nodes
@@ -844,12 +855,27 @@ def _write_profiles(
             result.touched.add(pid)
     if new_profiles:
         conn.execute(insert(profiles), new_profiles)
+    if seq_updates:
+        conn.execute(
+            update(profiles)
+            .where(profiles.c.id == bindparam("pid"))
+            .values(updated_seq=bindparam("seq")),
+            seq_updates,
+        )
+    old_members: dict[str, list[int]] = {}
+    for n, old in previous.items():
+        if old is not None:
+            old_members.setdefault(old, []).append(n)
+    edges_of: dict[int, list[Edge]] = {}
+    for edge in clustering.accepted:
+        edges_of.setdefault(edge.a, []).append(edge)
+        edges_of.setdefault(edge.b, []).append(edge)
     for pid in sorted(existing_ids - set(live)):
         # the profile's first node now belongs to an older profile: merged into it
-        old_nodes = [n for n, old in previous.items() if old == pid]
+        old_nodes = old_members[pid]
         anchor = min(old_nodes, key=lambda n: (nodes[n][0].first_seq, nodes[n][0].stable))
         survivor = assigned[anchor]
-        evidence = _evidence_between(clustering, set(old_nodes), set(live[survivor]))
+        evidence = _evidence_between(edges_of, set(old_nodes), set(live[survivor]))
         conn.execute(
             update(profiles).where(profiles.c.merged_into == pid).values(merged_into=survivor)
         )
@@ -871,10 +897,19 @@ def _write_profiles(
         )
 
 
-def _evidence_between(clustering: Clustering, a: set[int], b: set[int]) -> list[dict[str, Any]]:
+def _evidence_between(
+    edges_of: Mapping[int, list[Edge]], a: set[int], b: set[int]
+) -> list[dict[str, Any]]:
+    """The accepted edges that join node set ``a`` to node set ``b`` (at most 20)."""
     out = []
-    for edge in clustering.accepted:
-        if (edge.a in a and edge.b in b) or (edge.a in b and edge.b in a):
+    seen: set[int] = set()
+    for node in sorted(a):
+        for edge in edges_of.get(node, []):
+            if id(edge) in seen or not (
+                (edge.a in a and edge.b in b) or (edge.a in b and edge.b in a)
+            ):
+                continue
+            seen.add(id(edge))
             out.append(
                 {
                     "a": edge.a,
@@ -884,7 +919,9 @@ def _evidence_between(clustering: Clustering, a: set[int], b: set[int]) -> list[
                     "weight": edge.weight,
                 }
             )
-    return out[:20]
+            if len(out) >= 20:
+                return out
+    return out
 
 
 def _edge_kind(tier: int) -> str:
