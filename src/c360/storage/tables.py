@@ -104,7 +104,7 @@ profiles = Table(
     Column("traits", Json, nullable=False),
     Column("created_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
-    Column("merged_into", String(36), nullable=True),
+    Column("merged_into", String(36), nullable=True, index=True),
     # The golden record (survivorship over the profile's records, with provenance).
     Column("golden", Json, nullable=True),
     Column("household_id", String(36), nullable=True, index=True),

@@ -177,6 +177,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_profiles_household_id"), ["household_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_profiles_merged_into"), ["merged_into"], unique=False)
 
     # Profiles are now resolved from identity nodes: every view derived from the log is
     # recomputed from it (the log processor starts again from the first entry).
@@ -193,6 +194,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("profiles", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_profiles_merged_into"))
         batch_op.drop_index(batch_op.f("ix_profiles_household_id"))
         batch_op.drop_column("household_id")
         batch_op.drop_column("golden")
