@@ -361,8 +361,11 @@ def golden_record(
 
     values: dict[str, FieldValue] = {}
     alternatives: dict[str, list[Alternative]] = {}
+    present = {name for v in versions for name in v.values}
     for name in fields:
         group = _GROUP_OF.get(name)
+        if name not in present and (group is None or present.isdisjoint(GROUPS[group])):
+            continue  # no record has it: nothing to choose, nothing to list
         if group is None:
             won = _winner(_candidates(current, name), rules.rule_for(name), grouped=False)
             if won is not None:
@@ -378,17 +381,19 @@ def golden_record(
     # Group winners were written part by part; put them back in field order.
     values = {name: values[name] for name in fields if name in values}
 
+    current_addresses = _group_candidates(current, "address")
+    every_address = _group_candidates(versions, "address")
     for address_type, name in TYPED_ADDRESS_FIELDS.items():
-        typed = [c for c in _group_candidates(current, "address") if _typed(c, address_type)]
+        typed = [c for c in current_addresses if _typed(c, address_type)]
         won = _winner(typed, rules.rule_for(name), grouped=True)
         if won is not None:
             values[name] = _field_value(won[0].value, won[0].version, won[1])
-        every = [c for c in _group_candidates(versions, "address") if _typed(c, address_type)]
+        every = [c for c in every_address if _typed(c, address_type)]
         found = _alternatives(every)
         if found:
             alternatives[name] = found
 
-    addresses = _addresses(_group_candidates(versions, "address"))
+    addresses = _addresses(every_address)
     latest = next((a for a in addresses if a.type == "delivery"), None)
     return GoldenRecord(values, alternatives, addresses, latest)
 
