@@ -109,6 +109,9 @@ PLACEHOLDER_NAMES = frozenset(
 )
 """What counters and forms write when they do not know the name: not a name."""
 
+MIDDLE_NAMES = frozenset({"văn", "thị", "hữu", "đình", "công", "van", "thi", "huu", "dinh", "cong"})
+"""Vietnamese middle names so common that they cannot tell people apart."""
+
 KINSHIP_TITLES = frozenset(
     {"anh", "chị", "em", "cô", "chú", "bác", "ông", "bà", "a.", "c.", "khun", "คุณ"}
 )
@@ -134,7 +137,11 @@ def features_of(fields: dict[str, Any]) -> dict[str, str]:
         first = full
     if first:
         out["fn"] = _fold_case(first)
-        key = name_key(first)
+        # "Văn Hùng" in a first-name column: the middle name says nothing about the person
+        # (half of Vietnamese men are Văn, women Thị), the given name is the last word
+        tokens = first.split()
+        given = tokens[-1] if len(tokens) > 1 and _fold_case(tokens[0]) in MIDDLE_NAMES else first
+        key = name_key(given)
         if key:
             out["fk"] = key
     if last:

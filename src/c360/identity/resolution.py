@@ -169,8 +169,9 @@ def score_pairs(
 
 
 def person_evidence(levels: str) -> bool:
-    """A given name (any agreeing level) or a birth date (exact or one typo) agrees."""
-    return levels[_GIVEN] in "12345" or levels[_BIRTH] in "12"
+    """A given name (similar or better) or a birth date (exact or one typo) agrees. "Somewhat
+    similar" names (Jaro-Winkler 0.8) are not evidence: short keys such as hung / hng reach it."""
+    return levels[_GIVEN] in "1234" or levels[_BIRTH] in "12"
 
 
 _EMAIL = COMPARISON_INDEX["email"]
