@@ -139,8 +139,8 @@ def features_of(fields: dict[str, Any]) -> dict[str, str]:
         out["fn"] = _fold_case(first)
         # "Văn Hùng" in a first-name column: the middle name says nothing about the person
         # (half of Vietnamese men are Văn, women Thị), the given name is the last word
-        tokens = first.split()
-        given = tokens[-1] if len(tokens) > 1 and _fold_case(tokens[0]) in MIDDLE_NAMES else first
+        words = first.split()
+        given = words[-1] if len(words) > 1 and _fold_case(words[0]) in MIDDLE_NAMES else first
         key = name_key(given)
         if key:
             out["fk"] = key
