@@ -129,6 +129,11 @@ def features_of(fields: dict[str, Any]) -> dict[str, str]:
         full is not None and _fold_case(full) in PLACEHOLDER_NAMES
     ):
         first = last = full = None
+    middle = _text(fields.get("middle_name"))
+    if first and last and middle and _fold_case(last) in MIDDLE_NAMES:
+        # "Van Hung Phan" read as family-first: Văn is a middle name, never a family name, so
+        # the name was written given-first (family Phan, given Hung)
+        first, last = middle, first
     if first and last and _fold_case(first) in KINSHIP_TITLES:
         # "Chị Thủy", "Anh Đạt": how a Vietnamese agent writes a caller's name
         first, last = last, None

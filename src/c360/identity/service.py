@@ -74,7 +74,7 @@ from c360.storage.tables import (
 )
 
 COMPARISONS_BY_INDEX = [c.name for c in COMPARISONS]
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 """Bumped whenever features, keys or standardizers change what a node is indexed under: the
 next ``c360 resolve`` then recomputes every node's features and keys."""
 _PROFILE_NAMESPACE = uuid.UUID("5f2c8a52-3a9f-4d1e-9c55-0c3600000002")

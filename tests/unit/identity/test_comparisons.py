@@ -60,3 +60,12 @@ def test_placeholder_names_and_forms_of_address_are_not_names() -> None:
     assert "fk" not in features_of({"first_name": "Khách", "last_name": "lẻ"})
     chi = features_of({"first_name": "Chị", "last_name": "Thủy"})
     assert chi["fn"] == "thủy" and "ln" not in chi
+
+
+def test_a_western_order_vietnamese_name_read_family_first_is_put_right() -> None:
+    # the standardizer reads "Van Hung Phan" as family Van, middle Hung, given Phan
+    found = features_of({"first_name": "Phan", "middle_name": "Hung", "last_name": "Van"})
+    assert found["fk"] == features_of({"first_name": "Hung"})["fk"]
+    assert found["lk"] == features_of({"last_name": "Phan"})["lk"]
+    brother = features_of({"first_name": "Phan", "middle_name": "Phuc", "last_name": "Van"})
+    assert brother["fk"] != found["fk"]
