@@ -190,6 +190,20 @@ def contradicts(levels: str) -> bool:
     return levels[_BIRTH] == "4" or (levels[_GIVEN] == "6" and levels[_FAMILY] != "0")
 
 
+_ADDRESS = COMPARISON_INDEX["address"]
+
+
+def anchored(levels: str) -> bool:
+    """Something beyond a name agrees: an email, a phone, a birth date or a street address.
+    A name and a city are not an identity: namesakes in one city are common."""
+    return (
+        levels[_EMAIL] in "12"
+        or levels[_PHONE] in "12"
+        or levels[_BIRTH] in "12"
+        or levels[_ADDRESS] == "1"
+    )
+
+
 def scored_edges(
     nodes: Mapping[int, Node], scored: Iterable[Scored], config: IdentityConfig
 ) -> list[Edge]:
@@ -209,7 +223,7 @@ def scored_edges(
             continue
         if s.weight < threshold:
             continue
-        if not config.require_person_evidence or person_evidence(s.levels):
+        if not config.require_person_evidence or (person_evidence(s.levels) and anchored(s.levels)):
             edges.append(Edge(s.a, s.b, TIER_PROBABILISTIC, s.weight, "score"))
     return edges
 
