@@ -44,6 +44,7 @@ from c360.storage.tables import (
 
 
 def live_profile_id(conn: Connection, profile_id: str) -> str:
+    """The live profile id for ``profile_id``, following merges."""
     for _ in range(100):
         row = conn.execute(
             select(profiles.c.merged_into).where(profiles.c.id == profile_id)

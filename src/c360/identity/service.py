@@ -514,6 +514,39 @@ def _members(
     return {k: reads.members[k] for k in unique if reads.members[k]}
 
 
+_NODE_COLUMNS = (
+    identity_nodes.c.id,
+    identity_nodes.c.source_id,
+    identity_nodes.c.node_type,
+    identity_nodes.c.node_key,
+    identity_nodes.c.first_seq,
+    identity_nodes.c.last_seq,
+    # JSON as text, decoded by ``_json``: SQLAlchemy's per-row processing costs more than the
+    # query when a resolution reads thousands of nodes
+    type_coerce(identity_nodes.c.features, Text),
+    type_coerce(identity_nodes.c.limited, Text),
+    identity_nodes.c.profile_id,
+)
+
+
+def _node_of(
+    conn: Connection, row: Any, names: dict[int, str], keys: dict[int, list[tuple[str, int]]]
+) -> tuple[Node, str | None]:
+    """A ``_NODE_COLUMNS`` row as a node and its current profile."""
+    node_id, source_id, node_type, node_key, first, last, features, limited, pid = row
+    source = names.get(source_id) or source_names(conn, source_id).get(source_id, str(source_id))
+    node = Node(
+        node_id,
+        (source, node_type, node_key),
+        first,
+        _json(features),
+        keys.get(node_id, []),
+        [(t, v) for t, v in _json(limited)],
+        last,
+    )
+    return node, pid
+
+
 def _load_nodes(
     conn: Connection, node_ids: Iterable[int], reads: _Reads | None = None
 ) -> dict[int, tuple[Node, str | None]]:
@@ -524,42 +557,9 @@ def _load_nodes(
     keys = _keys_of(conn, ids, reads)
     out: dict[int, tuple[Node, str | None]] = {}
     for chunk in _chunks(ids, 2000):
-        for (
-            node_id,
-            source_id,
-            node_type,
-            node_key,
-            first,
-            last,
-            features,
-            limited,
-            pid,
-        ) in conn.execute(
-            select(
-                identity_nodes.c.id,
-                identity_nodes.c.source_id,
-                identity_nodes.c.node_type,
-                identity_nodes.c.node_key,
-                identity_nodes.c.first_seq,
-                identity_nodes.c.last_seq,
-                type_coerce(identity_nodes.c.features, Text),
-                type_coerce(identity_nodes.c.limited, Text),
-                identity_nodes.c.profile_id,
-            ).where(key_in(conn, identity_nodes.c.id, chunk))
-        ):
-            source = names.get(source_id) or source_names(conn, source_id).get(
-                source_id, str(source_id)
-            )
-            node = Node(
-                node_id,
-                (source, node_type, node_key),
-                first,
-                _json(features),
-                keys.get(node_id, []),
-                [(t, v) for t, v in _json(limited)],
-                last,
-            )
-            out[node_id] = (node, pid)
+        query = select(*_NODE_COLUMNS).where(key_in(conn, identity_nodes.c.id, chunk))
+        for row in conn.execute(query):
+            out[row[0]] = _node_of(conn, row, names, keys)
     return out
 
 
@@ -1389,7 +1389,7 @@ def _load_all(
 ) -> tuple[dict[int, tuple[Node, str | None]], dict[str, list[tuple[int, int]]]]:
     """Every node, and every key group of two or more nodes, read in one pass each (JSON
     decoded here: SQLAlchemy's per-row processing cost more than the query)."""
-    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+    names = source_names(conn)
     keys: dict[int, list[tuple[str, int]]] = {}
     groups: dict[str, list[tuple[int, int]]] = {}
     for key, node_id, role in conn.execute(
@@ -1397,43 +1397,7 @@ def _load_all(
     ):
         keys.setdefault(node_id, []).append((key, role))
         groups.setdefault(key, []).append((node_id, role))
-    out: dict[int, tuple[Node, str | None]] = {}
-    loads = orjson.loads
-    for (
-        node_id,
-        source_id,
-        node_type,
-        node_key,
-        first,
-        last,
-        features,
-        limited,
-        pid,
-    ) in conn.execute(
-        select(
-            identity_nodes.c.id,
-            identity_nodes.c.source_id,
-            identity_nodes.c.node_type,
-            identity_nodes.c.node_key,
-            identity_nodes.c.first_seq,
-            identity_nodes.c.last_seq,
-            type_coerce(identity_nodes.c.features, Text),
-            type_coerce(identity_nodes.c.limited, Text),
-            identity_nodes.c.profile_id,
-        )
-    ):
-        out[node_id] = (
-            Node(
-                node_id,
-                (names.get(source_id, str(source_id)), node_type, node_key),
-                first,
-                loads(features) if isinstance(features, str) else features,
-                keys.get(node_id, []),
-                [(t, v) for t, v in (loads(limited) if isinstance(limited, str) else limited)],
-                last,
-            ),
-            pid,
-        )
+    out = {row[0]: _node_of(conn, row, names, keys) for row in conn.execute(select(*_NODE_COLUMNS))}
     progress("loading nodes", len(out), len(out))
     return out, {k: v for k, v in groups.items() if len(v) > 1}
 

@@ -7,7 +7,6 @@ and the checkpoint are written in the caller's transaction: an entry is applied 
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from c360.errors import NotFound
 from c360.eventlog.model import StoredEvent
+from c360.identity.decisions import live_profile_id
 from c360.identity.features import (
     NODE_ANONYMOUS,
     NODE_RECORD,
@@ -29,6 +29,7 @@ from c360.identity.service import (
     ProfileChanges,
     Resolver,
     resolve_changed,
+    source_names,
     update_nodes,
 )
 from c360.profiles.golden import (
@@ -131,7 +132,7 @@ def refresh_golden(
         return
     if rules is None:
         rules = parse_rules(Resolver.load(conn).config.survivorship or {})
-    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+    names = source_names(conn)
     facts: dict[str, list[RecordFacts]] = {pid: [] for pid in profile_ids}
     for chunk in _chunks(sorted(profile_ids), _CHUNK):
         rows = conn.execute(
@@ -360,26 +361,8 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 # --- reads -------------------------------------------------------------------------------
 
 
-def resolve_id(conn: Connection, profile_id: str) -> str:
-    """The live profile id for ``profile_id``, following merges."""
-    for _ in range(100):
-        row = conn.execute(
-            select(profiles.c.merged_into).where(profiles.c.id == profile_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"no profile with id {profile_id}")
-        if row[0] is None:
-            return profile_id
-        profile_id = row[0]
-    raise NotFound(f"profile {profile_id} has a merge cycle")
-
-
-@dataclass(frozen=True, slots=True)
-class _NodeRow:
-    source: str
-    node_type: str
-    node_key: str
-    ids: list[list[str]] = field(default_factory=list)
+resolve_id = live_profile_id
+"""The live profile id for an id, following merges (the identity area keeps the merges)."""
 
 
 def get_profile(conn: Connection, profile_id: str) -> Profile:
