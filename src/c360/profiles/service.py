@@ -104,7 +104,8 @@ def apply_entries(
         if (r.source_id, NODE_RECORD, r.record_id) in changes.node_of
         and not _SURVIVING.isdisjoint(r.fields)
     }
-    tracked = {changes.node_of[key] for _event, key in filed} & changes.changed
+    # every tracked identity an event came in under: its traits or their time may have moved
+    tracked = {changes.node_of[key] for _event, key in filed}
     follow_resolution(
         conn,
         result,
