@@ -108,6 +108,12 @@ profiles = Table(
     # The golden record (survivorship over the profile's records, with provenance).
     Column("golden", Json, nullable=True),
     Column("household_id", String(36), nullable=True, index=True),
+    # Computed traits (``c360.profiles.traits``) and when the first of them changes with time
+    # alone (an event leaving a window): the worker recomputes profiles that fall due.
+    Column("computed", Json, nullable=True),
+    Column("computed_due_us", BigInteger, nullable=True, index=True),
+    # Every identifier of the profile as "type:value", sorted: what the change feed compares.
+    Column("identifier_set", Json, nullable=True),
 )
 
 profile_events = Table(
@@ -118,6 +124,9 @@ profile_events = Table(
     # The identity the event came in under (its userId, else its anonymousId): when identity
     # resolution moves that node to another profile, its events move with it.
     Column("node_id", BigInteger, nullable=True, index=True),
+    # The event's (corrected) timestamp: the timeline pages by it.
+    Column("at_us", BigInteger, nullable=True),
+    Index("ix_profile_events_timeline", "profile_id", "at_us", "seq"),
 )
 
 profile_merges = Table(
@@ -280,7 +289,74 @@ identity_reviews = Table(
 """Node pairs in the review band (or refused as ambiguous) that are in different profiles:
 open questions for a person. A decision (``identity_decisions``) answers one for good."""
 
+profile_terms = Table(
+    "profile_terms",
+    metadata,
+    Column("term", String(200), primary_key=True),
+    Column("profile_id", String(36), primary_key=True),
+    Index("ix_profile_terms_profile", "profile_id"),
+)
+"""The search index: normalised name tokens (native script, romanized, without diacritics),
+emails, phones and identifiers of each live profile (``c360.profiles.search``)."""
+
+profile_changes = Table(
+    "profile_changes",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("profile_id", String(36), nullable=False, index=True),
+    # profile_created, trait_changed, identifier_added, identifier_removed, merged, split,
+    # segment_entered, segment_exited
+    Column("kind", String(30), nullable=False),
+    Column("detail", Json, nullable=False),
+    # The last log entry applied when the change was made.
+    Column("seq", BigInteger, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+"""The change feed: every change to a profile, in order. Not derived: ``c360 rebuild`` keeps
+it and adds nothing for what it replays (consumers keep their cursors)."""
+
+trait_configs = Table(
+    "trait_configs",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("body", Json, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+"""Computed-trait settings (currency rates, RFM, user-defined traits); the newest is used."""
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False),
+    # change kinds delivered (an empty list: every kind)
+    Column("kinds", Json, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("disabled_at_us", BigInteger, nullable=True),
+    # the last change id delivered (or dead-lettered)
+    Column("cursor", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+"""Webhook subscriptions to the change feed: each delivers changes in order from its cursor."""
+
+subscription_dead_letters = Table(
+    "subscription_dead_letters",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, nullable=False, index=True),
+    Column("change_id", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("redelivered_at_us", BigInteger, nullable=True),
+)
+"""Changes a subscription gave up on after its retries, kept to inspect and send again."""
+
 DERIVED_TABLES = (
+    profile_terms,
     profile_merges,
     profile_events,
     identity_reviews,
