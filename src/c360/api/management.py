@@ -12,13 +12,16 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from c360.api.changes import add_change_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
+from c360.api.profiles import add_profile_routes
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from c360.eventlog import service as log_service
-from c360.kernel.clock import isoformat_us
+from c360.kernel.clock import isoformat_us, system_clock
 from c360.privacy.keys import ApiKey, KeyCache, Role
 from c360.profiles import service as profile_service
 from c360.profiles.model import Profile
+from c360.profiles.traits import at_read
 from c360.standardize.quality import as_json, quality_report
 from c360.storage.engine import reader
 from c360.workers.processor import PROFILES_CHECKPOINT
@@ -67,7 +70,17 @@ class ProfileOut(BaseModel):
     event_count: int
     household_id: str | None = None
     golden: dict[str, Any] | None = Field(
-        None, description="The golden record: each field's value with its provenance"
+        None,
+        description="The golden record: each field's value with its provenance, every "
+        "alternative value with its sources, every address",
+    )
+    computed: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Computed traits: lifetime value, order count, RFM, preferred channel, "
+        "best contact hours, open tickets, last NPS, sentiment, churn risk, user-defined traits",
+    )
+    linked: dict[str, int] = Field(
+        default_factory=dict, description="How many records of each kind the profile holds"
     )
 
 
@@ -330,7 +343,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
                 reason=body.reason,
                 seq=seq,
             )
-            follow_resolution(conn, result)
+            follow_resolution(conn, result, seq)
         return SplitOut(profile_ids=parts)
 
     @router.get("/identity/reviews", response_model=ReviewsPage)
@@ -365,7 +378,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
             result = decide_review(
                 conn, item_id, body.decision, actor=_actor(request), reason=body.reason, seq=seq
             )
-            follow_resolution(conn, result)
+            follow_resolution(conn, result, seq)
         return {
             "decided": item_id,
             "decision": body.decision,
@@ -373,6 +386,8 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
             "splits": result.splits,
         }
 
+    add_profile_routes(router, read_engine)
+    add_change_routes(router, read_engine)
     return router
 
 
@@ -391,6 +406,8 @@ def _profile_out(profile: Profile) -> ProfileOut:
         event_count=profile.event_count,
         household_id=profile.household_id,
         golden=profile.golden,
+        computed={**profile.computed, **at_read(profile.computed, system_clock())},
+        linked=profile.linked,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
+from c360.errors import InvalidInput
 from c360.kernel.clock import isoformat_us, system_clock
 from c360.storage.tables import profile_changes, worker_checkpoints
 
@@ -57,6 +58,19 @@ class Change:
             "seq": self.seq,
             "at": isoformat_us(self.at_us),
         }
+
+
+def parse_change_kinds(text: str | None) -> list[str] | None:
+    """``"trait_changed,merged"`` as a list of kinds, or None for every kind."""
+    if not text:
+        return None
+    kinds = sorted({k.strip() for k in text.split(",") if k.strip()})
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown change kind {unknown[0]!r}; kinds are {', '.join(sorted(KINDS))}"
+        )
+    return kinds
 
 
 MUTED_CHECKPOINT = "changes_muted_until"

@@ -272,7 +272,7 @@ def split_command(
     with reported_errors(), engine.begin() as conn:
         seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
         result, parts = split(conn, profile_id, pairs, actor="cli", reason=reason, seq=seq)
-        follow_resolution(conn, result)
+        follow_resolution(conn, result, seq)
     out.print(f"split: the records are now in {len(parts)} profiles: " + ", ".join(parts))
 
 
@@ -302,7 +302,7 @@ def review_command(
         with reported_errors(), engine.begin() as conn:
             seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
             result = decide_review(conn, decide, decision, actor="cli", reason=reason, seq=seq)
-            follow_resolution(conn, result)
+            follow_resolution(conn, result, seq)
         out.print(f"decided {decide}: {decision} ({result.merges} merges, {result.splits} splits)")
         return
     with reported_errors(), engine.connect() as conn:

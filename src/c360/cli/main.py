@@ -16,7 +16,9 @@ from sqlalchemy import Engine
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.cli.demo import demo_app
 from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
+from c360.cli.profiles import changes_app, profile_app, traits_app
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
+from c360.cli.subscriptions import subscriptions_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
@@ -38,7 +40,11 @@ app.command("import")(import_command)
 app.command("quality")(quality_command)
 app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
+app.add_typer(subscriptions_app, name="subscriptions")
 app.command("resolve")(resolve_command)
+app.add_typer(profile_app, name="profile")
+app.add_typer(traits_app, name="traits")
+app.add_typer(changes_app, name="changes")
 export_app.command("links")(export_links)
 export_app.command("profiles")(export_profiles)
 

@@ -595,6 +595,8 @@ class ProfileChanges:
     reviews: int = 0
     skipped_keys: list[str] = field(default_factory=list)
     largest_component: int = 0
+    history: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """Each merge and split made, in order: (action, survivor, other, reason)."""
 
 
 def resolve_changed(
@@ -837,13 +839,23 @@ def _write_profiles(
                 for other in parted_from:
                     if other in live:
                         result.splits += 1
-                        _history(conn, "split", other, pid, seq, at_us, "records parted", None)
+                        _history(
+                            conn, result, "split", other, pid, seq, at_us, "records parted", None
+                        )
         else:
             if rows[pid].merged_into is not None:
                 conn.execute(update(profiles).where(profiles.c.id == pid).values(merged_into=None))
                 result.splits += 1
                 _history(
-                    conn, "split", rows[pid].merged_into, pid, seq, at_us, "records parted", None
+                    conn,
+                    result,
+                    "split",
+                    rows[pid].merged_into,
+                    pid,
+                    seq,
+                    at_us,
+                    "records parted",
+                    None,
                 )
             if rows[pid].updated_seq != last:
                 seq_updates.append({"pid": pid, "seq": last})
@@ -880,7 +892,7 @@ def _write_profiles(
             update(profiles).where(profiles.c.merged_into == pid).values(merged_into=survivor)
         )
         conn.execute(update(profiles).where(profiles.c.id == pid).values(merged_into=survivor))
-        _history(conn, "merge", survivor, pid, seq, at_us, _reason(evidence), evidence)
+        _history(conn, result, "merge", survivor, pid, seq, at_us, _reason(evidence), evidence)
         result.merges += 1
         result.touched.add(survivor)
     moves = []
@@ -955,6 +967,7 @@ def describe_key(key: str, kind: str, weight: float) -> str:
 
 def _history(
     conn: Connection,
+    result: ProfileChanges,
     action: str,
     survivor: str,
     other: str,
@@ -963,6 +976,7 @@ def _history(
     reason: str,
     evidence: list[dict[str, Any]] | None,
 ) -> None:
+    result.history.append((action, survivor, other, reason))
     conn.execute(
         insert(profile_merges).values(
             survivor_id=survivor,

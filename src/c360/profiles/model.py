@@ -35,6 +35,10 @@ class Profile:
     event_count: int = 0
     household_id: str | None = None
     golden: dict[str, Any] | None = None
+    computed: dict[str, Any] = field(default_factory=dict)
+    """Computed traits (``c360.profiles.traits``) as of their last refresh."""
+    linked: dict[str, int] = field(default_factory=dict)
+    """How many records of each kind the profile holds (``order``: 12...)."""
 
 
 def identifiers_of(message_type: str, payload: dict[str, Any]) -> list[tuple[str, str]]:

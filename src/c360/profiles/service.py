@@ -29,17 +29,11 @@ from c360.identity.service import (
     ProfileChanges,
     Resolver,
     resolve_changed,
-    source_names,
     update_nodes,
 )
-from c360.profiles.golden import (
-    SURVIVING_FIELDS,
-    RecordFacts,
-    SurvivorshipRules,
-    golden_record,
-    parse_rules,
-)
+from c360.profiles.golden import SURVIVING_FIELDS
 from c360.profiles.model import Identifier, Profile, previous_id_of, traits_of
+from c360.profiles.refresh import refresh_profiles
 from c360.standardize import email as standard_email
 from c360.standardize import phone as standard_phone
 from c360.standardize.service import ChangedRecord
@@ -50,7 +44,6 @@ from c360.storage.tables import (
     identity_nodes,
     profile_events,
     profiles,
-    source_records,
     sources,
 )
 
@@ -109,81 +102,19 @@ def apply_entries(
     follow_resolution(
         conn,
         result,
+        seq,
         extra=_profiles_of(conn, changes.traits_changed | tracked | record_nodes),
     )
     return result
 
 
 def follow_resolution(
-    conn: Connection, result: ProfileChanges, extra: set[str] | None = None
+    conn: Connection, result: ProfileChanges, seq: int, extra: set[str] | None = None
 ) -> None:
-    """Move the events of nodes that changed profile and refresh the profiles touched."""
+    """Move the events of nodes that changed profile and refresh the profiles touched (as of
+    log entry ``seq``), recording the changes in the feed."""
     _move_events(conn, result)
-    touched = result.touched | (extra or set())
-    refresh_traits(conn, touched)
-    refresh_golden(conn, touched)
-
-
-def refresh_golden(
-    conn: Connection, profile_ids: set[str], rules: SurvivorshipRules | None = None
-) -> None:
-    """Each profile's golden record, from its records' current standardized fields and its
-    tracked identities' traits."""
-    if not profile_ids:
-        return
-    if rules is None:
-        rules = parse_rules(Resolver.load(conn).config.survivorship or {})
-    names = source_names(conn)
-    facts: dict[str, list[RecordFacts]] = {pid: [] for pid in profile_ids}
-    for chunk in _chunks(sorted(profile_ids), _CHUNK):
-        rows = conn.execute(
-            select(
-                identity_nodes.c.profile_id,
-                identity_nodes.c.source_id,
-                identity_nodes.c.node_type,
-                identity_nodes.c.node_key,
-                identity_nodes.c.kind,
-                identity_nodes.c.traits,
-                identity_nodes.c.at_us,
-                identity_nodes.c.last_seq,
-                source_records.c.fields,
-                source_records.c.updated_at_us,
-                source_records.c.last_seq.label("record_seq"),
-            )
-            .select_from(
-                identity_nodes.outerjoin(
-                    source_records,
-                    (source_records.c.source_id == identity_nodes.c.source_id)
-                    & (source_records.c.record_id == identity_nodes.c.node_key)
-                    & (identity_nodes.c.node_type == NODE_RECORD),
-                )
-            )
-            .where(key_in(conn, identity_nodes.c.profile_id, chunk))
-        )
-        for row in rows:
-            source = names.get(row.source_id, str(row.source_id))
-            if row.node_type == NODE_RECORD:
-                if row.fields is None:
-                    continue
-                fields, at_us, seq = row.fields, row.updated_at_us, row.record_seq
-            else:
-                fields = tracked_fields(row.traits or {})
-                if not fields:
-                    continue
-                at_us, seq = row.at_us, row.last_seq
-            facts[row.profile_id].append(
-                RecordFacts(source, row.node_key, row.kind, fields, at_us, seq)
-            )
-    values = [
-        {"pid": pid, "golden": golden_record(found, rules).as_json() if found else None}
-        for pid, found in sorted(facts.items())
-    ]
-    conn.execute(
-        update(profiles)
-        .where(profiles.c.id == bindparam("pid"))
-        .values(golden=bindparam("golden")),
-        values,
-    )
+    refresh_profiles(conn, result.touched | (extra or set()), seq, history=result.history)
 
 
 def _decode(payload: str) -> dict[str, Any]:
@@ -286,6 +217,7 @@ def _file_events(
                 "profile_id": profile_of[changes.node_of[key]],
                 "seq": event.seq,
                 "node_id": changes.node_of[key],
+                "at_us": event.timestamp_us,
             }
             for event, key in filed
         ],
@@ -321,39 +253,6 @@ def _profiles_of(conn: Connection, node_ids: set[int]) -> set[str]:
     return found
 
 
-def refresh_traits(conn: Connection, profile_ids: set[str]) -> None:
-    """A profile's traits: its tracked identities' identify traits, newest last."""
-    if not profile_ids:
-        return
-    merged: dict[str, list[tuple[int, int, dict[str, Any]]]] = {pid: [] for pid in profile_ids}
-    for chunk in _chunks(sorted(profile_ids), _CHUNK):
-        for pid, last_seq, node_id, traits in conn.execute(
-            select(
-                identity_nodes.c.profile_id,
-                identity_nodes.c.last_seq,
-                identity_nodes.c.id,
-                identity_nodes.c.traits,
-            ).where(
-                key_in(conn, identity_nodes.c.profile_id, chunk),
-                identity_nodes.c.node_type != "record",
-            )
-        ):
-            if traits:
-                merged[pid].append((last_seq, node_id, traits))
-    rows = []
-    for pid, parts in sorted(merged.items()):
-        combined: dict[str, Any] = {}
-        for _seq, _id, part in sorted(parts, key=lambda p: (p[0], p[1])):
-            combined.update(part)
-        rows.append({"pid": pid, "traits": combined})
-    conn.execute(
-        update(profiles)
-        .where(profiles.c.id == bindparam("pid"))
-        .values(traits=bindparam("traits")),
-        rows,
-    )
-
-
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -376,6 +275,7 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
             profiles.c.updated_seq,
             profiles.c.household_id,
             profiles.c.golden,
+            profiles.c.computed,
         ).where(profiles.c.id == live)
     ).one()
     identifiers: dict[tuple[str, str], Identifier] = {}
@@ -385,12 +285,16 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
             sources.c.name,
             identity_nodes.c.first_seq,
             identity_nodes.c.node_type,
+            identity_nodes.c.kind,
         )
         .select_from(identity_nodes.join(sources, sources.c.id == identity_nodes.c.source_id))
         .where(identity_nodes.c.profile_id == live)
         .order_by(identity_nodes.c.first_seq, identity_nodes.c.id)
     ).all()
-    for keys, source, _first, node_type in nodes:
+    linked: dict[str, int] = {}
+    for keys, source, _first, node_type, kind in nodes:
+        if node_type == NODE_RECORD:
+            linked[kind] = linked.get(kind, 0) + 1
         for id_type, value in keys["ids"]:
             identifiers.setdefault((id_type, value), Identifier(id_type, value, source))
         if node_type == NODE_USER:
@@ -411,6 +315,8 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
         count,
         row.household_id,
         row.golden,
+        dict(row.computed or {}),
+        dict(sorted(linked.items())),
     )
 
 

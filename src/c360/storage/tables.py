@@ -292,7 +292,10 @@ open questions for a person. A decision (``identity_decisions``) answers one for
 profile_terms = Table(
     "profile_terms",
     metadata,
-    Column("term", String(200), primary_key=True),
+    # code-point order on PostgreSQL whatever the database's locale: prefix ranges use the index
+    Column(
+        "term", String(200).with_variant(String(200, collation="C"), "postgresql"), primary_key=True
+    ),
     Column("profile_id", String(36), primary_key=True),
     Index("ix_profile_terms_profile", "profile_id"),
 )

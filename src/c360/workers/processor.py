@@ -21,6 +21,8 @@ from c360.eventlog.service import (
     set_checkpoint,
 )
 from c360.ingest.records import RECORD_TYPE
+from c360.kernel.clock import system_clock
+from c360.profiles.refresh import due_profiles, refresh_profiles
 from c360.profiles.service import apply_entries as apply_to_profiles
 from c360.standardize.service import INLINE, Standardizer, apply_records
 from c360.storage.engine import reader
@@ -90,6 +92,21 @@ def _process_next_alone(engine: Engine) -> int:
     return 1
 
 
+DUE_BATCH = 500
+
+
+def refresh_due(engine: Engine, now_us: int | None = None, limit: int = DUE_BATCH) -> int:
+    """Recompute the computed traits that time alone has changed (an order leaving a 30-day
+    window, churn risk rising); return how many profiles were refreshed."""
+    now = system_clock() if now_us is None else now_us
+    with engine.begin() as conn:
+        # the checkpoint lock: the feed's changes commit in id order (see changes.feed)
+        seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
+        due = due_profiles(conn, now, limit)
+        refresh_profiles(conn, due, seq, now_us=now)
+    return len(due)
+
+
 def lag(engine: Engine) -> tuple[int, int]:
     """(entries not yet processed, checkpoint)."""
     with reader(engine).connect() as conn:
@@ -100,10 +117,19 @@ def lag(engine: Engine) -> tuple[int, int]:
 class Processor:
     """Runs ``process_available`` in a thread until stopped; woken early by ``notify``."""
 
-    def __init__(self, engine: Engine, *, batch_size: int = 500, poll_s: float = 0.2) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_size: int = 500,
+        poll_s: float = 0.2,
+        due_every_s: float = 1.0,
+    ) -> None:
         self._engine = engine
         self._batch_size = batch_size
         self._poll_s = poll_s
+        self._due_every_s = due_every_s
+        self._due_checked = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="c360-processor", daemon=True)
@@ -142,7 +168,21 @@ class Processor:
                 applied = 0
                 self._stop.wait(1.0)
             if applied < self._batch_size:
+                self._refresh_due_now_and_then()
                 self._wake.wait(self._poll_s)
                 self._wake.clear()
             elif shares_lock:
                 self._stop.wait(time.monotonic() - started)
+
+    def _refresh_due_now_and_then(self) -> None:
+        """Windows stay right as time passes: once the log is caught up, profiles whose
+        computed traits fell due are recomputed (at most every ``due_every_s``)."""
+        if time.monotonic() - self._due_checked < self._due_every_s:
+            return
+        self._due_checked = time.monotonic()
+        try:
+            while refresh_due(self._engine) == DUE_BATCH and not self._stop.is_set():
+                pass
+        except Exception as exc:
+            self.errors += 1
+            log.error("refreshing computed traits failed (%s); retrying", type(exc).__name__)

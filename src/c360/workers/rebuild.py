@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from c360.changes.feed import MUTED_CHECKPOINT, muted_until
 from c360.eventlog.service import last_seq, set_checkpoint
 from c360.storage.dialect import empty_tables
-from c360.storage.engine import reader
 from c360.storage.tables import DERIVED_TABLES
 from c360.workers.processor import PROFILES_CHECKPOINT, process_available
 
@@ -20,10 +20,10 @@ def rebuild(
     again starts over and gives the same result.
     """
     with engine.begin() as conn:
+        total = last_seq(conn)
         empty_tables(conn, DERIVED_TABLES)
         set_checkpoint(conn, PROFILES_CHECKPOINT, 0)
-    with reader(engine).connect() as conn:
-        total = last_seq(conn)
+        set_checkpoint(conn, MUTED_CHECKPOINT, max(total, muted_until(conn)))
     applied = 0
     while True:
         step = process_available(engine, batch_size)

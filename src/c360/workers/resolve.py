@@ -33,5 +33,5 @@ def resolve_everything(
         seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
         report = resolve_all(conn, config, train=train, seq=seq, progress=progress)
         progress("updating profiles", 0, None)
-        follow_resolution(conn, report.changes)
+        follow_resolution(conn, report.changes, seq)
     return report

@@ -42,7 +42,11 @@ def upgrade() -> None:
 
     op.create_table(
         "profile_terms",
-        sa.Column("term", sa.String(length=200), nullable=False),
+        sa.Column(
+            "term",
+            sa.String(length=200).with_variant(sa.String(length=200, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("profile_id", sa.String(length=36), nullable=False),
         sa.PrimaryKeyConstraint("term", "profile_id", name=op.f("pk_profile_terms")),
     )
@@ -143,6 +147,11 @@ def upgrade() -> None:
     ):
         op.execute(sa.table(table).delete())
     op.execute("UPDATE worker_checkpoints SET seq = 0 WHERE name = 'profiles'")
+    # The replay makes no change-feed entries: the feed starts with what happens from now on.
+    op.execute(
+        "INSERT INTO worker_checkpoints (name, seq, updated_at_us) "
+        "SELECT 'changes_muted_until', COALESCE(MAX(seq), 0), 0 FROM event_log"
+    )
 
 
 def downgrade() -> None:

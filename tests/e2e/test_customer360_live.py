@@ -1,0 +1,198 @@
+"""A running server: a purchase at a new branch and a changed address reach the profile, its
+timeline and the change feed (polled and streamed) within one second; search finds the
+customer by Thai, romanized and Vietnamese names and by local phone formats."""
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import orjson
+from tests.conftest import LiveServer
+from tests.customer360 import SOMCHAI, mapping_for
+
+from c360.eventlog.service import ensure_source
+from c360.ingest.mapping import parse_mapping
+from c360.ingest.records import register_mapping
+from c360.privacy.keys import Role, create_key
+from c360.storage import create_engine_for
+
+CONTACT = {
+    "id": "c-1",
+    **SOMCHAI,
+    "address": "99/1 ถนนสุขุมวิท คลองเตย",
+    "postal_code": "10110",
+    "country": "TH",
+}
+ORDER = {
+    "id": "pos-1",
+    "order_id": "pos-1",
+    **SOMCHAI,
+    "ordered_at": "2026-11-23T19:00:00+07:00",
+    "status": "completed",
+    "channel": "store",
+    "store": "Chiang Mai Nimman",
+    "total": "2,000.00 THB",
+}
+
+
+def writer_for(server: LiveServer, source: str, kind: str, row: dict[str, Any]) -> str:
+    """A source with a mapping for ``kind`` and a write key for it."""
+    engine = create_engine_for(server.database_url)
+    text = mapping_for(source, kind, row)
+    with engine.begin() as conn:
+        found = ensure_source(conn, source)
+        register_mapping(conn, found.id, parse_mapping(text), text)
+        _, key = create_key(conn, name=f"{source} writer", role=Role.WRITER, source=source)
+    engine.dispose()
+    return key
+
+
+def post(server: LiveServer, source: str, key: str, body: object) -> None:
+    response = httpx.post(
+        f"{server.url}/v1/webhooks/{source}", json=body, auth=(key, ""), timeout=10
+    )
+    assert response.status_code == 200, response.text
+
+
+class Stream(threading.Thread):
+    """Reads ``/api/changes/stream`` from ``since`` and keeps every event it receives. It
+    reconnects after each quiet second with ``Last-Event-ID``, as browsers' EventSource does,
+    so resumption is exercised too."""
+
+    def __init__(self, server: LiveServer, since: str) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.since = since
+        self.events: list[dict[str, Any]] = []
+        self.ids: list[int] = []
+        self.connections = 0
+        self.ready = threading.Event()
+        self.stopping = threading.Event()
+        self.content_type = ""
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.server.admin_key}"}
+        timeout = httpx.Timeout(10, read=1.0)
+        with httpx.Client(timeout=timeout) as client:
+            while not self.stopping.is_set():
+                resume = {"Last-Event-ID": str(self.ids[-1])} if self.ids else {}
+                try:
+                    with client.stream(
+                        "GET",
+                        f"{self.server.url}/api/changes/stream",
+                        params={"since": self.since},
+                        headers={**headers, **resume},
+                    ) as response:
+                        self.connections += 1
+                        self.content_type = response.headers["content-type"]
+                        for line in response.iter_lines():
+                            self.ready.set()
+                            if line.startswith("id: "):
+                                self.ids.append(int(line[4:]))
+                            elif line.startswith("data: "):
+                                self.events.append(orjson.loads(line[6:]))
+                except httpx.ReadTimeout:
+                    continue
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(10)
+
+
+def test_a_new_branch_purchase_and_an_address_change_are_seen_within_one_second(
+    live_server: LiveServer,
+) -> None:
+    crm = writer_for(live_server, "crm", "contact", CONTACT)
+    pos = writer_for(live_server, "pos", "order", ORDER)
+    post(live_server, "crm", crm, [CONTACT])
+    live_server.wait_processed()
+    with live_server.admin() as api:
+        check_within_one_second(live_server, api, crm, pos)
+
+
+def check_within_one_second(live_server: LiveServer, api: httpx.Client, crm: str, pos: str) -> None:
+    profile = api.get(f"/api/profiles/by-identifier/phone/{SOMCHAI['phone']}").json()
+    pid = profile["id"]
+    assert profile["computed"].get("order_count", 0) == 0
+    cursor = api.get("/api/changes", params={"limit": 1000}).json()["next"]
+    stream = Stream(live_server, cursor)
+    stream.start()
+    assert stream.ready.wait(10)
+
+    started = time.monotonic()
+    post(live_server, "pos", pos, [ORDER])
+    post(
+        live_server,
+        "crm",
+        crm,
+        [{**CONTACT, "address": "12 ถนนนิมมานเหมินท์", "postal_code": "50200"}],
+    )
+    seen: dict[str, float] = {}
+    while time.monotonic() - started < 5 and len(seen) < 4:
+        now = time.monotonic() - started
+        body = api.get(f"/api/profiles/{pid}").json()
+        postal_code = body["golden"]["values"]["postal_code"]["value"]
+        if body["computed"].get("order_count") == 1 and postal_code == "50200":
+            seen.setdefault("profile", now)
+        timeline = api.get(f"/api/profiles/{pid}/timeline", params={"kinds": "order"}).json()
+        if any(i["source"] == "pos" for i in timeline["items"]) and "timeline" not in seen:
+            seen["timeline"] = now
+        feed = api.get("/api/changes", params={"since": cursor, "profile_id": pid}).json()
+        traits = {c["detail"].get("trait") for c in feed["changes"]}
+        if {"computed.order_count", "golden.postal_code"} <= traits and "feed" not in seen:
+            seen["feed"] = now
+        streamed = {e["detail"].get("trait") for e in stream.events if e["profile_id"] == pid}
+        if {"computed.order_count", "golden.postal_code"} <= streamed and "stream" not in seen:
+            seen["stream"] = now
+        time.sleep(0.02)
+    stream.stop()
+    assert stream.content_type.startswith("text/event-stream")
+    assert set(seen) == {"profile", "timeline", "feed", "stream"}, seen
+    assert max(seen.values()) < 1.0, seen
+    assert stream.ids == sorted(set(stream.ids))  # in order, none twice across reconnections
+    branch = api.get(f"/api/profiles/{pid}/briefing").json()["recent_orders"][0]
+    assert branch["store"] == "Chiang Mai Nimman"
+
+
+def test_search_and_resume_the_feed_over_http(live_server: LiveServer) -> None:
+    crm = writer_for(live_server, "crm", "contact", CONTACT)
+    post(live_server, "crm", crm, [CONTACT])
+    vn = {
+        "id": "c-2",
+        "first_name": "Thị Ánh",
+        "last_name": "Nguyễn",
+        "email": "anh.nguyen@example.vn",
+        "phone": "+84 912 345 678",
+        "country": "VN",
+    }
+    post(live_server, "crm", crm, [vn])
+    live_server.wait_processed()
+    with live_server.admin() as api:
+        check_search_and_resumption(api)
+
+
+def check_search_and_resumption(api: httpx.Client) -> None:
+    def found(query: str) -> list[str]:
+        response = api.get("/api/profiles", params={"query": query})
+        assert response.status_code == 200, response.text
+        return [p["name"] for p in response.json()["profiles"]]
+
+    assert found("สมชาย") == ["สมชาย ใจดี"]
+    assert found("somchai") == ["สมชาย ใจดี"]
+    assert found("0812345678") == ["สมชาย ใจดี"]
+    assert found("+66 81 234 5678") == ["สมชาย ใจดี"]
+    assert len(found("nguyen thi anh")) == 1
+    assert found("Nguyễn Thị Ánh") == found("nguyen thi anh")
+    assert len(found("0912 345 678")) == 1
+    assert found("ANH.NGUYEN@example.vn") == found("nguyen thi anh")
+    assert api.get("/api/profiles", params={"query": ""}).status_code == 422
+
+    first = api.get("/api/changes", params={"limit": 1}).json()
+    rest = api.get("/api/changes", params={"since": first["next"], "limit": 1000}).json()
+    everything = api.get("/api/changes", params={"limit": 1000}).json()
+    assert [c["id"] for c in first["changes"] + rest["changes"]] == [
+        c["id"] for c in everything["changes"]
+    ]
+    bad = api.get("/api/changes", params={"kinds": "trait_change"})
+    assert bad.status_code == 422 and "trait_changed" in bad.json()["message"]
