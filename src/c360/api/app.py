@@ -17,6 +17,7 @@ from c360.api.management import build_router
 from c360.api.openapi import SECURITY_SCHEMES, tracking_paths
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
+from c360.changes.delivery import DeliveryThread
 from c360.eventlog import GroupCommitWriter
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
@@ -58,6 +59,7 @@ class Runtime:
         self.durability: DurabilityReport = check_durability(engine)
         self.writer: GroupCommitWriter | None = None
         self.processor: Processor | None = None
+        self.delivery: DeliveryThread | None = None
         self.checkpointer: WalCheckpointer | None = None
         self.webhooks: WebhookIntake | None = None
 
@@ -75,10 +77,13 @@ class Runtime:
                 else "; /v1 answers 503",
             )
         if self.run_worker:
+            # webhook subscriptions follow the change feed the processor writes
+            self.delivery = DeliveryThread(self.engine).start()
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
                 poll_s=self.settings.worker_poll_s,
+                on_applied=self.delivery.notify,
             ).start()
         processor = self.processor
         self.writer = GroupCommitWriter(
@@ -94,6 +99,8 @@ class Runtime:
             self.writer.close()
         if self.processor is not None:
             self.processor.stop()
+        if self.delivery is not None:
+            self.delivery.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
 

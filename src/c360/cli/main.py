@@ -105,18 +105,27 @@ def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: 
 
 @app.command("worker")
 def worker_command() -> None:
-    """Run a log processor alone (production: next to API processes started with --no-worker)."""
+    """Run a log processor alone (production: next to API processes started with
+    --no-worker), with the webhook deliveries that follow the change feed."""
+    from c360.changes.delivery import DeliveryThread
     from c360.workers import Processor
 
     settings = load_settings()
     engine = store_for(settings)
+    delivery = DeliveryThread(engine).start()
     processor = Processor(
-        engine, batch_size=settings.worker_batch_size, poll_s=settings.worker_poll_s
+        engine,
+        batch_size=settings.worker_batch_size,
+        poll_s=settings.worker_poll_s,
+        on_applied=delivery.notify,
     )
     signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
-    err.print("c360 worker: processing the log (Ctrl-C to stop)")
-    with contextlib.suppress(KeyboardInterrupt):
-        processor.run_forever()
+    err.print("c360 worker: processing the log and delivering webhooks (Ctrl-C to stop)")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            processor.run_forever()
+    finally:
+        delivery.stop()
 
 
 @app.command()

@@ -60,7 +60,9 @@ def refresh_profiles(
 ) -> None:
     """Recompute everything derived about ``profile_ids`` as of log entry ``seq`` and record
     what changed (``history``: the merges and splits that led here) in the change feed."""
-    ids = sorted(set(profile_ids))
+    # a profile merged away holds nothing any more: its search terms go
+    merged_away = {other for action, _survivor, other, _reason in history if action == "merge"}
+    ids = sorted(set(profile_ids) | merged_away)
     if not ids and not history:
         return
     now = system_clock() if now_us is None else now_us

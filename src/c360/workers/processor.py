@@ -8,6 +8,7 @@ idempotent effects.
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -124,12 +125,15 @@ class Processor:
         batch_size: int = 500,
         poll_s: float = 0.2,
         due_every_s: float = 1.0,
+        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self._engine = engine
         self._batch_size = batch_size
         self._poll_s = poll_s
         self._due_every_s = due_every_s
         self._due_checked = 0.0
+        self._on_applied = on_applied
+        """Told after each batch that may have added to the change feed (webhook delivery)."""
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="c360-processor", daemon=True)
@@ -161,6 +165,8 @@ class Processor:
             started = time.monotonic()
             try:
                 applied = process_available(self._engine, self._batch_size)
+                if applied and self._on_applied is not None:
+                    self._on_applied()
             except Exception as exc:
                 self.errors += 1
                 # The type only: database errors quote the rows, which hold personal data.
@@ -181,8 +187,11 @@ class Processor:
             return
         self._due_checked = time.monotonic()
         try:
-            while refresh_due(self._engine) == DUE_BATCH and not self._stop.is_set():
-                pass
+            while (refreshed := refresh_due(self._engine)) and not self._stop.is_set():
+                if self._on_applied is not None:
+                    self._on_applied()
+                if refreshed < DUE_BATCH:
+                    break
         except Exception as exc:
             self.errors += 1
             log.error("refreshing computed traits failed (%s); retrying", type(exc).__name__)
