@@ -425,7 +425,7 @@ def test_a_split_moves_records_out_and_is_never_remade(engine: Engine, tmp_path:
         result, parts = split(
             conn, before, [("shop", "S1")], actor="test", reason="two people", seq=seq
         )
-        follow_resolution(conn, result)
+        follow_resolution(conn, result, seq)
     assert len(parts) == 2 and before in parts
     assert not together(engine, ("crm", "C1"), ("shop", "S1"))
     # neither a changed record, a full resolve nor a rebuild from the log re-make it
@@ -530,7 +530,9 @@ def test_review_decisions_are_applied_and_remembered(engine: Engine, tmp_path: P
     assert 0.8 <= item.as_json()["probability"] < 0.995
     with engine.begin() as conn:
         follow_resolution(
-            conn, decide_review(conn, item.id, "same", actor="test", reason="called her", seq=1)
+            conn,
+            decide_review(conn, item.id, "same", actor="test", reason="called her", seq=1),
+            1,
         )
     assert together(engine, ("crm", "C1"), ("events", "E1"))
     with engine.connect() as conn:
@@ -558,7 +560,9 @@ def test_apart_keeps_a_review_pair_apart_and_out_of_the_queue(
     assert len(items) == 1
     with engine.begin() as conn:
         follow_resolution(
-            conn, decide_review(conn, items[0].id, "apart", actor="test", reason="twins", seq=1)
+            conn,
+            decide_review(conn, items[0].id, "apart", actor="test", reason="twins", seq=1),
+            1,
         )
     resolve(engine)
     assert not together(engine, ("crm", "C1"), ("crm", "C2"))

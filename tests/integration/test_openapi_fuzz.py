@@ -82,7 +82,13 @@ def test_every_operation_conforms_to_its_schema_and_never_fails_with_5xx(
     schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
     failures: list[str] = []
     counts: dict[str, int] = {}
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # The change stream never ends by design (its own test reads it): a fuzz case would only
+    # time out.
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if op.path != "/api/changes/stream"
+    ]
     assert len(operations) >= 16, [op.label for op in operations]
 
     for operation in operations:

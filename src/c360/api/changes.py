@@ -12,9 +12,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from c360.changes.feed import Change, changes_after, last_change_id, parse_change_kinds
+from c360.changes.feed import (
+    KINDS_PATTERN,
+    Change,
+    changes_after,
+    last_change_id,
+    parse_change_kinds,
+)
 from c360.errors import InvalidInput
 
+SINCE_PATTERN = "^[0-9]{1,18}$"
 STREAM_POLL_S = 0.1
 HEARTBEAT_S = 15.0
 
@@ -46,10 +53,10 @@ def add_change_routes(router: APIRouter, read_engine: Engine) -> None:
 
     @router.get("/changes", response_model=ChangesPage)
     def changes(
-        since: Annotated[str | None, Query(max_length=18)] = None,
+        since: Annotated[str | None, Query(pattern=SINCE_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        kinds: Annotated[str | None, Query(max_length=500)] = None,
-        profile_id: Annotated[str | None, Query(max_length=36)] = None,
+        kinds: Annotated[str | None, Query(pattern=KINDS_PATTERN)] = None,
+        profile_id: Annotated[str | None, Query(pattern="^[0-9A-Za-z-]{1,36}$")] = None,
     ) -> ChangesPage:
         """Changes to profiles after ``since``, oldest first: trait changed, identifier added
         or removed, merged, split, profile created. Keep ``next`` and ask again to follow."""
@@ -69,9 +76,9 @@ def add_change_routes(router: APIRouter, read_engine: Engine) -> None:
     )
     async def change_stream(
         request: Request,
-        since: Annotated[str | None, Query(max_length=18)] = None,
-        kinds: Annotated[str | None, Query(max_length=500)] = None,
-        last_event_id: Annotated[str | None, Header(max_length=18)] = None,
+        since: Annotated[str | None, Query(pattern=SINCE_PATTERN)] = None,
+        kinds: Annotated[str | None, Query(pattern=KINDS_PATTERN)] = None,
+        last_event_id: Annotated[str | None, Header(pattern=SINCE_PATTERN)] = None,
     ) -> StreamingResponse:
         """Server-sent events: each change as ``id: <change id>``, ``event: <kind>``,
         ``data: <change JSON>``. Starts after ``since`` (or the ``Last-Event-ID`` a reconnecting
@@ -96,7 +103,8 @@ async def _events(
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
-    yield b": c360 change stream\n\n"
+    # the position first: a client that reconnects before any change still resumes from here
+    yield b": c360 change stream\nid: %d\n\n" % cursor
     while not await request.is_disconnected():
         found = await run_in_threadpool(_read, read_engine, cursor)
         for change in found:

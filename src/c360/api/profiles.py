@@ -1,19 +1,25 @@
 """Customer 360 reads: search, the timeline and the agent's briefing."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
-from c360.errors import InvalidInput
 from c360.identity.decisions import live_profile_id
 from c360.kernel.clock import to_us
 from c360.profiles.briefing import briefing
 from c360.profiles.refresh import display_name, golden_values
 from c360.profiles.search import search_profiles
-from c360.profiles.timeline import decode_cursor, encode_cursor, parse_kinds, timeline_page
+from c360.profiles.timeline import (
+    CURSOR_PATTERN,
+    KINDS_PATTERN,
+    decode_cursor,
+    encode_cursor,
+    parse_kinds,
+    timeline_page,
+)
 from c360.storage.tables import profiles
 
 
@@ -37,13 +43,10 @@ class TimelinePage(BaseModel):
     next: str | None = Field(description="Cursor for the next (older) page, or null at the end")
 
 
-def _time(name: str, value: str | None) -> int | None:
-    if not value:
+def _time(moment: datetime | None) -> int | None:
+    if moment is None:
         return None
-    try:
-        return to_us(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be an ISO 8601 time like 2026-01-31T09:00:00Z") from exc
+    return to_us(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def add_profile_routes(router: APIRouter, read_engine: Engine) -> None:
@@ -85,10 +88,10 @@ def add_profile_routes(router: APIRouter, read_engine: Engine) -> None:
     @router.get("/profiles/{profile_id}/timeline", response_model=TimelinePage)
     def timeline(
         profile_id: Annotated[str, Path(max_length=36)],
-        kinds: Annotated[str | None, Query(max_length=500)] = None,
-        since: Annotated[str | None, Query(max_length=40)] = None,
-        until: Annotated[str | None, Query(max_length=40)] = None,
-        cursor: Annotated[str | None, Query(max_length=2000)] = None,
+        kinds: Annotated[str | None, Query(pattern=KINDS_PATTERN)] = None,
+        since: Annotated[datetime | None, Query(description="ISO 8601 time, inclusive")] = None,
+        until: Annotated[datetime | None, Query(description="ISO 8601 time, exclusive")] = None,
+        cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> TimelinePage:
         """Everything from every source, newest first: tracked events, orders with their
@@ -104,8 +107,8 @@ def add_profile_routes(router: APIRouter, read_engine: Engine) -> None:
                 live,
                 limit=limit,
                 kinds=wanted,
-                since_us=_time("since", since),
-                until_us=_time("until", until),
+                since_us=_time(since),
+                until_us=_time(until),
                 after=after,
             )
         return TimelinePage(

@@ -31,6 +31,8 @@ class ChangeKind(StrEnum):
 
 
 KINDS = frozenset(k.value for k in ChangeKind)
+KINDS_PATTERN = "^({k})(,({k}))*$".format(k="|".join(sorted(KINDS)))
+"""A comma-separated list of kinds, as the API's ``kinds=`` takes it."""
 
 
 @dataclass(frozen=True, slots=True)

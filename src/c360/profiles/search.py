@@ -179,7 +179,8 @@ def parse_query(query: str) -> list[QueryWord]:
         raise InvalidInput(
             f"search query is {len(query)} characters long; shorten it to at most {MAX_QUERY_CHARS}"
         )
-    normalized = cell_text(query)
+    # control characters (a NUL PostgreSQL cannot even compare) separate words like spaces
+    normalized = cell_text("".join(" " if unicodedata.category(c) == "Cc" else c for c in query))
     if normalized is None:
         raise InvalidInput("search query is empty: type a name, e-mail, phone number or identifier")
     raw_words = _with_phone_runs(normalized.translate(_FULL_WIDTH).split())

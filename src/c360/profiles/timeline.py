@@ -13,14 +13,13 @@ in memory. A cursor is the position of the last item returned, so pages stay sta
 items arrive.
 """
 
-import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, false, or_, select
 
 from c360.errors import InvalidInput
 from c360.identity.decisions import live_profile_id
@@ -38,6 +37,8 @@ from c360.storage.tables import (
 EVENT = "event"
 KINDS = frozenset({EVENT, *(k.value for k in RecordKind)} - {RecordKind.PRODUCT.value})
 """What ``kinds=`` may name."""
+KINDS_PATTERN = "^({k})(,({k}))*$".format(k="|".join(sorted(KINDS)))
+CURSOR_PATTERN = "^-?[0-9]{1,19}_([0-9a-f]{2}){1,1000}$"
 
 TIME_FIELDS: dict[str, tuple[str, ...]] = {
     "order": ("ordered_at",),
@@ -80,21 +81,19 @@ class Position:
 
 
 def encode_cursor(position: Position) -> str:
-    raw = orjson.dumps([position.at_us, position.key])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """``<time>_<key as hex>``: any such text is a position, so every cursor the pattern
+    allows is valid."""
+    return f"{position.at_us}_{position.key.encode().hex()}"
 
 
 def decode_cursor(cursor: str) -> Position:
+    at_text, _, key_hex = cursor.partition("_")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at_us, key = orjson.loads(raw)
-        if not isinstance(at_us, int) or not isinstance(key, str) or not key:
-            raise ValueError
+        return Position(int(at_text), bytes.fromhex(key_hex).decode("utf-8", "replace"))
     except ValueError as exc:
         raise InvalidInput(
             "cursor must be a value returned as 'next' by the previous page"
         ) from exc
-    return Position(at_us, key)
 
 
 def parse_kinds(text: str | None) -> frozenset[str] | None:
@@ -201,10 +200,11 @@ def _event_items(
         query = query.where(profile_events.c.at_us < until_us)
     if after is not None:
         same_time = profile_events.c.at_us == after.at_us
-        if after.key.startswith("e"):
-            same_time = and_(same_time, profile_events.c.seq < int(after.key[1:]))
-        elif not after.key.startswith("r"):
-            raise InvalidInput("cursor must be a value returned as 'next' by the previous page")
+        seq_text = after.key[1:21]
+        if after.key[:1] == "e" and len(seq_text) == 20 and seq_text.isdigit():
+            same_time = and_(same_time, profile_events.c.seq < int(seq_text))
+        elif after.key <= _event_key(0):
+            same_time = false()  # below every event key: no event at that time comes after
         query = query.where(or_(profile_events.c.at_us < after.at_us, same_time))
     rows = conn.execute(
         query.order_by(profile_events.c.at_us.desc(), profile_events.c.seq.desc()).limit(limit)
