@@ -94,8 +94,9 @@ SOMCHAI = {
 
 
 def somchai_everywhere(engine: Engine, tmp_path: Path) -> None:
-    """Somchai in the CRM, two shop orders with lines, a delivery, a ticket, an NPS answer, a
-    registration and a newsletter subscription."""
+    """Somchai in the CRM, two shop orders with lines, an invoice and its payment, a delivery,
+    a ticket, an NPS answer, an event registration and a newsletter subscription: every
+    record kind a person has."""
     load(
         engine,
         tmp_path,
@@ -221,6 +222,73 @@ def somchai_everywhere(engine: Engine, tmp_path: Path) -> None:
                 "score": 3,
                 "comment": "ส่งช้ามาก แย่",
                 "responded_at": "2026-11-04T08:00:00+07:00",
+            }
+        ],
+    )
+    load(
+        engine,
+        tmp_path,
+        "billing",
+        "invoice",
+        [
+            {
+                "id": "inv-1",
+                "invoice_id": "inv-1",
+                "order_id": "o-1",
+                "issued_at": "2026-10-02T09:00:00+07:00",
+                "amount": "1,500.00 THB",
+                "outstanding": "0 THB",
+                "status": "Paid",
+            }
+        ],
+    )
+    load(
+        engine,
+        tmp_path,
+        "payments",
+        "payment",
+        [
+            {
+                "id": "pay-1",
+                "payment_id": "pay-1",
+                "invoice_id": "inv-1",
+                "paid_at": "2026-10-03T11:00:00+07:00",
+                "amount": "1,500.00 THB",
+                "method": "PromptPay",
+                "status": "Completed",
+            }
+        ],
+    )
+    load(
+        engine,
+        tmp_path,
+        "events",
+        "registration",
+        [
+            {
+                "id": "reg-1",
+                **SOMCHAI,
+                "event_name": "Bangkok Run Club",
+                "registered_at": "2026-09-15T20:00:00+07:00",
+                "attended": "yes",
+                "channel": "line",
+            }
+        ],
+    )
+    load(
+        engine,
+        tmp_path,
+        "newsletter",
+        "subscription",
+        [
+            {
+                "id": "sub-1",
+                "email": SOMCHAI["email"],
+                "first_name": SOMCHAI["first_name"],
+                "list_name": "Running deals",
+                "channel": "email",
+                "status": "subscribed",
+                "subscribed_at": "2024-02-01T08:00:00+07:00",
             }
         ],
     )

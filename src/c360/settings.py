@@ -36,3 +36,21 @@ class Settings(BaseSettings):
     rate_limit_burst_s: float = Field(
         2.0, gt=0, description="Seconds of a source's rate limit that may arrive at once."
     )
+    webhook_retry_window_s: float = Field(
+        4 * 3600.0,
+        ge=0,
+        description="How long a failing webhook batch is retried (from its first failure) "
+        "before its changes are dead-lettered.",
+    )
+    webhook_retry_base_delay_s: float = Field(
+        1.0, gt=0, description="First wait before a webhook retry; it doubles on each failure."
+    )
+    webhook_retry_max_delay_s: float = Field(
+        600.0, gt=0, description="Longest wait between two webhook retries."
+    )
+    webhook_allowed_hosts: str = Field(
+        "",
+        description="Internal webhook receivers to allow, host or host:port, comma-separated "
+        "(e.g. 127.0.0.1:8123,hooks.internal); other loopback, private, link-local and "
+        "metadata targets are refused.",
+    )

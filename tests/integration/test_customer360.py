@@ -58,15 +58,20 @@ def test_the_timeline_holds_every_source_newest_first_with_order_lines(
         items, more = timeline_page(conn, pid, limit=100)
     assert more is None
     kinds = [i.kind for i in items]
-    # 4 tracked messages, the contact, 2 orders, a shipment, a ticket, a survey answer; the
-    # order lines are inside their orders
+    # 4 tracked messages and every record kind; the order lines are inside their orders
     assert sorted(kinds) == sorted(
-        ["event"] * 4 + ["contact", "order", "order", "shipment", "ticket", "survey_response"]
+        ["event"] * 4
+        + ["contact", "order", "order", "invoice", "payment", "shipment", "ticket"]
+        + ["survey_response", "registration", "subscription"]
     )
     times = [i.at_us for i in items]
     assert times == sorted(times, reverse=True)
     assert items[0].kind == "event" and items[0].body["event"] == "Product Viewed"
     assert items[-1].kind == "contact"
+    assert [i.kind for i in items[-3:]] == ["registration", "subscription", "contact"]
+    payment = next(i for i in items if i.kind == "payment")
+    assert payment.at_us == to_us_text("2026-10-03T11:00:00+07:00")  # when it was paid
+    assert payment.source == "payments"
     orders = {i.body["fields"]["order_id"]: i for i in items if i.kind == "order"}
     assert [line["product_name"] for line in orders["o-1"].body["lines"]] == ["Running shoes"]
     assert orders["o-2"].at_us == to_us_text("2026-11-01T10:00:00+07:00")

@@ -78,7 +78,13 @@ class Runtime:
             )
         if self.run_worker:
             # webhook subscriptions follow the change feed the processor writes
-            self.delivery = DeliveryThread(self.engine).start()
+            self.delivery = DeliveryThread(
+                self.engine,
+                retry_window_s=self.settings.webhook_retry_window_s,
+                base_delay_s=self.settings.webhook_retry_base_delay_s,
+                max_delay_s=self.settings.webhook_retry_max_delay_s,
+                allowed_hosts=self.settings.webhook_allowed_hosts,
+            ).start()
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,

@@ -112,7 +112,13 @@ def worker_command() -> None:
 
     settings = load_settings()
     engine = store_for(settings)
-    delivery = DeliveryThread(engine).start()
+    delivery = DeliveryThread(
+        engine,
+        retry_window_s=settings.webhook_retry_window_s,
+        base_delay_s=settings.webhook_retry_base_delay_s,
+        max_delay_s=settings.webhook_retry_max_delay_s,
+        allowed_hosts=settings.webhook_allowed_hosts,
+    ).start()
     processor = Processor(
         engine,
         batch_size=settings.worker_batch_size,

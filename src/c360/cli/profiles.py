@@ -1,5 +1,6 @@
 """``c360 profile``, ``c360 traits`` and ``c360 changes``: the Customer 360 from a terminal."""
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -63,7 +64,7 @@ def show_command(
             profile_id = find_by_identifier(conn, id_type, value).id
         found = briefing(conn, profile_id)
     if as_json:
-        out.print_json(orjson.dumps(found.as_json()).decode())
+        sys.stdout.write(orjson.dumps(found.as_json()).decode() + "\n")
         return
     _print_briefing(found.as_json())
 
@@ -229,8 +230,9 @@ def changes_list(
             with engine.connect() as conn:
                 found = changes_after(conn, cursor, limit, wanted)
             for change in found:
-                out.print(orjson.dumps(change.as_json()).decode(), markup=False, highlight=False)
+                sys.stdout.write(orjson.dumps(change.as_json()).decode() + "\n")
                 cursor = change.id
+            sys.stdout.flush()
             if not follow:
                 return
             if not found:

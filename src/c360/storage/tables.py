@@ -342,6 +342,7 @@ subscriptions = Table(
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_us", BigInteger, nullable=True),
     Column("last_error", Text, nullable=True),
+    Column("failing_since_us", BigInteger, nullable=True),  # first failure of the batch in flight
 )
 """Webhook subscriptions to the change feed: each delivers changes in order from its cursor."""
 
