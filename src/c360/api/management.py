@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
@@ -212,16 +212,16 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
     def profile_by_identifier(
         type: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,49}$")],
         value: Annotated[str, Path(min_length=1, max_length=1000)],
-    ) -> ProfileOut:
+    ) -> Response:
         """The profile an identifier belongs to."""
         with read_engine.connect() as conn:
-            return _profile_out(profile_service.find_by_identifier(conn, type, value))
+            return _profile_response(profile_service.find_by_identifier(conn, type, value))
 
     @router.get("/profiles/{profile_id}", response_model=ProfileOut)
-    def profile(profile_id: Annotated[str, Path(max_length=36)]) -> ProfileOut:
+    def profile(profile_id: Annotated[str, Path(max_length=36)]) -> Response:
         """A profile by id (an id merged into another answers with the surviving profile)."""
         with read_engine.connect() as conn:
-            return _profile_out(profile_service.get_profile(conn, profile_id))
+            return _profile_response(profile_service.get_profile(conn, profile_id))
 
     @router.get("/profiles/{profile_id}/events", response_model=EventsPage)
     def profile_events(
@@ -394,6 +394,12 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
 def _actor(request: Request) -> str:
     key = getattr(request.state, "api_key", None)
     return f"key {key.name}" if key is not None else "api"
+
+
+def _profile_response(profile: Profile) -> Response:
+    """The profile as JSON, serialized once: the hot read path skips re-validating what
+    ``ProfileOut`` (the documented shape) already holds."""
+    return Response(orjson.dumps(_profile_out(profile).model_dump()), media_type="application/json")
 
 
 def _profile_out(profile: Profile) -> ProfileOut:

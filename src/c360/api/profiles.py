@@ -3,7 +3,8 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+import orjson
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
@@ -93,7 +94,7 @@ def add_profile_routes(router: APIRouter, read_engine: Engine) -> None:
         until: Annotated[datetime | None, Query(description="ISO 8601 time, exclusive")] = None,
         cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    ) -> TimelinePage:
+    ) -> Response:
         """Everything from every source, newest first: tracked events, orders with their
         lines, invoices, payments, shipments, tickets with their notes, survey answers,
         registrations, subscriptions. ``kinds=order,ticket`` narrows it; ``since``/``until``
@@ -111,11 +112,13 @@ def add_profile_routes(router: APIRouter, read_engine: Engine) -> None:
                 until_us=_time(until),
                 after=after,
             )
-        return TimelinePage(
-            profile_id=live,
-            items=[i.as_json() for i in items],
-            next=encode_cursor(position) if position else None,
-        )
+        # serialized once (the items are plain JSON already); TimelinePage documents it
+        page = {
+            "profile_id": live,
+            "items": [i.as_json() for i in items],
+            "next": encode_cursor(position) if position else None,
+        }
+        return Response(orjson.dumps(page), media_type="application/json")
 
     @router.get("/profiles/{profile_id}/briefing")
     def profile_briefing(profile_id: Annotated[str, Path(max_length=36)]) -> dict[str, Any]:

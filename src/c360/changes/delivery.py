@@ -93,6 +93,7 @@ from c360.changes.egress import (
 )
 from c360.changes.feed import Change, changes_after, last_change_id
 from c360.errors import InvalidInput
+from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import Clock, system_clock
 from c360.storage.engine import reader
 from c360.storage.tables import profile_changes, subscription_dead_letters, subscriptions
@@ -587,7 +588,7 @@ def _changes_by_id(conn: Connection, ids: list[int]) -> list[Change]:
     return [Change(r.id, r.profile_id, r.kind, dict(r.detail), r.seq, r.at_us) for r in rows]
 
 
-class DeliveryThread:
+class DeliveryThread(BackgroundLoop):
     """Runs a ``Deliverer`` in a background thread until stopped (``c360 serve``); a pass that
     delivered something is followed at once by another, else it waits ``poll_s`` or until
     ``notify``. It owns the deliverer and closes it when it stops.
@@ -615,29 +616,7 @@ class DeliveryThread:
             allowed_hosts=allowed_hosts,
         )
         self._poll_s = poll_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="c360-delivery", daemon=True)
-        self.errors = 0
-
-    def start(self) -> "DeliveryThread":
-        self._thread.start()
-        return self
-
-    def notify(self) -> None:
-        """New changes may be there: look now instead of at the next poll."""
-        self._wake.set()
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop after the request in flight, if any (safe from a signal handler)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
-
-    def run_forever(self) -> None:
-        """Run in the calling thread (``c360 subscriptions deliver``) until ``stop``."""
-        self._run()
+        super().__init__("c360-delivery")
 
     def _run(self) -> None:
         try:

@@ -6,7 +6,6 @@ idempotent effects.
 """
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ from c360.eventlog.service import (
     set_checkpoint,
 )
 from c360.ingest.records import RECORD_TYPE
+from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
 from c360.profiles.refresh import due_profiles, refresh_profiles
 from c360.profiles.service import apply_entries as apply_to_profiles
@@ -115,7 +115,7 @@ def lag(engine: Engine) -> tuple[int, int]:
         return max(0, last_seq(conn) - checkpoint), checkpoint
 
 
-class Processor:
+class Processor(BackgroundLoop):
     """Runs ``process_available`` in a thread until stopped; woken early by ``notify``."""
 
     def __init__(
@@ -134,27 +134,7 @@ class Processor:
         self._due_checked = 0.0
         self._on_applied = on_applied
         """Told after each batch that may have added to the change feed (webhook delivery)."""
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="c360-processor", daemon=True)
-        self.errors = 0
-
-    def start(self) -> "Processor":
-        self._thread.start()
-        return self
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s)
-
-    def run_forever(self) -> None:
-        """Run in the calling thread (``c360 worker``)."""
-        self._run()
+        super().__init__("c360-processor")
 
     def _run(self) -> None:
         # SQLite has one writer at a time: a worker catching up would otherwise hold the lock
