@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 
 from c360 import __version__
 from c360.api import errors
+from c360.api.changes import FeedBell
 from c360.api.management import build_router
 from c360.api.openapi import SECURITY_SCHEMES, tracking_paths
 from c360.api.tracking import TrackingAPI
@@ -60,8 +61,15 @@ class Runtime:
         self.writer: GroupCommitWriter | None = None
         self.processor: Processor | None = None
         self.delivery: DeliveryThread | None = None
+        self.bell = FeedBell()
         self.checkpointer: WalCheckpointer | None = None
         self.webhooks: WebhookIntake | None = None
+
+    def _applied(self) -> None:
+        # the change feed may have grown: wake webhook delivery and the open streams
+        if self.delivery is not None:
+            self.delivery.notify()
+        self.bell.ring()
 
     @property
     def accepts_writes(self) -> bool:
@@ -89,7 +97,7 @@ class Runtime:
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
                 poll_s=self.settings.worker_poll_s,
-                on_applied=self.delivery.notify,
+                on_applied=self._applied,
             ).start()
         processor = self.processor
         self.writer = GroupCommitWriter(
@@ -138,7 +146,7 @@ def build_app(
         lifespan=lifespan,
     )
     errors.install(api)
-    api.include_router(build_router(engine, keys))
+    api.include_router(build_router(engine, keys, runtime.bell))
 
     @api.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:

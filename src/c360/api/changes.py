@@ -2,6 +2,8 @@
 (server-sent events). Both resume from a cursor: the id of the last change a consumer saw."""
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -23,6 +25,7 @@ from c360.errors import InvalidInput
 
 SINCE_PATTERN = "^[0-9]{1,18}$"
 STREAM_POLL_S = 0.1
+"""How often a stream looks at the feed when no in-process worker rings (a separate worker)."""
 HEARTBEAT_S = 15.0
 
 
@@ -40,6 +43,34 @@ class ChangesPage(BaseModel):
     next: str = Field(description="Cursor to ask for what comes after (the last id seen)")
 
 
+class FeedBell:
+    """Rings every open stream when the in-process worker may have added changes, so a
+    stream answers in milliseconds instead of at its next poll (streams still poll: a
+    separate ``c360 worker`` process cannot ring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def ring(self) -> None:
+        """Safe from any thread."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for loop, event in listeners:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(event.set)
+
+    def listen(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
+        listener = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._listeners.add(listener)
+        return listener
+
+    def leave(self, listener: tuple[asyncio.AbstractEventLoop, asyncio.Event]) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
+
+
 def _since(value: str | None) -> int:
     if value is None or value == "":
         return 0
@@ -48,7 +79,7 @@ def _since(value: str | None) -> int:
     return int(value)
 
 
-def add_change_routes(router: APIRouter, read_engine: Engine) -> None:
+def add_change_routes(router: APIRouter, read_engine: Engine, bell: FeedBell) -> None:
     """``/changes`` and ``/changes/stream`` on ``router`` (its auth applies)."""
 
     @router.get("/changes", response_model=ChangesPage)
@@ -92,20 +123,36 @@ def add_change_routes(router: APIRouter, read_engine: Engine) -> None:
         else:
             cursor = _since(start)
         return StreamingResponse(
-            _events(request, read_engine, cursor, wanted),
+            _events(request, read_engine, cursor, wanted, bell),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
 
 async def _events(
-    request: Request, read_engine: Engine, cursor: int, kinds: list[str] | None
+    request: Request, read_engine: Engine, cursor: int, kinds: list[str] | None, bell: FeedBell
+) -> AsyncIterator[bytes]:
+    _loop, rung = listener = bell.listen()
+    try:
+        async for chunk in _stream(request, read_engine, cursor, kinds, rung):
+            yield chunk
+    finally:
+        bell.leave(listener)
+
+
+async def _stream(
+    request: Request,
+    read_engine: Engine,
+    cursor: int,
+    kinds: list[str] | None,
+    rung: asyncio.Event,
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
     # the position first: a client that reconnects before any change still resumes from here
     yield b": c360 change stream\nid: %d\n\n" % cursor
     while not await request.is_disconnected():
+        rung.clear()
         found = await run_in_threadpool(_read, read_engine, cursor)
         for change in found:
             if kinds is None or change.kind in kinds:
@@ -117,7 +164,8 @@ async def _events(
         if loop.time() - quiet_since >= HEARTBEAT_S:
             quiet_since = loop.time()
             yield b": heartbeat\n\n"
-        await asyncio.sleep(STREAM_POLL_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(rung.wait(), STREAM_POLL_S)
 
 
 def _read(read_engine: Engine, cursor: int) -> list[Change]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from c360.api.changes import add_change_routes
+from c360.api.changes import FeedBell, add_change_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
 from c360.api.profiles import add_profile_routes
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -180,7 +180,7 @@ def _cursor(value: str | None) -> int | None:
     return int(value)
 
 
-def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
+def build_router(engine: Engine, keys: KeyCache, bell: FeedBell | None = None) -> APIRouter:
     """Routes of the management API over ``engine``."""
     read_engine = reader(engine)
 
@@ -387,7 +387,7 @@ def build_router(engine: Engine, keys: KeyCache) -> APIRouter:
         }
 
     add_profile_routes(router, read_engine)
-    add_change_routes(router, read_engine)
+    add_change_routes(router, read_engine, bell or FeedBell())
     return router
 
 

@@ -29,6 +29,7 @@ from c360.identity.service import (
     ProfileChanges,
     Resolver,
     resolve_changed,
+    source_names,
     update_nodes,
 )
 from c360.profiles.golden import SURVIVING_FIELDS
@@ -267,17 +268,21 @@ resolve_id = live_profile_id
 
 def get_profile(conn: Connection, profile_id: str) -> Profile:
     """The live profile (following merges) with its identifiers."""
-    live = resolve_id(conn, profile_id)
-    row = conn.execute(
-        select(
-            profiles.c.traits,
-            profiles.c.created_seq,
-            profiles.c.updated_seq,
-            profiles.c.household_id,
-            profiles.c.golden,
-            profiles.c.computed,
-        ).where(profiles.c.id == live)
-    ).one()
+    columns = (
+        profiles.c.merged_into,
+        profiles.c.traits,
+        profiles.c.created_seq,
+        profiles.c.updated_seq,
+        profiles.c.household_id,
+        profiles.c.golden,
+        profiles.c.computed,
+    )
+    live = profile_id
+    row = conn.execute(select(*columns).where(profiles.c.id == live)).first()
+    if row is None or row.merged_into is not None:
+        # merged (or unknown: resolve_id says so): read the survivor
+        live = resolve_id(conn, profile_id)
+        row = conn.execute(select(*columns).where(profiles.c.id == live)).one()
     identifiers: dict[tuple[str, str], Identifier] = {}
     nodes = conn.execute(
         select(
@@ -322,7 +327,8 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
 
 def identifier_lookup_keys(conn: Connection, id_type: str, value: str) -> list[str]:
     """The index keys an identifier typed by a person may be stored under: an email in any
-    case, a phone in any local format (Thai or Vietnamese), a source's own id in any source."""
+    case, a phone in any local format (Thai or Vietnamese), a source's own id in any source
+    (identifier types kept per source)."""
     text = value.strip()
     candidates = {text}
     if id_type == "email":
@@ -334,10 +340,11 @@ def identifier_lookup_keys(conn: Connection, id_type: str, value: str) -> list[s
             standard = standard_phone(text, default_region=region)
             if standard.ok and standard.value:
                 candidates.add(str(standard.value))
-    keys = [id_key(id_type, v) for v in sorted(candidates)]
-    source_ids = conn.execute(select(sources.c.id)).scalars().all()
-    keys.extend(id_key(id_type, v, sid) for v in sorted(candidates) for sid in source_ids)
-    return keys
+    if not Resolver.load(conn).config.identifier(id_type).per_source:
+        return [id_key(id_type, v) for v in sorted(candidates)]
+    # a source's own key (a customer number) is held once per source
+    source_ids = sorted(source_names(conn))
+    return [id_key(id_type, v, sid) for v in sorted(candidates) for sid in source_ids]
 
 
 def find_by_identifier(conn: Connection, id_type: str, value: str) -> Profile:
