@@ -105,6 +105,17 @@ def demo(
         '-d \'{"userId":"u-1","traits":{"name":"สมชาย ใจดี","email":"somchai@example.co.th"}}\'',
         soft_wrap=True,
     )
+    auth = f"-H 'Authorization: Bearer {admin_key}'"
+    for path in (
+        "/api/profiles?query=somchai",
+        "/api/changes/stream",
+    ):
+        out.print(f"  curl -N {auth} '{base}{path}'", soft_wrap=True, markup=False)
+    out.print(
+        "  (a profile's timeline and briefing: /api/profiles/ID/timeline, "
+        "/api/profiles/ID/briefing; in a terminal: c360 profile find NAME, c360 profile show ID)",
+        markup=False,
+    )
     sys.stdout.flush()
     sender = threading.Thread(
         target=send_web_events,

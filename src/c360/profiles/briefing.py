@@ -245,7 +245,7 @@ def _summary(
     contact: dict[str, Any],
 ) -> str:
     parts = [name or "Unnamed customer"]
-    if computed.get("value_tier"):
+    if computed.get("value_tier") not in (None, "none"):
         parts.append(str(computed["value_tier"]).upper())
     if computed.get("order_count"):
         parts.append(f"{computed['order_count']} orders")
