@@ -1,12 +1,22 @@
-"""``c360 profile``, ``c360 traits`` and ``c360 changes`` as an operator uses them."""
+"""``c360 profile``, ``c360 traits`` and ``c360 changes`` as an operator uses them.
+
+On SQLite only: each command is a new process, and what the commands call (briefing, search,
+settings, refresh, the feed) is tested on both stores in test_customer360.py."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from tests.customer360 import SOMCHAI, somchai_everywhere, track
 from tests.factories import track as track_message
 from tests.integration.test_cli import c360
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'c360.db'}"
 
 
 def test_profile_show_prints_the_briefing_by_identifier(
