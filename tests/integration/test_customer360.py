@@ -289,3 +289,28 @@ def test_the_briefing_tells_the_story_in_one_place(engine: Engine, tmp_path: Pat
     assert found["feedback"]["last_nps"]["score"] == 3
     assert found["next_action"]["action"].startswith("Resolve ticket t-1")
     assert "2 orders" in found["summary"] and "1 open ticket" in found["summary"]
+
+
+def test_splitting_an_order_out_takes_its_lines_invoice_and_payment_along(
+    engine: Engine, tmp_path: Path
+) -> None:
+    somchai_everywhere(engine, tmp_path)
+    pid = somchai(engine)
+    with engine.begin() as conn:
+        seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
+        result, parts = split(conn, pid, [("shop", "o-1")], actor="test", reason="t", seq=seq)
+        follow_resolution(conn, result, seq)
+    # the person, and the order with what reaches the person only through it
+    assert len(parts) == 2 and pid in parts
+    order_profile = next(p for p in parts if p != pid)
+    with engine.connect() as conn:
+        items, _ = timeline_page(conn, order_profile, limit=50)
+        person_items, _ = timeline_page(conn, pid, limit=50)
+    assert {(i.source, i.body["record_id"]) for i in items} == {
+        ("shop", "o-1"),
+        ("billing", "inv-1"),
+        ("payments", "pay-1"),
+    }
+    order = next(i for i in items if i.kind == "order")
+    assert [line["product_name"] for line in order.body["lines"]] == ["Running shoes"]
+    assert ("shop", "o-2") in {(i.source, i.body.get("record_id")) for i in person_items}

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 from c360.errors import InvalidInput, NotFound
 from c360.identity.comparisons import FeatureTable
 from c360.identity.config import IdentityConfig
-from c360.identity.features import NODE_RECORD
+from c360.identity.features import NODE_RECORD, REFERENCE_TYPES
 from c360.identity.resolution import ROLE_HOLDS, Node, resolve_nodes
 from c360.identity.service import (
     NodeChanges,
@@ -269,6 +269,7 @@ def split(
     if missing:
         names = ", ".join(f"{s}:{k}" for s, k in sorted(missing))
         raise InvalidInput(f"not records of profile {live}: {names}")
+    moving = _with_dependants(conn, refs, moving)
     staying = [r for r in refs if r not in moving]
     if not moving or not staying:
         raise InvalidInput("a split needs some of the profile's records on each side")
@@ -293,6 +294,45 @@ def split(
         )
     )
     return result, parts
+
+
+def _with_dependants(conn: Connection, refs: list[NodeRef], moving: list[NodeRef]) -> list[NodeRef]:
+    """``moving`` and the records that reach the person only through them: an order's lines,
+    its invoice and the invoice's payment go with the order (records with person fields or
+    identifiers of their own stay where they are)."""
+    rows = {
+        row.id: row
+        for row in conn.execute(
+            select(
+                identity_nodes.c.id, identity_nodes.c.identifiers, identity_nodes.c.features
+            ).where(key_in(conn, identity_nodes.c.id, [r.id for r in refs]))
+        )
+    }
+
+    def ids_of(ref: NodeRef) -> set[tuple[str, str]]:
+        return {(t, v) for t, v in (rows[ref.id].identifiers or {}).get("ids", [])}
+
+    held = {pair for ref in moving for pair in ids_of(ref) if pair[0] in REFERENCE_TYPES}
+    chosen = list(moving)
+    grew = True
+    while grew:
+        grew = False
+        for ref in refs:
+            if ref in chosen or ref.node_type != NODE_RECORD:
+                continue
+            row = rows[ref.id]
+            own = ids_of(ref)
+            links = {(t, v) for t, v in (row.identifiers or {}).get("links", [])}
+            dependent = (
+                not row.features
+                and all(t in REFERENCE_TYPES for t, _v in own)
+                and bool(links & held)
+            )
+            if dependent:
+                chosen.append(ref)
+                held |= own
+                grew = True
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)

@@ -314,6 +314,8 @@ OWN_REFERENCE = {
 REFERENCES = ("order_id", "invoice_id", "shipment_id", "ticket_id")
 """Fields by which a record points at another business object: a shipment at its order, a
 payment at its invoice, an order line at its order."""
+REFERENCE_TYPES = frozenset({*REFERENCES, *OWN_REFERENCE.values()})
+"""Identifiers of business objects (an order id), not of the person."""
 NOT_PERSONAL = frozenset({"product"})
 """Record kinds that describe no person: they are not resolved."""
 

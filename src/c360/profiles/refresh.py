@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from c360.changes.feed import ChangeKind, NewChange, muted_until, record_changes
-from c360.identity.features import NODE_RECORD, NODE_USER, OWN_REFERENCE, REFERENCES, tracked_fields
+from c360.identity.features import NODE_RECORD, NODE_USER, REFERENCE_TYPES, tracked_fields
 from c360.identity.service import Resolver, source_names
 from c360.kernel.clock import system_clock
 from c360.profiles.golden import RecordFacts, SurvivorshipRules, golden_record, parse_rules
@@ -37,8 +37,6 @@ from c360.storage.tables import (
 )
 
 _CHUNK = 200
-REFERENCE_TYPES = frozenset({*REFERENCES, *OWN_REFERENCE.values()})
-"""Identifiers of business objects (an order id): searchable, but not the person's own."""
 
 
 @dataclass(slots=True)
