@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from c360.identity.decisions import live_profile_id
 from c360.kernel.clock import to_us
 from c360.profiles.briefing import briefing
-from c360.profiles.refresh import display_name, golden_values
+from c360.profiles.golden import display_name, golden_values
 from c360.profiles.search import search_profiles
 from c360.profiles.timeline import (
     CURSOR_PATTERN,

@@ -25,7 +25,7 @@ def find_command(
     limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
 ) -> None:
     """Search profiles by name (any script, with or without diacritics), email or phone."""
-    from c360.profiles.refresh import display_name, golden_values
+    from c360.profiles.golden import display_name, golden_values
     from c360.profiles.search import search_profiles
     from c360.profiles.service import get_profile
 
@@ -176,17 +176,12 @@ def traits_refresh(
     from c360.eventlog.service import get_checkpoint
     from c360.profiles.refresh import refresh_profiles
     from c360.storage.tables import profiles
-    from c360.workers.processor import PROFILES_CHECKPOINT, refresh_due
+    from c360.workers.processor import PROFILES_CHECKPOINT, refresh_all_due
 
     engine = store_for(load_settings())
     with reported_errors():
         if not all_profiles:
-            total = 0
-            while (step := refresh_due(engine)) > 0:
-                total += step
-                if step < 500:
-                    break
-            out.print(f"{total} profiles refreshed")
+            out.print(f"{refresh_all_due(engine)} profiles refreshed")
             return
         with engine.connect() as conn:
             ids = list(

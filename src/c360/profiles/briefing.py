@@ -11,16 +11,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from c360.kernel.clock import isoformat_us, system_clock
-from c360.profiles.refresh import display_name, golden_values
+from c360.profiles.golden import display_name, golden_values
 from c360.profiles.service import get_profile
 from c360.profiles.timeline import TimelineItem, timeline_page
-from c360.profiles.traits import at_read
+from c360.profiles.traits import at_read, ticket_is_open
 
 RECENT = 3
-CLOSED_TICKET = frozenset(
-    {"closed", "resolved", "solved", "done", "ปิด", "ปิดแล้ว", "แก้ไขแล้ว", "đã đóng", "đã xử lý"}
-)
-DONE_SHIPMENT = frozenset({"delivered", "returned to sender", "returned", "cancelled"})
 CONTACT_FIELDS = ("email", "phone", "line_user_id", "zalo_user_id")
 WHO_FIELDS = ("nickname", "gender", "birth_date", "language", "company", "job_title", "country")
 
@@ -75,7 +71,7 @@ def briefing(conn: Connection, profile_id: str, now_us: int | None = None) -> Br
     shipments = _items(conn, profile.id, "shipment", RECENT)
     tickets = _items(conn, profile.id, "ticket", 50)
     subscriptions = _items(conn, profile.id, "subscription", 20)
-    open_tickets = [_ticket(t) for t in tickets if not _closed(t)]
+    open_tickets = [_ticket(t) for t in tickets if ticket_is_open(_fields(t))]
     name = display_name(values)
     contact = {f: values.get(f) for f in CONTACT_FIELDS if values.get(f)}
     contact.update(
@@ -170,13 +166,6 @@ def _items(conn: Connection, profile_id: str, kind: str, limit: int) -> list[Tim
 def _fields(item: TimelineItem) -> dict[str, Any]:
     fields: dict[str, Any] = item.body.get("fields") or {}
     return fields
-
-
-def _closed(item: TimelineItem) -> bool:
-    fields = _fields(item)
-    return bool(fields.get("closed_at")) or str(fields.get("status") or "").strip().lower() in (
-        CLOSED_TICKET
-    )
 
 
 def _ticket(item: TimelineItem) -> dict[str, Any]:

@@ -562,3 +562,23 @@ def _addresses(candidates: list[_Candidate]) -> list[Address]:
         )
         for address_type, tally in reversed(tallies)
     ]
+
+
+def golden_values(golden: dict[str, Any] | None) -> dict[str, Any]:
+    """The golden record's surviving values without provenance, and where the next parcel
+    goes."""
+    if not golden:
+        return {}
+    values = {name: v.get("value") for name, v in golden.get("values", {}).items()}
+    latest = golden.get("latest_delivery_address")
+    if latest:
+        values["latest_delivery_address"] = latest.get("parts")
+    return values
+
+
+def display_name(values: dict[str, Any]) -> str | None:
+    """How to call the person: the full name, else the given and family names."""
+    if values.get("full_name"):
+        return str(values["full_name"])
+    parts = [str(values[p]) for p in ("first_name", "last_name") if values.get(p)]
+    return " ".join(parts) or None

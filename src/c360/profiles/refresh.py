@@ -16,7 +16,13 @@ from c360.changes.feed import ChangeKind, NewChange, muted_until, record_changes
 from c360.identity.features import NODE_RECORD, NODE_USER, REFERENCE_TYPES, tracked_fields
 from c360.identity.service import Resolver, source_names
 from c360.kernel.clock import system_clock
-from c360.profiles.golden import RecordFacts, SurvivorshipRules, golden_record, parse_rules
+from c360.profiles.golden import (
+    RecordFacts,
+    SurvivorshipRules,
+    golden_record,
+    golden_values,
+    parse_rules,
+)
 from c360.profiles.search import index_profiles, terms_of
 from c360.profiles.traits import (
     EventFact,
@@ -115,7 +121,7 @@ def _refresh_chunk(
         for _seq, _id, part in sorted(data.traits, key=lambda t: (t[0], t[1])):
             traits.update(part)
         golden = golden_record(data.facts, rules).as_json() if data.facts else None
-        country = _golden_value(golden, "country")
+        country = golden_values(golden).get("country")
         computed = compute_traits(
             ProfileFacts(data.records, data.events, country if isinstance(country, str) else None),
             settings,
@@ -249,33 +255,6 @@ def _load_events(
                 names.get(source_id, str(source_id)),
             )
         )
-
-
-def _golden_value(golden: dict[str, Any] | None, field: str) -> Any:
-    if not golden:
-        return None
-    value = golden.get("values", {}).get(field)
-    return value.get("value") if isinstance(value, dict) else None
-
-
-def golden_values(golden: dict[str, Any] | None) -> dict[str, Any]:
-    """The golden record's surviving values without provenance, and where the next parcel
-    goes."""
-    if not golden:
-        return {}
-    values = {name: v.get("value") for name, v in golden.get("values", {}).items()}
-    latest = golden.get("latest_delivery_address")
-    if latest:
-        values["latest_delivery_address"] = latest.get("parts")
-    return values
-
-
-def display_name(values: dict[str, Any]) -> str | None:
-    """How to call the person: the full name, else the given and family names."""
-    if values.get("full_name"):
-        return str(values["full_name"])
-    parts = [str(values[p]) for p in ("first_name", "last_name") if values.get(p)]
-    return " ".join(parts) or None
 
 
 def _differences(

@@ -15,7 +15,6 @@ items arrive.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,7 +24,8 @@ from c360.errors import InvalidInput
 from c360.identity.decisions import live_profile_id
 from c360.identity.features import NODE_RECORD
 from c360.ingest.schema import RecordKind
-from c360.kernel.clock import isoformat_us, to_us
+from c360.kernel.clock import isoformat_us
+from c360.profiles.traits import record_moment
 from c360.storage.tables import (
     event_log,
     identity_nodes,
@@ -39,21 +39,6 @@ KINDS = frozenset({EVENT, *(k.value for k in RecordKind)} - {RecordKind.PRODUCT.
 """What ``kinds=`` may name."""
 KINDS_PATTERN = "^({k})(,({k}))*$".format(k="|".join(sorted(KINDS)))
 CURSOR_PATTERN = "^-?[0-9]{1,19}_([0-9a-f]{2}){1,1000}$"
-
-TIME_FIELDS: dict[str, tuple[str, ...]] = {
-    "order": ("ordered_at",),
-    "invoice": ("issued_at", "due_date"),
-    "payment": ("paid_at",),
-    "shipment": ("delivered_at", "scheduled_at"),
-    "ticket": ("opened_at", "closed_at"),
-    "survey_response": ("responded_at",),
-    "registration": ("registered_at", "event_date"),
-    "subscription": ("subscribed_at", "unsubscribed_at"),
-    "contact": ("source_created_at", "created_at"),
-    "web_event": ("occurred_at",),
-    "order_item": (),
-}
-"""Where a record's business time is, first present wins; else when the source last sent it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +93,10 @@ def parse_kinds(text: str | None) -> frozenset[str] | None:
 
 
 def record_time_us(kind: str, fields: dict[str, Any], updated_at_us: int) -> int:
-    """A record's business time (see ``TIME_FIELDS``)."""
-    for name in TIME_FIELDS.get(kind, ()):
-        value = fields.get(name)
-        if isinstance(value, str) and value:
-            moment = _parse_time(value)
-            if moment is not None:
-                return moment
-    return updated_at_us
-
-
-def _parse_time(value: str) -> int | None:
-    try:
-        return to_us(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None
+    """A record's business time (the moment computed traits use), else when the source last
+    sent it."""
+    moment = record_moment(kind, fields)
+    return updated_at_us if moment is None else moment
 
 
 def timeline_page(

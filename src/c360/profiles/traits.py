@@ -571,8 +571,14 @@ def _timed_records(records: Iterable[RecordFact]) -> list[_Timed]:
 
 
 def _own_moment(record: RecordFact) -> int | None:
-    for name in (*_MOMENT_FIELDS.get(record.kind, ()), "created_at"):
-        at = _instant(record.fields.get(name))
+    return record_moment(record.kind, record.fields)
+
+
+def record_moment(kind: str, fields: Mapping[str, Any]) -> int | None:
+    """When a record happened: its kind's own time field, else ``created_at`` (None when it
+    has neither; the timeline then uses when the source last sent it)."""
+    for name in (*_MOMENT_FIELDS.get(kind, ()), "created_at"):
+        at = _instant(fields.get(name))
         if at is not None:
             return at
     return None
@@ -1225,7 +1231,9 @@ def _best_contact(moments: list[int], country: str | None) -> dict[str, Any]:
     }
 
 
-def _is_open(fields: Mapping[str, Any]) -> bool:
+def ticket_is_open(fields: Mapping[str, Any]) -> bool:
+    """Not closed, resolved or solved (English, Thai, Vietnamese; a negated word keeps it
+    open), or without a status and without ``closed_at``."""
     status = fields.get("status")
     if _text(status) is None:
         return _instant(fields.get("closed_at")) is None
@@ -1513,7 +1521,7 @@ def compute_traits(facts: ProfileFacts, settings: TraitSettings, now_us: int) ->
     feedback = _feedback(records, events)
     last_nps = _last_nps(feedback)
     sentiment = _sentiment(feedback)
-    open_tickets = sum(_is_open(t.fields) for t in tickets)
+    open_tickets = sum(ticket_is_open(t.fields) for t in tickets)
     risk = _Risk(
         open_tickets=open_tickets,
         detractor=last_nps is not None and last_nps["category"] == "detractor",

@@ -6,6 +6,7 @@ idempotent effects.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -108,6 +109,23 @@ def refresh_due(engine: Engine, now_us: int | None = None, limit: int = DUE_BATC
     return len(due)
 
 
+def refresh_all_due(
+    engine: Engine,
+    after_batch: Callable[[], None] | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """``refresh_due`` until nothing is due (or ``stop`` is set); return the profiles
+    refreshed. ``after_batch`` is told after each batch that refreshed some."""
+    total = 0
+    while (refreshed := refresh_due(engine)) and not (stop is not None and stop.is_set()):
+        total += refreshed
+        if after_batch is not None:
+            after_batch()
+        if refreshed < DUE_BATCH:
+            break
+    return total
+
+
 def lag(engine: Engine) -> tuple[int, int]:
     """(entries not yet processed, checkpoint)."""
     with reader(engine).connect() as conn:
@@ -167,11 +185,7 @@ class Processor(BackgroundLoop):
             return
         self._due_checked = time.monotonic()
         try:
-            while (refreshed := refresh_due(self._engine)) and not self._stop.is_set():
-                if self._on_applied is not None:
-                    self._on_applied()
-                if refreshed < DUE_BATCH:
-                    break
+            refresh_all_due(self._engine, self._on_applied, self._stop)
         except Exception as exc:
             self.errors += 1
             log.error("refreshing computed traits failed (%s); retrying", type(exc).__name__)
