@@ -66,6 +66,10 @@ def find_message(conn: Connection, message_id: str) -> list[StoredEvent]:
     return [StoredEvent(*row) for row in result]
 
 
+PROFILES_CHECKPOINT = "profiles"
+"""The log processor's checkpoint; every writer of the change feed holds its lock."""
+
+
 def get_checkpoint(conn: Connection, name: str, *, lock: bool = False) -> int:
     """How far the consumer ``name`` has processed the log.
 

@@ -31,7 +31,10 @@ from c360.profiles.traits import (
     TraitSettings,
     compute_traits,
     parse_settings,
+    record_moment,
 )
+from c360.segments.membership import ProfileState, update_memberships
+from c360.segments.view import build_view, consent_statements
 from c360.storage.dialect import key_in
 from c360.storage.tables import (
     event_log,
@@ -113,6 +116,7 @@ def _refresh_chunk(
     rows: list[dict[str, Any]] = []
     terms: dict[str, set[str]] = {}
     feed: list[NewChange] = []
+    states: dict[str, ProfileState] = {}
     for pid in chunk:
         if pid not in old:
             continue
@@ -129,6 +133,22 @@ def _refresh_chunk(
         )
         identifier_set = sorted(f"{t}:{v}" for t, v in data.identifiers if t not in REFERENCE_TYPES)
         live = old[pid].merged_into is None
+        view = None
+        if live:
+            view = build_view(
+                traits,
+                golden_values(golden),
+                computed.values,
+                ((t, v) for t, v in data.identifiers if t not in REFERENCE_TYPES),
+                consent_statements(
+                    data.events,
+                    (
+                        (r.kind, r.fields, record_moment(r.kind, r.fields) or r.updated_at_us)
+                        for r in data.records
+                    ),
+                ),
+            )
+        states[pid] = ProfileState(view, data.events)
         rows.append(
             {
                 "pid": pid,
@@ -137,6 +157,7 @@ def _refresh_chunk(
                 "computed": computed.values if live else None,
                 "due": computed.due_us if live else None,
                 "ids": identifier_set if live else None,
+                "view": view,
             }
         )
         terms[pid] = terms_of(golden, data.identifiers) if live else set()
@@ -154,10 +175,12 @@ def _refresh_chunk(
                 computed=bindparam("computed"),
                 computed_due_us=bindparam("due"),
                 identifier_set=bindparam("ids"),
+                attributes=bindparam("view"),
             ),
             rows,
         )
     index_profiles(conn, terms)
+    feed.extend(update_memberships(conn, states, now))
     return feed
 
 
@@ -333,15 +356,19 @@ def save_trait_settings(conn: Connection, body: dict[str, Any]) -> int:
 
 
 def due_profiles(conn: Connection, now_us: int, limit: int) -> list[str]:
-    """Live profiles whose computed traits changed with time since they were computed."""
-    return list(
-        conn.execute(
-            select(profiles.c.id)
-            .where(profiles.c.computed_due_us <= now_us, profiles.c.merged_into.is_(None))
-            .order_by(profiles.c.computed_due_us)
-            .limit(limit)
-        ).scalars()
-    )
+    """Live profiles whose computed traits or segment answers may have changed with time
+    since they were last computed."""
+    found: list[str] = []
+    for column in (profiles.c.computed_due_us, profiles.c.segments_due_us):
+        found.extend(
+            conn.execute(
+                select(profiles.c.id)
+                .where(column <= now_us, profiles.c.merged_into.is_(None))
+                .order_by(column)
+                .limit(limit)
+            ).scalars()
+        )
+    return sorted(set(found))[:limit]
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -70,11 +70,21 @@ def _configure_sqlite(engine: Engine) -> None:
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
         cursor.close()
+        # segment conditions that ignore case or accents fold text as the Python side does
+        dbapi_connection.create_function("c360_fold", 2, _sqlite_fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _sqlite_fold(text: Any, how: Any) -> Any:
+    from c360.segments.view import FOLD_TABLES
+
+    if not isinstance(text, str) or how not in FOLD_TABLES:
+        return text
+    return text.translate(FOLD_TABLES[how])
 
 
 def reader(engine: Engine) -> Engine:

@@ -114,6 +114,10 @@ profiles = Table(
     Column("computed_due_us", BigInteger, nullable=True, index=True),
     # Every identifier of the profile as "type:value", sorted: what the change feed compares.
     Column("identifier_set", Json, nullable=True),
+    # What segment conditions read (``c360.segments.view``), and when the first segment
+    # answer may change with time alone (an event leaving a window): the worker re-evaluates.
+    Column("attributes", Json, nullable=True),
+    Column("segments_due_us", BigInteger, nullable=True, index=True),
 )
 
 profile_events = Table(
@@ -358,6 +362,31 @@ subscription_dead_letters = Table(
     Column("redelivered_at_us", BigInteger, nullable=True),
 )
 """Changes a subscription gave up on after its retries, kept to inspect and send again."""
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("condition", Json, nullable=False),  # the JSON form (c360.segments.language)
+    Column("text", Text, nullable=False),  # the canonical text form
+    Column("timezone", String(64), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""Saved segments. Not derived from the log: ``c360 rebuild`` keeps them."""
+
+segment_members = Table(
+    "segment_members",
+    metadata,
+    Column("segment_id", Integer, primary_key=True),
+    Column("profile_id", String(36), primary_key=True),
+    Column("entered_at_us", BigInteger, nullable=False),
+    Index("ix_segment_members_profile", "profile_id"),
+)
+"""Who is in each segment now (entries and exits are in the change feed)."""
 
 DERIVED_TABLES = (
     profile_terms,

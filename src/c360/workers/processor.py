@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from c360.eventlog.model import StoredEvent
 from c360.eventlog.service import (
+    PROFILES_CHECKPOINT,
     get_checkpoint,
     last_seq,
     quarantine_entry,
@@ -30,9 +31,6 @@ from c360.standardize.service import INLINE, Standardizer, apply_records
 from c360.storage.engine import reader
 
 log = logging.getLogger(__name__)
-
-PROFILES_CHECKPOINT = "profiles"
-
 
 def process_available(engine: Engine, batch_size: int, standardizer: Standardizer = INLINE) -> int:
     """Apply one batch of unprocessed entries; return how many were applied."""

@@ -1,0 +1,194 @@
+"""What conditions read about a profile: one JSON document per profile, built in Python when the
+profile is refreshed and stored in ``profiles.attributes``.
+
+Both evaluators read the same document, so the work of typing values is done once, here::
+
+    {
+      "v": {...},   # the values: tracked traits, then golden values, then computed traits
+                    # (a later one wins a name), and "identifiers": {type: [values]}
+      "t": {...},   # every time-like value as epoch microseconds, by dotted path: ISO dates
+                    # and datetimes, and computed "*_at_us" values (also under "*_at")
+      "d": {...},   # the month and day ("05-31") of each time-like value, for anniversaries
+      "c": {...}    # consent: {purpose: {"*": bool, channel: bool}}, newest statement wins
+    }
+
+Dates without a time are midnight UTC and keep their own month and day; datetimes without an
+offset are UTC.
+
+Text comparisons that ignore case or accents use :func:`fold`, a character-for-character
+table that the SQL side applies with ``translate`` (PostgreSQL) or the same table (SQLite), so
+both sides fold identically.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from c360.kernel.clock import from_us
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+_DEPTH = 6
+
+
+def _tables() -> dict[str, dict[int, int]]:
+    case: dict[int, int] = {}
+    accents: dict[int, int] = {}
+    for code in list(range(0x41, 0x5B)) + list(range(0xC0, 0x250)) + list(range(0x1E00, 0x1F00)):
+        char = chr(code)
+        lower = char.lower()
+        if len(lower) == 1 and lower != char:
+            case[code] = ord(lower)
+        base = unicodedata.normalize("NFD", char)[0]
+        if char in "Đđ":
+            base = "D" if char == "Đ" else "d"
+        elif char in "Øø":
+            base = "O" if char == "Ø" else "o"
+        elif char in "Łł":
+            base = "L" if char == "Ł" else "l"
+        if base != char and base.isascii() and base.isalpha():
+            accents[code] = ord(base)
+    both: dict[int, int] = {}
+    for code in set(case) | set(accents):
+        plain = accents.get(code, code)
+        target = case.get(plain, plain)
+        if target != code:
+            both[code] = target
+    return {"case": case, "accents": accents, "case_accents": both}
+
+
+FOLD_TABLES: dict[str, dict[int, int]] = _tables()
+"""Per way of folding, code point -> code point (one character to one character)."""
+
+
+def fold(text: str, how: str | None) -> str:
+    """``text`` with case and/or Latin accents folded (``Hà Nội`` -> ``ha noi`` with
+    ``case_accents``); Thai and other scripts are left as they are."""
+    if how is None:
+        return text
+    return text.translate(FOLD_TABLES[how])
+
+
+def fold_pairs(how: str) -> tuple[str, str]:
+    """The two strings ``translate(text, from, to)`` takes to fold like :func:`fold`."""
+    table = FOLD_TABLES[how]
+    keys = sorted(table)
+    return "".join(chr(k) for k in keys), "".join(chr(table[k]) for k in keys)
+
+
+def build_view(
+    traits: Mapping[str, Any],
+    golden: Mapping[str, Any],
+    computed: Mapping[str, Any],
+    identifiers: Iterable[tuple[str, str]],
+    consent: Mapping[str, Mapping[str, bool]],
+) -> dict[str, Any]:
+    """The document conditions read (see the module docstring)."""
+    values: dict[str, Any] = {}
+    for part in (traits, golden, computed):
+        values.update({k: v for k, v in part.items() if v is not None})
+    by_type: dict[str, list[str]] = {}
+    for id_type, value in identifiers:
+        by_type.setdefault(id_type, []).append(value)
+    values["identifiers"] = {t: sorted(set(v)) for t, v in sorted(by_type.items())}
+    times: dict[str, int] = {}
+    days: dict[str, str] = {}
+    _collect_times(values, "", times, days, 0)
+    return {"v": values, "t": times, "d": days, "c": {p: dict(c) for p, c in consent.items()}}
+
+
+def _collect_times(
+    data: Mapping[str, Any], prefix: str, times: dict[str, int], days: dict[str, str], depth: int
+) -> None:
+    if depth > _DEPTH:
+        return
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _collect_times(value, path + ".", times, days, depth + 1)
+            continue
+        moment = time_of(key, value)
+        if moment is None:
+            continue
+        instant, month_day = moment
+        times[path] = instant
+        days[path] = month_day
+        if key.endswith("_at_us"):
+            times[path[: -len("_us")]] = instant
+            days[path[: -len("_us")]] = month_day
+
+
+def time_of(key: str, value: Any) -> tuple[int, str] | None:
+    """(epoch microseconds, "MM-DD") of a time-like value, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and key.endswith("_at_us"):
+        try:
+            moment = from_us(value)
+        except (OverflowError, ValueError, OSError):
+            return None
+        return value, moment.strftime("%m-%d")
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    if _DATE.match(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None
+        instant = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return _us(instant), value[5:10]
+    if _DATETIME.match(value):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return _us(parsed), parsed.astimezone(UTC).strftime("%m-%d")
+    return None
+
+
+def _us(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+# --- consent -------------------------------------------------------------------------------
+
+_GIVEN = frozenset({"subscribed", "active", "opted_in", "opt_in", "yes", "true", "confirmed"})
+
+
+def consent_statements(
+    events: Iterable[Any], records: Iterable[Any]
+) -> dict[str, dict[str, bool]]:
+    """Consent per purpose and channel, the newest statement winning: tracked events'
+    ``context.consent.categoryPreferences`` (purpose-wide) and newsletter subscription records
+    (purpose ``marketing`` on their channel, ``email`` unless they name one).
+
+    ``events`` are :class:`c360.profiles.traits.EventFact`, ``records`` are
+    ``(kind, fields, at_us)``."""
+    statements: list[tuple[int, int, str, str, bool]] = []
+    for event in events:
+        consent = event.context.get("consent") if isinstance(event.context, Mapping) else None
+        prefs = consent.get("categoryPreferences") if isinstance(consent, Mapping) else None
+        if isinstance(prefs, Mapping):
+            for purpose, given in prefs.items():
+                if isinstance(given, bool) and isinstance(purpose, str):
+                    statements.append((event.at_us, event.seq, purpose, "*", given))
+    for kind, fields, at_us in records:
+        if kind != "subscription":
+            continue
+        status = fields.get("status")
+        channel = fields.get("channel") if isinstance(fields.get("channel"), str) else "email"
+        given = isinstance(status, str) and status.strip().lower() in _GIVEN
+        if fields.get("unsubscribed_at"):
+            given = False
+        statements.append((at_us or 0, 0, "marketing", str(channel).lower(), given))
+    out: dict[str, dict[str, bool]] = {}
+    for _at, _seq, purpose, channel, given in sorted(statements, key=lambda s: (s[0], s[1])):
+        out.setdefault(purpose, {})[channel] = given
+    return out
