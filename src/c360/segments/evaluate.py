@@ -256,7 +256,9 @@ def _did(node: L.Did, facts: Facts, moment: Moment) -> bool:
     if node.count is None:
         return bool(found)
     count, n = len(found), node.count.n
-    return count >= n if node.count.op == ">=" else count <= n if node.count.op == "<=" else count == n
+    return (
+        count >= n if node.count.op == ">=" else count <= n if node.count.op == "<=" else count == n
+    )
 
 
 def _sequence(node: L.Sequence, facts: Facts, moment: Moment) -> bool:
@@ -346,10 +348,14 @@ def next_change(condition: Any, facts: Facts, moment: Moment) -> int | None:
                 midnight = datetime.combine(today + timedelta(days=1), time(), tzinfo=moment.tz)
                 found.append(_to_us(midnight))
         elif isinstance(node, L.Did | L.Sequence):
-            steps = [(node.event, node.where)] if isinstance(node, L.Did) else [
-                (node.first.event, node.first.where),
-                (node.then.event, node.then.where),
-            ]
+            steps = (
+                [(node.event, node.where)]
+                if isinstance(node, L.Did)
+                else [
+                    (node.first.event, node.first.where),
+                    (node.then.event, node.then.where),
+                ]
+            )
             for event in facts.events:
                 if event.type not in EVENT_KINDS or not any(
                     event.name == name and (where is None or test_value(where, event.properties))

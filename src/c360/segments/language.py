@@ -41,8 +41,16 @@ from lark.exceptions import (
     UnexpectedToken,
     VisitError,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
-from pydantic import field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from c360.errors import InvalidInput
 
@@ -60,9 +68,46 @@ Scalar = StrictBool | StrictInt | float | str
 _NAME = re.compile(r"^[^\W\d]\w*(\.[^\W\d]\w*)*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?)?$")
 _WORDS = frozenset(
-    "and or not in segment did then within where at least most exactly times with sum average "
-    "min max of last next before after anniversary exists contains starts ends consented to via "
-    "ignoring case accents true false ever".split()
+    [
+        "and",
+        "or",
+        "not",
+        "in",
+        "segment",
+        "did",
+        "then",
+        "within",
+        "where",
+        "at",
+        "least",
+        "most",
+        "exactly",
+        "times",
+        "with",
+        "sum",
+        "average",
+        "min",
+        "max",
+        "of",
+        "last",
+        "next",
+        "before",
+        "after",
+        "anniversary",
+        "exists",
+        "contains",
+        "starts",
+        "ends",
+        "consented",
+        "to",
+        "via",
+        "ignoring",
+        "case",
+        "accents",
+        "true",
+        "false",
+        "ever",
+    ]
 )
 
 
@@ -227,7 +272,10 @@ class Anniversary(_Node):
     @field_validator("span")
     @classmethod
     def _days(cls, span: Span) -> Span:
-        if span.unit not in ("days", "weeks") or (span.n * (7 if span.unit == "weeks" else 1)) > 366:
+        if (
+            span.unit not in ("days", "weeks")
+            or (span.n * (7 if span.unit == "weeks" else 1)) > 366
+        ):
             raise ValueError("an anniversary window is counted in days or weeks, up to a year")
         return span
 
@@ -353,9 +401,7 @@ def _adapter() -> Any:
 
 def _check_date(value: str) -> None:
     if not _DATE.match(value):
-        raise ValueError(
-            f"{value!r} is not a date: write 2026-01-01 or 2026-01-01T09:30:00+07:00"
-        )
+        raise ValueError(f"{value!r} is not a date: write 2026-01-01 or 2026-01-01T09:30:00+07:00")
     try:
         if "T" in value:
             datetime.fromisoformat(value)
@@ -492,7 +538,7 @@ def _string(token: Token) -> str:
         value = json.loads(str(token))
     except json.JSONDecodeError:
         raise ConditionError(
-            "this text has an escape JSON does not know (use \\\" \\\\ \\n \\t or \\uXXXX)",
+            'this text has an escape JSON does not know (use \\" \\\\ \\n \\t or \\uXXXX)',
             token.line,
             token.column,
         ) from None
@@ -628,7 +674,7 @@ def parse(text: str) -> Condition:
     if len(text) > MAX_TEXT_CHARS:
         raise ConditionError(f"a condition is at most {MAX_TEXT_CHARS} characters")
     if not text.strip():
-        raise ConditionError("the condition is empty: write a test such as country = \"TH\"")
+        raise ConditionError('the condition is empty: write a test such as country = "TH"')
     _check_nesting(text)
     try:
         tree = _PARSER.parse(text)
@@ -673,9 +719,10 @@ def _check_nesting(text: str) -> None:
 def _syntax_error(text: str, exc: UnexpectedInput) -> ConditionError:
     line, column = exc.line, exc.column
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        pos = exc.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else ""
         if char == "'":
-            return ConditionError("write text in double quotes: \"like this\"", line, column)
+            return ConditionError('write text in double quotes: "like this"', line, column)
         return ConditionError(f"unexpected character {char!r}", line, column)
     expected = sorted(
         {_EXPECTED_WORDS.get(name, name.strip("_").lower()) for name in exc.expected}
@@ -703,7 +750,7 @@ def _end_position(text: str) -> tuple[int, int]:
 
 def _listing(items: list[str]) -> str:
     if len(items) > 8:
-        items = items[:8] + ["..."]
+        items = [*items[:8], "..."]
     return ", ".join(items) if items else "something else"
 
 
@@ -726,7 +773,7 @@ def _validated(data: Any, text: str | None = None) -> Condition:
 def from_json(data: Any) -> Condition:
     """Read a condition's JSON form (a dict as :func:`to_json` writes it)."""
     if not isinstance(data, dict):
-        raise ConditionError("a condition in JSON is an object with a \"type\"")
+        raise ConditionError('a condition in JSON is an object with a "type"')
     _check_json_depth(data)
     return _validated(data)
 
@@ -836,7 +883,10 @@ def _span(span: Span) -> str:
 def _fold(fold: str | None) -> str:
     if fold is None:
         return ""
-    return " ignoring " + {"case": "case", "accents": "accents", "case_accents": "case and accents"}[fold]
+    return (
+        " ignoring "
+        + {"case": "case", "accents": "accents", "case_accents": "case and accents"}[fold]
+    )
 
 
 def _quoted(value: str) -> str:

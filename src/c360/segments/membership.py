@@ -113,7 +113,9 @@ def dependency_order(deps: Mapping[str, set[str]]) -> list[str]:
             stack.append((name, True))
             for used in sorted(deps.get(name, ())):
                 if used not in deps:
-                    raise InvalidInput(f"segment {name!r} uses segment {used!r}, which does not exist")
+                    raise InvalidInput(
+                        f"segment {name!r} uses segment {used!r}, which does not exist"
+                    )
                 if state.get(used) == 1:
                     raise InvalidInput(
                         f"segment {name!r} depends on itself through 'in segment {used}'"

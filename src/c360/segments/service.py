@@ -70,7 +70,7 @@ def check_name(name: str) -> str:
     # combining marks (Thai vowel signs and tone marks, decomposed Vietnamese accents) are
     # parts of letters, which \w alone does not match
     plain = "".join(c for c in name if not unicodedata.category(c).startswith("M"))
-    if not _NAME.match(plain) or len(name) > 100 or unicodedata.category(name[:1]).startswith("M"):
+    if not _NAME.match(plain) or len(name) > 100 or plain[:1] != name[:1]:
         raise InvalidInput(
             f"segment name {name!r} is not allowed: 1-100 letters, digits, spaces and _ . : -, "
             "starting with a letter or digit"
@@ -105,7 +105,6 @@ def _texts(data: Any) -> Iterator[str]:
 
 
 def _check_uses(conn: Connection, name: str, condition: Any) -> None:
-    _check_storable(condition)
     deps = {row.name: L.segments_named(row.condition) for row in load_segments(conn)}
     deps[name] = L.segments_named(condition)
     dependency_order(deps)
@@ -127,6 +126,7 @@ def create_segment(
     seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
     if conn.execute(select(segments.c.id).where(segments.c.name == name)).first():
         raise Conflict(f"a segment named {name!r} exists: change it, or delete it first")
+    _check_storable(condition)
     _check_uses(conn, name, condition)
     segment_id = conn.execute(
         insert(segments)
@@ -163,6 +163,7 @@ def update_segment(
     condition = old.condition if condition is None else condition
     timezone = old.timezone if timezone is None else timezone
     zone(timezone)
+    _check_storable(condition)
     _check_uses(conn, name, condition)
     conn.execute(
         update(segments)
@@ -192,9 +193,7 @@ def delete_segment(conn: Connection, name: str, *, now_us: int | None = None) ->
     now = system_clock() if now_us is None else now_us
     seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
     segment = get_segment(conn, name)
-    users = sorted(
-        s.name for s in load_segments(conn) if name in L.segments_named(s.condition)
-    )
+    users = sorted(s.name for s in load_segments(conn) if name in L.segments_named(s.condition))
     if users:
         raise Conflict(
             f"segment {name!r} is used by {', '.join(users)}: change or delete those first"
@@ -289,7 +288,7 @@ def get_segment(conn: Connection, name: str) -> Segment:
 
 
 def list_segments(conn: Connection) -> list[Segment]:
-    counts = dict(
+    counts: dict[int, int] = dict(
         conn.execute(
             select(segment_members.c.segment_id, func.count()).group_by(
                 segment_members.c.segment_id

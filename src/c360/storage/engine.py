@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from c360.errors import InvalidInput
+from c360.kernel.textfold import FOLD_TABLES
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -80,8 +81,6 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def _sqlite_fold(text: Any, how: Any) -> Any:
-    from c360.segments.view import FOLD_TABLES
-
     if not isinstance(text, str) or how not in FOLD_TABLES:
         return text
     return text.translate(FOLD_TABLES[how])
