@@ -68,8 +68,12 @@ _VN_LAST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "
 _TH_PROVINCES = ["Bangkok", "Chiang Mai", "Phuket", "Khon Kaen", "Chon Buri", "Songkhla"]
 _VN_PROVINCES = ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ"]
 _RFM = ["Champions", "Loyal", "Potential", "New", "At Risk", "Hibernating", "Lost"]
-_EVENTS = [("Product Viewed", 0.5), ("Product Added", 0.2), ("Order Completed", 0.1),
-           ("Email Opened", 0.2)]
+_EVENTS = [
+    ("Product Viewed", 0.5),
+    ("Product Added", 0.2),
+    ("Order Completed", 0.1),
+    ("Email Opened", 0.2),
+]
 _CATEGORIES = ["shoes", "bags", "home", "kitchen", "beauty"]
 
 
@@ -115,8 +119,9 @@ def build_store(url: str, customers: int, events: int, now: int, seed: int) -> N
             }
             consent = {"marketing": {"*": rng.random() < 0.7, "line": rng.random() < 0.5}}
             view = build_view({}, golden, computed, [("email", golden["email"] or "")], consent)
-            people.append({"id": pid, "traits": {}, "created_seq": 0, "updated_seq": 0,
-                           "attributes": view})
+            people.append(
+                {"id": pid, "traits": {}, "created_seq": 0, "updated_seq": 0, "attributes": view}
+            )
             for _ in range(events):
                 seq += 1
                 name = rng.choices([e for e, _ in _EVENTS], [w for _, w in _EVENTS])[0]
@@ -124,11 +129,24 @@ def build_store(url: str, customers: int, events: int, now: int, seed: int) -> N
                 properties: dict[str, Any] = {"category": rng.choice(_CATEGORIES)}
                 if name == "Order Completed":
                     properties["revenue"] = rng.randint(100, 9000)
-                payload = {"type": "track", "event": name, "userId": f"u{i}",
-                           "messageId": f"m{seq}", "properties": properties}
-                logs.append({"seq": seq, "source_id": 1, "message_id": f"m{seq}",
-                             "type": "track", "received_at_us": at, "timestamp_us": at,
-                             "payload": orjson.dumps(payload).decode()})
+                payload = {
+                    "type": "track",
+                    "event": name,
+                    "userId": f"u{i}",
+                    "messageId": f"m{seq}",
+                    "properties": properties,
+                }
+                logs.append(
+                    {
+                        "seq": seq,
+                        "source_id": 1,
+                        "message_id": f"m{seq}",
+                        "type": "track",
+                        "received_at_us": at,
+                        "timestamp_us": at,
+                        "payload": orjson.dumps(payload).decode(),
+                    }
+                )
                 links.append({"profile_id": pid, "seq": seq, "at_us": at})
         with engine.begin() as conn:
             conn.execute(insert(profiles), people)
@@ -138,7 +156,7 @@ def build_store(url: str, customers: int, events: int, now: int, seed: int) -> N
         log(f"  {done:,} customers, {seq:,} events ({time.perf_counter() - started:.0f} s)")
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SELECT setval('event_log_seq_seq', %s)" % max(seq, 1))
+            conn.exec_driver_sql(f"SELECT setval('event_log_seq_seq', {max(seq, 1)})")
             conn.exec_driver_sql("ANALYZE")
         else:
             conn.exec_driver_sql("ANALYZE")
@@ -188,8 +206,8 @@ def time_previews(url: str, now: int, runs: int) -> dict[str, Any]:
 def time_event_to_segment(url: str, samples: int) -> dict[str, Any]:
     from sqlalchemy import select, update
 
-    from c360.eventlog.service import append
     from c360.eventlog.model import LogRow
+    from c360.eventlog.service import append
     from c360.kernel.clock import system_clock
     from c360.segments.language import parse
     from c360.segments.service import create_segment
@@ -211,24 +229,44 @@ def time_event_to_segment(url: str, samples: int) -> dict[str, Any]:
     try:
         for i in range(samples + 5):
             user = f"bench-{uuid.uuid4().hex[:10]}"
-            message = {"type": "track", "event": "Product Added", "userId": user,
-                       "messageId": uuid.uuid4().hex, "properties": {"category": "shoes"}}
+            message = {
+                "type": "track",
+                "event": "Product Added",
+                "userId": user,
+                "messageId": (message_id := uuid.uuid4().hex),
+                "properties": {"category": "shoes"},
+            }
             now = system_clock()
             begun = time.perf_counter()
             with engine.begin() as conn:
-                append(conn, [LogRow(source_id=1, message_id=message["messageId"],
-                                     type="track", received_at_us=now, sent_at_us=None,
-                                     original_timestamp_us=None, timestamp_us=now,
-                                     payload=orjson.dumps(message).decode())], [])
+                append(
+                    conn,
+                    [
+                        LogRow(
+                            source_id=1,
+                            message_id=message_id,
+                            type="track",
+                            received_at_us=now,
+                            sent_at_us=None,
+                            original_timestamp_us=None,
+                            timestamp_us=now,
+                            payload=orjson.dumps(message).decode(),
+                        )
+                    ],
+                    [],
+                )
             worker.notify()
             while True:
                 with engine.connect() as conn:
                     found = conn.execute(
-                        select(profile_changes.c.id).where(
+                        select(profile_changes.c.id)
+                        .where(
                             profile_changes.c.kind == "segment_entered",
                             profile_changes.c.detail["segment"].as_string() == "carts today",
                             profile_changes.c.at_us >= now,
-                        ).limit(1).order_by(profile_changes.c.id.desc())
+                        )
+                        .limit(1)
+                        .order_by(profile_changes.c.id.desc())
                     ).first()
                     entered = found is not None and _entered_for(conn, user, found.id)
                 if entered:
@@ -255,19 +293,21 @@ def time_event_to_segment(url: str, samples: int) -> dict[str, Any]:
 def _entered_for(conn: Any, user: str, change_id: int) -> bool:
     from sqlalchemy import select
 
-    from c360.storage.tables import profile_changes
-
     from c360.profiles.service import find_by_identifier
+    from c360.storage.tables import profile_changes
 
     try:
         pid = find_by_identifier(conn, "user_id", user).id
     except Exception:
         return False
-    return conn.execute(
-        select(profile_changes.c.id).where(
-            profile_changes.c.profile_id == pid, profile_changes.c.kind == "segment_entered"
-        )
-    ).first() is not None
+    return (
+        conn.execute(
+            select(profile_changes.c.id).where(
+                profile_changes.c.profile_id == pid, profile_changes.c.kind == "segment_entered"
+            )
+        ).first()
+        is not None
+    )
 
 
 def main() -> None:
@@ -298,8 +338,11 @@ def main() -> None:
                 log(f"{kind}: event to segment_entered")
                 latency = time_event_to_segment(store.url, args.samples)
                 log(f"  {latency}")
-                results[kind] = {"build_s": round(built, 1), "previews": previews,
-                                 "event_to_segment_entered": latency}
+                results[kind] = {
+                    "build_s": round(built, 1),
+                    "previews": previews,
+                    "event_to_segment_entered": latency,
+                }
             finally:
                 store.drop()
     text = json.dumps(results, indent=2, ensure_ascii=False)

@@ -2,16 +2,18 @@
 time as events arrive, traits change, identities merge and time passes."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from tests import factories
 from tests.customer360 import SOMCHAI, somchai_everywhere, track
 
 from c360.changes.feed import changes_after, last_change_id
 from c360.errors import Conflict, InvalidInput, NotFound
+from c360.identity.service import source_names
 from c360.kernel.clock import system_clock
-from c360.profiles.refresh import refresh_profiles
+from c360.profiles.refresh import _load_events, _Loaded, refresh_profiles
 from c360.profiles.service import find_by_identifier
 from c360.segments.evaluate import Facts, Moment, evaluate
 from c360.segments.language import parse
@@ -120,7 +122,11 @@ def test_an_event_moves_a_person_into_a_segment_and_time_alone_moves_them_out(
 
 
 def test_completing_the_order_leaves_the_cart_segment_at_once(engine: Engine) -> None:
-    save(engine, "cart", 'did "Product Added" in last 1 day and not did "Order Completed" in last 1 day')
+    save(
+        engine,
+        "cart",
+        'did "Product Added" in last 1 day and not did "Order Completed" in last 1 day',
+    )
     shopper(engine, "u-buyer", "Product Added", 1)
     pid = profile_of(engine, "u-buyer")
     assert members(engine, "cart") == {pid}
@@ -137,10 +143,18 @@ def test_segments_using_segments_follow_in_order(engine: Engine) -> None:
     shopper(engine, "u-2", "Order Completed", 1, revenue=500)
     one, two = profile_of(engine, "u-1"), profile_of(engine, "u-2")
     save(engine, "big spenders", 'did "Order Completed" with sum of revenue >= 20000')
-    save(engine, "big and recent", 'in segment "big spenders" and did "Order Completed" in last 7 days')
+    save(
+        engine,
+        "big and recent",
+        'in segment "big spenders" and did "Order Completed" in last 7 days',
+    )
     assert members(engine, "big and recent") == {one}
     with engine.begin() as conn:
-        update_segment(conn, "big spenders", condition=parse('did "Order Completed" with sum of revenue >= 100'))
+        update_segment(
+            conn,
+            "big spenders",
+            condition=parse('did "Order Completed" with sum of revenue >= 100'),
+        )
     assert members(engine, "big spenders") == {one, two}
     assert members(engine, "big and recent") == {one, two}
     shopper(engine, "u-3", "Order Completed", 1, revenue=100)
@@ -203,25 +217,26 @@ def test_batch_and_incremental_answers_agree_on_real_profiles(
     ]
     now = system_clock()
     with engine.begin() as conn:
-        ids = list(conn.execute(select(profiles.c.id).where(profiles.c.merged_into.is_(None))).scalars())
-        refresh_profiles(conn, ids, 0, now_us=now)
-    from c360.profiles.refresh import _load_events  # noqa: PLC2701 - the events refresh reads
-    from c360.identity.service import source_names
-
+        live = select(profiles.c.id).where(profiles.c.merged_into.is_(None))
+        refresh_profiles(conn, list(conn.execute(live).scalars()), 0, now_us=now)
     for text in conditions:
         condition = parse(text)
         with engine.connect() as conn:
             batch = set(preview(conn, condition, sample=1000, now_us=now).sample)
-            rows = conn.execute(select(profiles.c.id, profiles.c.attributes).where(profiles.c.merged_into.is_(None))).all()
-            loaded: dict[str, object] = {}
-            from c360.profiles.refresh import _Loaded
-
-            holders = {pid: _Loaded([], [], [], [], set()) for pid, _ in rows}
-            _load_events(conn, list(holders), source_names(conn), holders)
             one_by_one = {
                 pid
-                for pid, attributes in rows
-                if evaluate(condition, Facts(attributes, holders[pid].events), Moment(now))
+                for pid, (view, events) in profile_facts(conn).items()
+                if evaluate(condition, Facts(view, events), Moment(now))
             }
         assert batch == one_by_one, text
         assert text.startswith("not") or batch, f"{text} should match someone in this data"
+
+
+def profile_facts(conn: Connection) -> dict[str, tuple[dict[str, Any], list[Any]]]:
+    """Each live profile's view and events, read as the refresh reads them."""
+    rows = conn.execute(
+        select(profiles.c.id, profiles.c.attributes).where(profiles.c.merged_into.is_(None))
+    ).all()
+    holders = {pid: _Loaded([], [], [], [], set()) for pid, _ in rows}
+    _load_events(conn, list(holders), source_names(conn), holders)
+    return {pid: (view, holders[pid].events) for pid, view in rows}

@@ -174,11 +174,25 @@ def test_behaviour(text: str, expected: bool) -> None:
     assert holds(text, CART) is expected
 
 
+def prefs(**given: bool) -> dict[str, Any]:
+    return {"consent": {"categoryPreferences": given}}
+
+
 def test_membership_and_consent() -> None:
     consent = consent_statements(
         [
-            Ev("x", NOW - 2 * DAY, 1, context={"consent": {"categoryPreferences": {"marketing": True}}}),
-            Ev("x", NOW - DAY, 2, context={"consent": {"categoryPreferences": {"analytics": False}}}),
+            Ev(
+                "x",
+                NOW - 2 * DAY,
+                1,
+                context={"consent": {"categoryPreferences": {"marketing": True}}},
+            ),
+            Ev(
+                "x",
+                NOW - DAY,
+                2,
+                context={"consent": {"categoryPreferences": {"analytics": False}}},
+            ),
         ],
         [("subscription", {"status": "Unsubscribed", "channel": "LINE"}, NOW - 3 * DAY)],
     )
@@ -213,7 +227,10 @@ def test_next_change_of_time_values_and_anniversaries() -> None:
     assert next_change(parse("renewal_at within next 7 days"), facts, Moment(NOW)) == NOW + 3 * DAY
     assert next_change(parse("renewal_at within last 7 days"), facts, Moment(NOW)) == NOW + 10 * DAY
     midnight = to_us(datetime(2026, 12, 7, tzinfo=BANGKOK))
-    assert next_change(parse("birth_date anniversary within next 7 days"), facts, Moment(NOW, BANGKOK)) == midnight
+    assert (
+        next_change(parse("birth_date anniversary within next 7 days"), facts, Moment(NOW, BANGKOK))
+        == midnight
+    )
     assert next_change(parse('country = "TH"'), facts, Moment(NOW)) is None
 
 

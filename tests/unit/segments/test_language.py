@@ -210,17 +210,17 @@ def test_escapes_and_scripts_in_strings_survive() -> None:
 @pytest.mark.parametrize(
     ("text", "where", "says"),
     [
-        ('country = ', (1, 10), "ends too early"),
+        ("country = ", (1, 10), "ends too early"),
         ("country = 'TH'", (1, 11), "double quotes"),
         ('country = "TH" and', (1, 19), "ends too early"),
-        ('a = 1\nand b = 2 c = 3', (2, 11), "unexpected 'c'"),
+        ("a = 1\nand b = 2 c = 3", (2, 11), "unexpected 'c'"),
         ("did Product", (1, 5), 'a "quoted text"'),
         ('__import__("os").system("id")', (1, 11), "unexpected '('"),
         ("x = 1e999", (1, 5), "too large"),
         ("x within 6 months", (1, 10), "last or next"),
-        ('in segment vip', (1, 12), "quoted text"),
+        ("in segment vip", (1, 12), "quoted text"),
         ("country = TH", (1, 11), "unexpected 'TH'"),
-        ("country == \"TH\"", (1, 10), "unexpected '='"),
+        ('country == "TH"', (1, 10), "unexpected '='"),
         ("(" * 40 + "x = 1" + ")" * 40, (1, 33), "nest at most 32"),
     ],
 )
@@ -242,7 +242,7 @@ def test_syntax_errors_point_at_line_and_column(
         ('did "x" where y within last 1 day', "does not match"),
         ("and = 1", "not a name"),
         ("flag > true", "compare with = or != only"),
-        ('x = 5 ignoring case', "text values only"),
+        ("x = 5 ignoring case", "text values only"),
         ("birth_date anniversary within next 2 months", "days or weeks"),
         ("", "empty"),
         ("x = 1" + " or x = 1" * 3000, "at most 20000 characters"),
@@ -291,11 +291,11 @@ HOSTILE = [
     "{{7*7}}",
     "${jndi:ldap://evil/a}",
     "script.exec = \"Runtime.getRuntime().exec('id')\"",
-    "x = \"'; DROP TABLE profiles; --\"",
+    'x = "\'; DROP TABLE profiles; --"',
     "open('/etc/passwd')",
     "lambda: 0",
     "().__class__.__bases__[0].__subclasses__()",
-    "x = \"\\x00\"",
+    'x = "\\x00"',
     "\x00",
     "a" * 5000,
     "not " * 5000 + "x exists",
@@ -324,12 +324,65 @@ def test_any_text_parses_or_fails_cleanly(text: str) -> None:
 
 _TOKENS = st.sampled_from(
     [
-        "x", "country", "=", "!=", ">=", "<", "in", "[", "]", ",", "(", ")", '"TH"', "1",
-        "-2.5", "true", "and", "or", "not", "exists", "contains", "starts with", "did",
-        '"A"', "where", "then", "within", "last", "next", "6", "months", "day", "before",
-        "2026-01-01", "anniversary", "segment", "consented", "to", "via", "at", "least",
-        "most", "times", "with", "sum", "of", "ignoring", "case", "accents", "__import__",
-        "eval", "exec", ".", ";", "'", "$", "{", "}", "\\",
+        "x",
+        "country",
+        "=",
+        "!=",
+        ">=",
+        "<",
+        "in",
+        "[",
+        "]",
+        ",",
+        "(",
+        ")",
+        '"TH"',
+        "1",
+        "-2.5",
+        "true",
+        "and",
+        "or",
+        "not",
+        "exists",
+        "contains",
+        "starts with",
+        "did",
+        '"A"',
+        "where",
+        "then",
+        "within",
+        "last",
+        "next",
+        "6",
+        "months",
+        "day",
+        "before",
+        "2026-01-01",
+        "anniversary",
+        "segment",
+        "consented",
+        "to",
+        "via",
+        "at",
+        "least",
+        "most",
+        "times",
+        "with",
+        "sum",
+        "of",
+        "ignoring",
+        "case",
+        "accents",
+        "__import__",
+        "eval",
+        "exec",
+        ".",
+        ";",
+        "'",
+        "$",
+        "{",
+        "}",
+        "\\",
     ]
 )
 
@@ -349,12 +402,26 @@ def test_token_soup_parses_or_fails_cleanly(tokens: list[str]) -> None:
 
 _FORBIDDEN_NAMES = {"eval", "exec", "compile", "getattr", "setattr", "__import__", "open"}
 _FORBIDDEN_METHODS = {
-    "import_module", "system", "popen", "urlopen", "create_connection", "read_text", "eval",
+    "import_module",
+    "system",
+    "popen",
+    "urlopen",
+    "create_connection",
+    "read_text",
+    "eval",
     "exec",
 }
 _FORBIDDEN_MODULES = {
-    "importlib", "subprocess", "socket", "httpx", "urllib", "requests", "pickle", "os",
-    "jinja2", "builtins",
+    "importlib",
+    "subprocess",
+    "socket",
+    "httpx",
+    "urllib",
+    "requests",
+    "pickle",
+    "os",
+    "jinja2",
+    "builtins",
 }
 
 
@@ -377,9 +444,11 @@ def test_the_segments_package_has_no_path_to_code_files_or_network() -> None:
                     owner = func.value.id if isinstance(func.value, ast.Name) else None
                     assert func.attr != "compile" or owner == "re", f"{where} calls .compile"
             if isinstance(node, ast.Import | ast.ImportFrom):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
-                    node.module or ""
-                ]
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
                 for module in names:
                     root = module.split(".")[0]
                     assert root not in _FORBIDDEN_MODULES, f"{source.name} imports {module}"
