@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     webhook_retry_max_delay_s: float = Field(
         600.0, gt=0, description="Longest wait between two webhook retries."
     )
+    timezone: str = Field(
+        "UTC",
+        description="The time zone a new segment's dates, days and anniversaries are read in "
+        "when none is given (an IANA name such as Asia/Bangkok).",
+    )
     webhook_allowed_hosts: str = Field(
         "",
         description="Internal webhook receivers to allow, host or host:port, comma-separated "

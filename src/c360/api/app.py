@@ -146,7 +146,7 @@ def build_app(
         lifespan=lifespan,
     )
     errors.install(api)
-    api.include_router(build_router(engine, keys, runtime.bell))
+    api.include_router(build_router(engine, keys, runtime.bell, settings.timezone))
 
     @api.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:

@@ -5,7 +5,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from c360.errors import (
@@ -35,6 +35,10 @@ class ErrorBody(BaseModel):
 
     code: str
     message: str
+    line: int | None = Field(
+        None, description="A segment condition that cannot be read: the line of the mistake"
+    )
+    column: int | None = Field(None, description="... and its column (both count from 1)")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -58,9 +62,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(C360Error)
     async def _c360(_request: Request, exc: C360Error) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(
-            {"code": exc.code, "message": str(exc)}, status_code=_status_of(exc), headers=headers
-        )
+        body: dict[str, object] = {"code": exc.code, "message": str(exc)}
+        for where in ("line", "column"):  # a condition's mistake (segments) says where it is
+            if isinstance(getattr(exc, where, None), int):
+                body[where] = getattr(exc, where)
+        return JSONResponse(body, status_code=_status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

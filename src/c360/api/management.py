@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from c360.api.changes import FeedBell, add_change_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
 from c360.api.profiles import add_profile_routes
+from c360.api.segments import READ_ONLY_POSTS, add_segment_routes
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us, system_clock
@@ -180,8 +181,10 @@ def _cursor(value: str | None) -> int | None:
     return int(value)
 
 
-def build_router(engine: Engine, keys: KeyCache, bell: FeedBell | None = None) -> APIRouter:
-    """Routes of the management API over ``engine``."""
+def build_router(
+    engine: Engine, keys: KeyCache, bell: FeedBell | None = None, timezone: str = "UTC"
+) -> APIRouter:
+    """Routes of the management API over ``engine`` (``timezone``: new segments' default)."""
     read_engine = reader(engine)
 
     def caller(
@@ -196,7 +199,10 @@ def build_router(engine: Engine, keys: KeyCache, bell: FeedBell | None = None) -
             raise Unauthorized("the key is not valid or was revoked")
         if key.role is Role.WRITER:
             raise Forbidden("a writer key can only send messages to /v1; use an admin or read key")
-        if key.role is Role.READ and request.method not in ("GET", "HEAD"):
+        read_only = request.method in ("GET", "HEAD") or (
+            request.method == "POST" and request.scope["path"] in READ_ONLY_POSTS
+        )
+        if key.role is Role.READ and not read_only:
             raise Forbidden("a read key can only read")
         request.state.api_key = key
         return key
@@ -388,6 +394,7 @@ def build_router(engine: Engine, keys: KeyCache, bell: FeedBell | None = None) -
 
     add_profile_routes(router, read_engine)
     add_change_routes(router, read_engine, bell or FeedBell())
+    add_segment_routes(router, engine, read_engine, timezone)
     return router
 
 

@@ -18,6 +18,7 @@ from c360.cli.demo import demo_app
 from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
 from c360.cli.profiles import changes_app, profile_app, traits_app
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
+from c360.cli.segments import segments_app
 from c360.cli.subscriptions import subscriptions_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
@@ -41,6 +42,7 @@ app.command("quality")(quality_command)
 app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
 app.add_typer(subscriptions_app, name="subscriptions")
+app.add_typer(segments_app, name="segments")
 app.command("resolve")(resolve_command)
 app.add_typer(profile_app, name="profile")
 app.add_typer(traits_app, name="traits")

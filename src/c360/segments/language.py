@@ -138,6 +138,8 @@ def _check_name(value: str) -> str:
 def _check_text(value: str) -> str:
     if len(value) > MAX_STRING_CHARS:
         raise ValueError(f"text longer than {MAX_STRING_CHARS} characters")
+    if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValueError("text may not hold NUL characters or lone surrogates")
     return value
 
 
@@ -523,6 +525,7 @@ _EXPECTED_WORDS = {
     "COMMA": ",",
     "$END": "the end",
     "DIRECTION": "last or next",
+    "BEFORE_AFTER": "before or after",
     "TEXT_OP": "contains, starts with or ends with",
     "FOLD_WHAT": "case, accents, or case and accents",
     "AGG_FN": "sum, average, min or max",

@@ -32,6 +32,18 @@ from c360.storage.engine import reader
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "DUE_BATCH",
+    "PROFILES_CHECKPOINT",
+    "Processor",
+    "apply_entries",
+    "lag",
+    "process_available",
+    "refresh_all_due",
+    "refresh_due",
+]
+
+
 def process_available(engine: Engine, batch_size: int, standardizer: Standardizer = INLINE) -> int:
     """Apply one batch of unprocessed entries; return how many were applied."""
     try:

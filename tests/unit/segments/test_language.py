@@ -461,3 +461,9 @@ def test_walk_and_dependencies() -> None:
     assert not L.depends_on_time(parse('country = "TH" and in segment "vip"'))
     assert L.depends_on_time(parse("x within last 1 day"))
     assert not L.depends_on_time(parse("x before 2026-01-01"))
+
+
+@pytest.mark.parametrize("literal", ['"a\\u0000b"', '"\\ud800"'])
+def test_text_that_no_store_can_hold_is_refused(literal: str) -> None:
+    with pytest.raises(ConditionError, match="NUL characters or lone surrogates"):
+        parse(f"email = {literal}")

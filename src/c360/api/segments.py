@@ -1,0 +1,496 @@
+"""Segments over HTTP: ``/api/segments``.
+
+Saved segments (create, list, show, change, delete), a preview of any condition (how many
+profiles meet it now and a few of them), a segment's members page by page, and an export of
+every member streamed as CSV or JSON Lines. The condition language is in ``docs/segments.md``.
+
+A condition that cannot be read answers 422 with the ``line`` and ``column`` of the mistake.
+"""
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Connection, Engine, select
+
+from c360.api.errors import ErrorBody
+from c360.errors import InvalidInput, NotFound
+from c360.kernel.clock import isoformat_us
+from c360.profiles.golden import display_name, golden_values
+from c360.segments import language as L
+from c360.segments import service
+from c360.storage.dialect import key_in
+from c360.storage.tables import profiles
+
+READ_ONLY_POSTS = frozenset({"/api/segments/preview"})
+"""POST routes that only read: a read key may call them."""
+
+NAME_RULE = (
+    "1-100 letters, digits, spaces and _ . : -, starting with a letter or digit "
+    '(unique; how other segments refer to it with `in segment "NAME"`)'
+)
+CONDITION_TEXT = (
+    'The condition in the text form, e.g. `country = "TH" and lifetime_value >= 20000` '
+    "(docs/segments.md). Give this or `condition_json`."
+)
+CONDITION_JSON = (
+    "The condition in the JSON form (`condition_json` of a segment), e.g. "
+    '`{"type": "compare", "path": "country", "op": "=", "value": "TH"}`. '
+    "Give this or `condition`."
+)
+TIMEZONE = (
+    "IANA time zone the condition's dates, days and anniversaries are read in "
+    "(default: the server's C360_TIMEZONE)"
+)
+EXPORT_COLUMNS = ("profile_id", "entered_at", "name", "email", "phone", "country")
+
+CURSOR_PATTERN = "^[0-9A-Za-z_-]{1,36}$"
+"""A profile id."""
+
+_Description = Annotated[str | None, Field(max_length=2000, description="What it is for")]
+
+
+def _no_nul(value: Any) -> Any:
+    """Refuse NUL characters anywhere (the store cannot hold them in text)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValueError("text may not contain NUL (\\u0000) characters")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        return _no_nul(value)
+
+
+class SegmentIn(_Input):
+    name: str = Field(min_length=1, max_length=100, description=NAME_RULE)
+    condition: str | None = Field(None, max_length=L.MAX_TEXT_CHARS, description=CONDITION_TEXT)
+    condition_json: dict[str, Any] | None = Field(None, description=CONDITION_JSON)
+    timezone: str | None = Field(None, max_length=100, description=TIMEZONE)
+    description: _Description = None
+
+
+class SegmentPatch(_Input):
+    condition: str | None = Field(None, max_length=L.MAX_TEXT_CHARS, description=CONDITION_TEXT)
+    condition_json: dict[str, Any] | None = Field(None, description=CONDITION_JSON)
+    timezone: str | None = Field(None, max_length=100, description=TIMEZONE)
+    description: _Description = None
+
+
+class PreviewIn(_Input):
+    condition: str | None = Field(None, max_length=L.MAX_TEXT_CHARS, description=CONDITION_TEXT)
+    condition_json: dict[str, Any] | None = Field(None, description=CONDITION_JSON)
+    timezone: str | None = Field(None, max_length=100, description=TIMEZONE)
+    sample: int = Field(10, ge=0, le=100, description="How many matching profiles to show")
+
+
+class SegmentOut(BaseModel):
+    id: int
+    name: str
+    condition: str = Field(description="The condition's canonical text form")
+    condition_json: dict[str, Any] = Field(description="The same condition in the JSON form")
+    timezone: str
+    description: str | None
+    version: int = Field(description="1 when created, one more on every change")
+    members: int = Field(description="How many profiles are in the segment now")
+    created_at: str
+    updated_at: str
+
+
+class SegmentList(BaseModel):
+    segments: list[SegmentOut]
+
+
+class Deleted(BaseModel):
+    deleted: str
+    members: int = Field(description="How many members left the segment (segment_exited)")
+
+
+class PersonOut(BaseModel):
+    id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class PreviewOut(BaseModel):
+    condition: str = Field(description="The condition's canonical text form")
+    count: int = Field(description="How many live profiles meet the condition now")
+    sample: list[PersonOut]
+    took_ms: float
+
+
+class MemberOut(BaseModel):
+    profile_id: str
+    entered_at: str
+    name: str | None
+    email: str | None
+    phone: str | None
+
+
+class MembersPage(BaseModel):
+    segment: str
+    members: list[MemberOut]
+    next: str | None = Field(description="Cursor for the next page, or null at the end")
+
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
+    409: {"model": ErrorBody, "description": "The name is taken, or another segment uses it"},
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid parameters, or a condition that cannot be read (with its "
+        "line and column)",
+    },
+}
+EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One row per member: profile_id, entered_at, name, email, phone, country "
+        "and the traits asked for",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+def condition_from(text: str | None, json_form: dict[str, Any] | None) -> Any:
+    """The condition of a request body (text or JSON form, exactly one)."""
+    return service.read_condition(text=text, json_form=json_form)
+
+
+def people(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each profile's values (the view's ``v``, else its golden values) by id."""
+    wanted = sorted(set(ids))
+    out: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        select(profiles.c.id, profiles.c.attributes, profiles.c.golden).where(
+            key_in(conn, profiles.c.id, wanted)
+        )
+    )
+    for pid, attributes, golden in rows:
+        out[pid] = values_of(attributes) or golden_values(golden)
+    return out
+
+
+def values_of(attributes: Any) -> dict[str, Any]:
+    """The values of a profile's view document (``{"v": {...}}``)."""
+    values = attributes.get("v") if isinstance(attributes, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def person(pid: str, values: dict[str, Any]) -> PersonOut:
+    return PersonOut(
+        id=pid,
+        name=display_name(values),
+        email=_text(values.get("email")),
+        phone=_text(values.get("phone")),
+    )
+
+
+def parse_traits(traits: str | None) -> list[str]:
+    """``a,b.c`` as names (dotted paths into the profile's values)."""
+    names = [t.strip() for t in (traits or "").split(",") if t.strip()]
+    return list(dict.fromkeys(names))
+
+
+def value_at(values: Any, path: str) -> Any:
+    """The value at dotted ``path`` (``rfm.segment``), or None."""
+    for part in path.split("."):
+        if not isinstance(values, dict):
+            return None
+        values = values.get(part)
+    return values
+
+
+def member_row(
+    profile_id: str, entered_at_us: int, attributes: Any, traits: list[str]
+) -> dict[str, Any]:
+    """One exported member: the fixed columns, then each trait asked for."""
+    values = values_of(attributes)
+    row: dict[str, Any] = {
+        "profile_id": profile_id,
+        "entered_at": isoformat_us(entered_at_us),
+        "name": display_name(values),
+        "email": values.get("email"),
+        "phone": values.get("phone"),
+        "country": values.get("country"),
+    }
+    for name in traits:
+        row.setdefault(name, value_at(values, name))
+    return row
+
+
+def columns_for(traits: list[str]) -> list[str]:
+    return list(EXPORT_COLUMNS) + [t for t in traits if t not in EXPORT_COLUMNS]
+
+
+def csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([csv_cell(v) for v in values])
+    return buffer.getvalue()
+
+
+def export_lines(
+    chunks: Iterable[list[Any]], file_format: str, traits: list[str]
+) -> Iterator[tuple[str, int]]:
+    """The export's text, a chunk of members at a time, with how many members it holds
+    (CSV starts with its header)."""
+    columns = columns_for(traits)
+    if file_format == "csv":
+        yield csv_line(columns), 0
+    for chunk in chunks:
+        rows = [member_row(pid, at, attributes, traits) for pid, at, attributes in chunk]
+        if file_format == "csv":
+            text = "".join(csv_line(row[c] for c in columns) for row in rows)
+        else:
+            text = "".join(orjson.dumps(row).decode() + "\n" for row in rows)
+        yield text, len(rows)
+
+
+def _only(*names: str) -> Any:
+    """Refuse query parameters other than ``names`` (a typo such as ``fromat=csv`` would
+    otherwise be ignored without a word)."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(names))
+        if unknown:
+            allowed = ", ".join(names) if names else "none"
+            raise InvalidInput(f"unknown query parameter {unknown[0]!r}; allowed: {allowed}")
+
+    return Depends(check)
+
+
+def _segment_out(segment: service.Segment) -> SegmentOut:
+    return SegmentOut.model_validate(segment.as_json())
+
+
+def _existing_name(name: str) -> str:
+    if "\x00" in name:  # no segment can be named so (the store refuses NUL in text)
+        raise NotFound(f"no segment named {name!r}")
+    return name
+
+
+SegmentName = Annotated[str, Path(min_length=1, max_length=100, description="The segment's name")]
+
+
+def add_segment_routes(
+    router: APIRouter, engine: Engine, read_engine: Engine, default_timezone: str = "UTC"
+) -> None:
+    """The ``/segments`` routes on the management router (its keys and roles apply: writes
+    need an admin key; reads, previews included, a read key)."""
+
+    @router.get("/segments", response_model=SegmentList, tags=["segments"], dependencies=[_only()])
+    def list_segments() -> SegmentList:
+        """Every saved segment with its condition and how many members it has now."""
+        with read_engine.connect() as conn:
+            found = service.list_segments(conn)
+        return SegmentList(segments=[_segment_out(s) for s in found])
+
+    @router.post(
+        "/segments",
+        response_model=SegmentOut,
+        status_code=201,
+        responses=WRITE_ERRORS,
+        tags=["segments"],
+        dependencies=[_only()],
+    )
+    def create_segment(body: SegmentIn) -> SegmentOut:
+        """Save a segment; its members are computed at once (each enters the change feed
+        with ``segment_entered``) and kept current from then on."""
+        condition = condition_from(body.condition, body.condition_json)
+        with engine.begin() as conn:
+            segment = service.create_segment(
+                conn,
+                body.name,
+                condition,
+                timezone=body.timezone or default_timezone,
+                description=body.description,
+            )
+        return _segment_out(segment)
+
+    @router.post(
+        "/segments/preview",
+        response_model=PreviewOut,
+        responses={k: v for k, v in WRITE_ERRORS.items() if k != 409},
+        tags=["segments"],
+        dependencies=[_only()],
+    )
+    def preview_segment(body: PreviewIn) -> PreviewOut:
+        """How many profiles meet a condition now and a few of them; nothing is saved
+        (a read key may preview)."""
+        condition = condition_from(body.condition, body.condition_json)
+        with read_engine.connect() as conn:
+            found = service.preview(
+                conn, condition, timezone=body.timezone or default_timezone, sample=body.sample
+            )
+            values = people(conn, found.sample)
+        return PreviewOut(
+            condition=L.to_text(condition),
+            count=found.count,
+            sample=[person(pid, values.get(pid, {})) for pid in found.sample],
+            took_ms=round(found.took_ms, 3),
+        )
+
+    @router.get(
+        "/segments/{name}", response_model=SegmentOut, tags=["segments"], dependencies=[_only()]
+    )
+    def show_segment(name: SegmentName) -> SegmentOut:
+        """A segment: its condition (text and JSON), time zone, version and member count."""
+        with read_engine.connect() as conn:
+            return _segment_out(service.get_segment(conn, _existing_name(name)))
+
+    @router.patch(
+        "/segments/{name}",
+        response_model=SegmentOut,
+        responses=WRITE_ERRORS,
+        tags=["segments"],
+        dependencies=[_only()],
+    )
+    def update_segment(name: SegmentName, body: SegmentPatch) -> SegmentOut:
+        """Change a segment's condition, time zone or description; its members are computed
+        again (whoever enters or leaves is in the change feed), and so are the segments that
+        use it."""
+        _existing_name(name)
+        condition = None
+        if body.condition is not None or body.condition_json is not None:
+            condition = condition_from(body.condition, body.condition_json)
+        with engine.begin() as conn:
+            segment = service.update_segment(
+                conn,
+                name,
+                condition=condition,
+                timezone=body.timezone,
+                description=body.description,
+            )
+        return _segment_out(segment)
+
+    @router.delete(
+        "/segments/{name}",
+        response_model=Deleted,
+        responses=WRITE_ERRORS,
+        tags=["segments"],
+        dependencies=[_only()],
+    )
+    def delete_segment(name: SegmentName) -> Deleted:
+        """Delete a segment; its members leave (``segment_exited``). Refused (409) while
+        another segment uses it."""
+        with engine.begin() as conn:
+            members = service.delete_segment(conn, _existing_name(name))
+        return Deleted(deleted=name, members=members)
+
+    @router.get(
+        "/segments/{name}/members",
+        response_model=MembersPage,
+        tags=["segments"],
+        dependencies=[_only("cursor", "limit")],
+    )
+    def segment_members(
+        name: SegmentName,
+        cursor: Annotated[
+            str | None,
+            Query(pattern=CURSOR_PATTERN, description="The 'next' of the previous page"),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> MembersPage:
+        """A segment's members in profile id order with when each entered; follow ``next``."""
+        _existing_name(name)
+        after = cursor or None
+        with read_engine.connect() as conn:
+            _segment, rows = service.members_page(conn, name, after=after, limit=limit + 1)
+            page = rows[:limit]
+            values = people(conn, (pid for pid, _ in page))
+        members = []
+        for pid, entered in page:
+            who = person(pid, values.get(pid, {}))
+            members.append(
+                MemberOut(
+                    profile_id=pid,
+                    entered_at=isoformat_us(entered),
+                    name=who.name,
+                    email=who.email,
+                    phone=who.phone,
+                )
+            )
+        more = len(rows) > limit
+        return MembersPage(segment=name, members=members, next=page[-1][0] if more else None)
+
+    @router.get(
+        "/segments/{name}/export",
+        response_class=StreamingResponse,
+        responses=EXPORT_CONTENT,
+        tags=["segments"],
+        dependencies=[_only("format", "traits")],
+    )
+    def export_segment(
+        name: SegmentName,
+        file_format: Annotated[
+            Literal["csv", "jsonl"],
+            Query(alias="format", description="csv (with a header) or jsonl"),
+        ] = "jsonl",
+        traits: Annotated[
+            str | None,
+            Query(
+                max_length=2000,
+                description="Extra columns, comma-separated: names (dotted for nested values) "
+                "in the profile's values, e.g. lifetime_value,rfm.segment",
+            ),
+        ] = None,
+    ) -> Response:
+        """Every member, streamed: one CSV row or JSON line per member."""
+        wanted = parse_traits(traits)
+        with read_engine.connect() as conn:
+            service.get_segment(conn, _existing_name(name))  # 404 before the stream starts
+
+        def stream() -> Iterator[bytes]:
+            with read_engine.connect() as conn:
+                try:
+                    for text, _count in export_lines(
+                        service.iter_members(conn, name), file_format, wanted
+                    ):
+                        yield text.encode("utf-8")
+                except NotFound:  # deleted while streaming: the export ends there
+                    return
+
+        media = "text/csv; charset=utf-8" if file_format == "csv" else "application/x-ndjson"
+        filename = f"segment.{file_format}"
+        return StreamingResponse(
+            stream(),
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
