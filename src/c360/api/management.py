@@ -181,6 +181,25 @@ def _cursor(value: str | None) -> int | None:
     return int(value)
 
 
+def known_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not take: a typo (``fromat=csv``, ``limt=5``)
+    would otherwise be ignored without a word."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed: set[str] = set()
+    stack = [dependant]
+    while stack:
+        item = stack.pop()
+        allowed.update(p.alias for p in item.query_params)
+        stack.extend(item.dependencies)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        names = ", ".join(sorted(allowed)) or "none"
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this route takes: {names}")
+
+
 def build_router(
     engine: Engine, keys: KeyCache, bell: FeedBell | None = None, timezone: str = "UTC"
 ) -> APIRouter:
@@ -207,7 +226,11 @@ def build_router(
         request.state.api_key = key
         return key
 
-    router = APIRouter(prefix="/api", dependencies=[Depends(caller)], responses=ERROR_RESPONSES)
+    router = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(caller), Depends(known_query_only)],
+        responses=ERROR_RESPONSES,
+    )
 
     def source_names() -> Callable[[int], str]:
         with read_engine.connect() as conn:
@@ -360,10 +383,6 @@ def build_router(
     ) -> ReviewsPage:
         """Record pairs a person should decide on, strongest first."""
         from c360.identity.decisions import review_items
-
-        unknown = sorted(set(request.query_params) - {"limit", "offset"})
-        if unknown:
-            raise InvalidInput(f"unknown query parameter {unknown[0]!r}; use limit and offset")
 
         with read_engine.connect() as conn:
             items, total = review_items(conn, limit=limit, offset=offset)

@@ -13,13 +13,13 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, Engine, select
 
 from c360.api.errors import ErrorBody
-from c360.errors import InvalidInput, NotFound
+from c360.errors import NotFound
 from c360.kernel.clock import isoformat_us
 from c360.profiles.golden import display_name, golden_values
 from c360.segments import language as L
@@ -283,19 +283,6 @@ def export_lines(
         yield text, len(rows)
 
 
-def _only(*names: str) -> Any:
-    """Refuse query parameters other than ``names`` (a typo such as ``fromat=csv`` would
-    otherwise be ignored without a word)."""
-
-    def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - set(names))
-        if unknown:
-            allowed = ", ".join(names) if names else "none"
-            raise InvalidInput(f"unknown query parameter {unknown[0]!r}; allowed: {allowed}")
-
-    return Depends(check)
-
-
 def _segment_out(segment: service.Segment) -> SegmentOut:
     return SegmentOut.model_validate(segment.as_json())
 
@@ -315,7 +302,7 @@ def add_segment_routes(
     """The ``/segments`` routes on the management router (its keys and roles apply: writes
     need an admin key; reads, previews included, a read key)."""
 
-    @router.get("/segments", response_model=SegmentList, tags=["segments"], dependencies=[_only()])
+    @router.get("/segments", response_model=SegmentList, tags=["segments"])
     def list_segments() -> SegmentList:
         """Every saved segment with its condition and how many members it has now."""
         with read_engine.connect() as conn:
@@ -328,7 +315,6 @@ def add_segment_routes(
         status_code=201,
         responses=WRITE_ERRORS,
         tags=["segments"],
-        dependencies=[_only()],
     )
     def create_segment(body: SegmentIn) -> SegmentOut:
         """Save a segment; its members are computed at once (each enters the change feed
@@ -349,7 +335,6 @@ def add_segment_routes(
         response_model=PreviewOut,
         responses={k: v for k, v in WRITE_ERRORS.items() if k != 409},
         tags=["segments"],
-        dependencies=[_only()],
     )
     def preview_segment(body: PreviewIn) -> PreviewOut:
         """How many profiles meet a condition now and a few of them; nothing is saved
@@ -367,9 +352,7 @@ def add_segment_routes(
             took_ms=round(found.took_ms, 3),
         )
 
-    @router.get(
-        "/segments/{name}", response_model=SegmentOut, tags=["segments"], dependencies=[_only()]
-    )
+    @router.get("/segments/{name}", response_model=SegmentOut, tags=["segments"])
     def show_segment(name: SegmentName) -> SegmentOut:
         """A segment: its condition (text and JSON), time zone, version and member count."""
         with read_engine.connect() as conn:
@@ -380,7 +363,6 @@ def add_segment_routes(
         response_model=SegmentOut,
         responses=WRITE_ERRORS,
         tags=["segments"],
-        dependencies=[_only()],
     )
     def update_segment(name: SegmentName, body: SegmentPatch) -> SegmentOut:
         """Change a segment's condition, time zone or description; its members are computed
@@ -405,7 +387,6 @@ def add_segment_routes(
         response_model=Deleted,
         responses=WRITE_ERRORS,
         tags=["segments"],
-        dependencies=[_only()],
     )
     def delete_segment(name: SegmentName) -> Deleted:
         """Delete a segment; its members leave (``segment_exited``). Refused (409) while
@@ -418,7 +399,6 @@ def add_segment_routes(
         "/segments/{name}/members",
         response_model=MembersPage,
         tags=["segments"],
-        dependencies=[_only("cursor", "limit")],
     )
     def segment_members(
         name: SegmentName,
@@ -455,7 +435,6 @@ def add_segment_routes(
         response_class=StreamingResponse,
         responses=EXPORT_CONTENT,
         tags=["segments"],
-        dependencies=[_only("format", "traits")],
     )
     def export_segment(
         name: SegmentName,
