@@ -347,6 +347,11 @@ class Consented(_Node):
 
     _purpose = field_validator("purpose")(_check_text)
 
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        return None if value is None else _check_text(value)
+
 
 class And(_Node):
     type: Literal["and"] = "and"

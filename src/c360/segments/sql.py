@@ -16,9 +16,10 @@ any answer around as in Python.
 Where the stores cannot hold what Python can, the compiler keeps the answer Python would give
 for the data the stores can hold:
 
-- A literal with a NUL character or a lone surrogate can be bound on neither store and can
-  never equal stored text: equality and text matching are false, ``!=`` true for present
-  values, and orderings compare against the nearest bindable text (same answers).
+- A literal with a NUL character or a lone surrogate (the language refuses them; a condition
+  built without its checks may still hold one) can be bound on neither store and never equals
+  stored text: equality and text matching are false, ``!=`` true for present values, and
+  orderings compare against the nearest bindable text (the same answers).
 - An event payload with a ``\\u0000`` escape cannot be read as ``jsonb``: on PostgreSQL such
   escapes read as U+FFFD (a payload never stops the query). SQLite's JSON functions cut text at
   a NUL. Texts with NUL characters are therefore not compared as Python compares them.
@@ -415,7 +416,9 @@ class _Compiler:
         # bytes, not characters: SQLite's character functions stop at a NUL
         data = wanted.encode("utf-8")
         tail = func.substr(cast(text, LargeBinary), _int(-len(data)))
-        return case((self.is_text(e), tail == literal(data, LargeBinary)), else_=false())
+        # (substr gives NULL, not an empty blob, for an empty text)
+        same = _never_null(tail == literal(data, LargeBinary))
+        return case((self.is_text(e), same), else_=false())
 
     # --- the condition --------------------------------------------------------------------
 

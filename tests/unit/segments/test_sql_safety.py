@@ -57,29 +57,38 @@ def storable(text: str) -> bool:
 
 
 def positions(h: str) -> Iterator[tuple[str, Any, str | None]]:
-    """(where, condition, folding of the literal) for every place a condition holds text."""
-    yield "compare =", L.Compare(path="city", op="=", value=h), None
-    yield "compare !=", L.Compare(path="city", op="!=", value=h), None
-    yield "compare <", L.Compare(path="city", op="<", value=h, fold="case_accents"), "case_accents"
-    yield "in", L.OneOf(path="city", values=(h, 1, True)), None
+    """(where, condition, folding of the literal) for every place a condition holds text.
+
+    Texts no store can hold are refused by the language; such conditions are built here
+    without its checks, to show the compiler copes with them all the same."""
+
+    def node(cls: Any, **fields: Any) -> Any:
+        return cls(**fields) if storable(h) else cls.model_construct(**fields)
+
+    yield "compare =", node(L.Compare, path="city", op="=", value=h), None
+    yield "compare !=", node(L.Compare, path="city", op="!=", value=h), None
+    folded = node(L.Compare, path="city", op="<", value=h, fold="case_accents")
+    yield "compare <", folded, "case_accents"
+    yield "in", node(L.OneOf, path="city", values=(h, 1, True)), None
     for op in ("contains", "starts_with", "ends_with"):
-        yield op, L.TextMatch(path="city", op=op, value=h), None
-        yield f"{op} folded", L.TextMatch(path="tags", op=op, value=h, fold="case"), "case"
-    yield "did", L.Did(event=h), None
-    where = L.Compare(path="category", op="=", value=h)
-    yield "did where", L.Did(event="Order Completed", where=where), None
-    yield "did count", L.Did(event=h, count=L.Count(op="<=", n=0)), None
+        yield op, node(L.TextMatch, path="city", op=op, value=h), None
+        yield f"{op} folded", node(L.TextMatch, path="tags", op=op, value=h, fold="case"), "case"
+    yield "did", node(L.Did, event=h), None
+    where = node(L.Compare, path="category", op="=", value=h)
+    yield "did where", node(L.Did, event="Order Completed", where=where), None
+    yield "did count", node(L.Did, event=h, count=L.Count(op="<=", n=0)), None
     sum_of = L.Aggregate(fn="sum", path="revenue", op=">=", value=1)
-    yield "did sum", L.Did(event=h, where=where, aggregate=sum_of), None
+    yield "did sum", node(L.Did, event=h, where=where, aggregate=sum_of), None
     within = L.Span(n=1, unit="months")
-    contains = L.TextMatch(path="category", op="contains", value=h)
-    yield "then", L.Sequence(first=L.Step(event=h), then=L.Step(event=h), within=within), None
-    then = L.Step(event="Order Completed", where=contains)
-    yield "then where", L.Sequence(first=L.Step(event="A"), then=then, within=within), None
-    yield "segment", L.InSegment(segment=h), None
-    yield "purpose", L.Consented(purpose=h), None
-    yield "channel", L.Consented(purpose="marketing", channel=h), None
-    yield "purpose via", L.Consented(purpose=h, channel=h), None
+    step = node(L.Step, event=h)
+    yield "then", node(L.Sequence, first=step, then=step, within=within), None
+    contains = node(L.TextMatch, path="category", op="contains", value=h)
+    then = node(L.Step, event="Order Completed", where=contains)
+    yield "then where", node(L.Sequence, first=L.Step(event="A"), then=then, within=within), None
+    yield "segment", node(L.InSegment, segment=h), None
+    yield "purpose", node(L.Consented, purpose=h), None
+    yield "channel", node(L.Consented, purpose="marketing", channel=h), None
+    yield "purpose via", node(L.Consented, purpose=h, channel=h), None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +191,10 @@ def test_hostile_literals_are_only_ever_parameters(engine: Engine) -> None:
         before = conn.execute(select(func.count()).select_from(profiles)).scalar_one()
     checked = 0
     for h in HOSTILE:
-        if not storable(h):  # the language refuses it before any SQL is made
+        if not storable(h):  # the language refuses it before any SQL is made...
             with pytest.raises(ValidationError, match="NUL characters or lone surrogates"):
-                list(positions(h))
-            checked += len(list(positions("x")))
-            continue
+                L.Compare(path="city", op="=", value=h)
+        # ...and the compiler copes all the same (positions() builds it without the checks)
         for where, condition, how in positions(h):
             expr = compile_condition(condition, moment, dialect, profiles.c.id)
             statement = select(profiles.c.id).where(profiles.c.merged_into.is_(None), expr)
