@@ -273,18 +273,7 @@ def get_segment(conn: Connection, name: str) -> Segment:
     count = conn.execute(
         select(func.count()).where(segment_members.c.segment_id == row.id)
     ).scalar_one()
-    return Segment(
-        row.id,
-        row.name,
-        L.from_json(row.condition),
-        row.text,
-        row.timezone,
-        row.description,
-        row.version,
-        row.created_at_us,
-        row.updated_at_us,
-        int(count),
-    )
+    return _segment(row, int(count))
 
 
 def list_segments(conn: Connection) -> list[Segment]:
@@ -295,21 +284,23 @@ def list_segments(conn: Connection) -> list[Segment]:
             )
         ).all()
     )
-    return [
-        Segment(
-            row.id,
-            row.name,
-            L.from_json(row.condition),
-            row.text,
-            row.timezone,
-            row.description,
-            row.version,
-            row.created_at_us,
-            row.updated_at_us,
-            int(counts.get(row.id, 0)),
-        )
-        for row in conn.execute(select(segments).order_by(segments.c.name))
-    ]
+    rows = conn.execute(select(segments).order_by(segments.c.name))
+    return [_segment(row, int(counts.get(row.id, 0))) for row in rows]
+
+
+def _segment(row: Any, members: int) -> Segment:
+    return Segment(
+        row.id,
+        row.name,
+        L.from_json(row.condition),
+        row.text,
+        row.timezone,
+        row.description,
+        row.version,
+        row.created_at_us,
+        row.updated_at_us,
+        members,
+    )
 
 
 @dataclass(frozen=True, slots=True)
