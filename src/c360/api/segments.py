@@ -7,25 +7,21 @@ every member streamed as CSV or JSON Lines. The condition language is in ``docs/
 A condition that cannot be read answers 422 with the ``line`` and ``column`` of the mistake.
 """
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 
 from c360.api.errors import ErrorBody
 from c360.errors import NotFound
 from c360.kernel.clock import isoformat_us
-from c360.profiles.golden import display_name, golden_values
+from c360.profiles.export import export_lines, parse_traits, people
+from c360.profiles.golden import display_name
 from c360.segments import language as L
 from c360.segments import service
-from c360.storage.dialect import key_in
-from c360.storage.tables import profiles
 
 READ_ONLY_POSTS = frozenset({"/api/segments/preview"})
 """POST routes that only read: a read key may call them."""
@@ -47,7 +43,6 @@ TIMEZONE = (
     "IANA time zone the condition's dates, days and anniversaries are read in "
     "(default: the server's C360_TIMEZONE)"
 )
-EXPORT_COLUMNS = ("profile_id", "entered_at", "name", "email", "phone", "country")
 
 CURSOR_PATTERN = "^[0-9A-Za-z_-]{1,36}$"
 """A profile id."""
@@ -178,28 +173,6 @@ def condition_from(text: str | None, json_form: dict[str, Any] | None) -> Any:
     return service.read_condition(text=text, json_form=json_form)
 
 
-def people(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Each profile's values (the view's ``v``, else its golden values) by id."""
-    wanted = sorted(set(ids))
-    out: dict[str, dict[str, Any]] = {}
-    if not wanted:
-        return out
-    rows = conn.execute(
-        select(profiles.c.id, profiles.c.attributes, profiles.c.golden).where(
-            key_in(conn, profiles.c.id, wanted)
-        )
-    )
-    for pid, attributes, golden in rows:
-        out[pid] = values_of(attributes) or golden_values(golden)
-    return out
-
-
-def values_of(attributes: Any) -> dict[str, Any]:
-    """The values of a profile's view document (``{"v": {...}}``)."""
-    values = attributes.get("v") if isinstance(attributes, dict) else None
-    return values if isinstance(values, dict) else {}
-
-
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -211,76 +184,6 @@ def person(pid: str, values: dict[str, Any]) -> PersonOut:
         email=_text(values.get("email")),
         phone=_text(values.get("phone")),
     )
-
-
-def parse_traits(traits: str | None) -> list[str]:
-    """``a,b.c`` as names (dotted paths into the profile's values)."""
-    names = [t.strip() for t in (traits or "").split(",") if t.strip()]
-    return list(dict.fromkeys(names))
-
-
-def value_at(values: Any, path: str) -> Any:
-    """The value at dotted ``path`` (``rfm.segment``), or None."""
-    for part in path.split("."):
-        if not isinstance(values, dict):
-            return None
-        values = values.get(part)
-    return values
-
-
-def member_row(
-    profile_id: str, entered_at_us: int, attributes: Any, traits: list[str]
-) -> dict[str, Any]:
-    """One exported member: the fixed columns, then each trait asked for."""
-    values = values_of(attributes)
-    row: dict[str, Any] = {
-        "profile_id": profile_id,
-        "entered_at": isoformat_us(entered_at_us),
-        "name": display_name(values),
-        "email": values.get("email"),
-        "phone": values.get("phone"),
-        "country": values.get("country"),
-    }
-    for name in traits:
-        row.setdefault(name, value_at(values, name))
-    return row
-
-
-def columns_for(traits: list[str]) -> list[str]:
-    return list(EXPORT_COLUMNS) + [t for t in traits if t not in EXPORT_COLUMNS]
-
-
-def csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
-    return value
-
-
-def csv_line(values: Iterable[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([csv_cell(v) for v in values])
-    return buffer.getvalue()
-
-
-def export_lines(
-    chunks: Iterable[list[Any]], file_format: str, traits: list[str]
-) -> Iterator[tuple[str, int]]:
-    """The export's text, a chunk of members at a time, with how many members it holds
-    (CSV starts with its header)."""
-    columns = columns_for(traits)
-    if file_format == "csv":
-        yield csv_line(columns), 0
-    for chunk in chunks:
-        rows = [member_row(pid, at, attributes, traits) for pid, at, attributes in chunk]
-        if file_format == "csv":
-            text = "".join(csv_line(row[c] for c in columns) for row in rows)
-        else:
-            text = "".join(orjson.dumps(row).decode() + "\n" for row in rows)
-        yield text, len(rows)
 
 
 def _segment_out(segment: service.Segment) -> SegmentOut:

@@ -251,7 +251,7 @@ def preview_command(
 ) -> None:
     """How many profiles meet a condition now, how long it took, and a few of them; nothing
     is saved."""
-    from c360.api.segments import people
+    from c360.profiles.export import people
     from c360.segments import language as L
     from c360.segments import service
 
@@ -288,7 +288,7 @@ def members_command(
     ] = None,
 ) -> None:
     """A segment's members in profile id order, with when each entered."""
-    from c360.api.segments import people
+    from c360.profiles.export import people
     from c360.segments import service
 
     engine = store_for(load_settings())
@@ -319,7 +319,7 @@ def export_command(
 ) -> None:
     """Every member, one row each: profile_id, entered_at, name, email, phone, country and the
     traits asked for."""
-    from c360.api.segments import export_lines, parse_traits
+    from c360.profiles.export import export_lines, parse_traits
     from c360.segments import service
 
     engine = store_for(load_settings())

@@ -1,11 +1,21 @@
-"""Profiles as files: every live profile with its golden record."""
+"""Profiles as files: every live profile with its golden record, and a segment's members as
+CSV or JSON Lines (the CLI and the API write the same lines)."""
 
-from collections.abc import Iterator
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, func, select
 
+from c360.kernel.clock import isoformat_us
+from c360.profiles.golden import display_name, golden_values
+from c360.segments.evaluate import MISSING, lookup
+from c360.storage.dialect import key_in
 from c360.storage.tables import identity_nodes, profiles
+
+EXPORT_COLUMNS = ("profile_id", "entered_at", "name", "email", "phone", "country")
 
 
 def iter_profiles(conn: Connection, batch_size: int = 5_000) -> Iterator[dict[str, Any]]:
@@ -45,3 +55,87 @@ def iter_profiles(conn: Connection, batch_size: int = 5_000) -> Iterator[dict[st
                 "golden": row.golden,
             }
         after = rows[-1].id
+
+
+def people(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each profile's values (the view's ``v``, else its golden values) by id."""
+    wanted = sorted(set(ids))
+    out: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        select(profiles.c.id, profiles.c.attributes, profiles.c.golden).where(
+            key_in(conn, profiles.c.id, wanted)
+        )
+    )
+    for pid, attributes, golden in rows:
+        out[pid] = values_of(attributes) or golden_values(golden)
+    return out
+
+
+def values_of(attributes: Any) -> dict[str, Any]:
+    """The values of a profile's view document (``{"v": {...}}``)."""
+    values = attributes.get("v") if isinstance(attributes, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def parse_traits(traits: str | None) -> list[str]:
+    """``a,b.c`` as names (dotted paths into the profile's values)."""
+    names = [t.strip() for t in (traits or "").split(",") if t.strip()]
+    return list(dict.fromkeys(names))
+
+
+def member_row(
+    profile_id: str, entered_at_us: int, attributes: Any, traits: list[str]
+) -> dict[str, Any]:
+    """One exported member: the fixed columns, then each trait asked for."""
+    values = values_of(attributes)
+    row: dict[str, Any] = {
+        "profile_id": profile_id,
+        "entered_at": isoformat_us(entered_at_us),
+        "name": display_name(values),
+        "email": values.get("email"),
+        "phone": values.get("phone"),
+        "country": values.get("country"),
+    }
+    for name in traits:
+        found = lookup(values, name)
+        row.setdefault(name, None if found is MISSING else found)
+    return row
+
+
+def columns_for(traits: list[str]) -> list[str]:
+    return list(EXPORT_COLUMNS) + [t for t in traits if t not in EXPORT_COLUMNS]
+
+
+def csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([csv_cell(v) for v in values])
+    return buffer.getvalue()
+
+
+def export_lines(
+    chunks: Iterable[list[Any]], file_format: str, traits: list[str]
+) -> Iterator[tuple[str, int]]:
+    """The export's text, a chunk of members at a time, with how many members it holds
+    (CSV starts with its header)."""
+    columns = columns_for(traits)
+    if file_format == "csv":
+        yield csv_line(columns), 0
+    for chunk in chunks:
+        rows = [member_row(pid, at, attributes, traits) for pid, at, attributes in chunk]
+        if file_format == "csv":
+            text = "".join(csv_line(row[c] for c in columns) for row in rows)
+        else:
+            text = "".join(orjson.dumps(row).decode() + "\n" for row in rows)
+        yield text, len(rows)

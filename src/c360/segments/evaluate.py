@@ -44,7 +44,8 @@ _FIXED_US = {
     "days": 86_400_000_000,
     "weeks": 7 * 86_400_000_000,
 }
-_MISSING = object()
+MISSING = object()
+"""What :func:`lookup` returns where there is no value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +144,12 @@ def reaches(at_us: int, span: L.Span) -> int:
 
 
 def lookup(data: Any, path: str) -> Any:
-    """The value at dotted ``path`` in nested dicts, or ``_MISSING``."""
+    """The value at dotted ``path`` in nested dicts, or ``MISSING``."""
     for part in path.split("."):
         if not isinstance(data, Mapping) or part not in data:
-            return _MISSING
+            return MISSING
         data = data[part]
-    return _MISSING if data is None else data
+    return MISSING if data is None else data
 
 
 def _is_number(value: Any) -> bool:
@@ -188,7 +189,7 @@ def test_value(node: Any, data: Mapping[str, Any]) -> bool:
     if isinstance(node, L.ValueNot | L.Not):
         return not test_value(node.of, data)
     actual = lookup(data, node.path)
-    if actual is _MISSING:
+    if actual is MISSING:
         return False
     if isinstance(node, L.Exists):
         return True
