@@ -287,6 +287,11 @@ def test_members_follow_new_data_as_profiles_refresh(api: Api) -> None:
         api.ids["minh@example.vn"] = find_by_identifier(conn, "email", "minh@example.vn").id
     assert member_emails(api, "vietnam") == {*VN_EMAILS, "minh@example.vn"}
     assert api.ok("GET", "/api/segments/vietnam")["members"] == 3
+    # the profile itself says which segments it is in
+    minh = api.ok("GET", f"/api/profiles/{api.ids['minh@example.vn']}", role="read")
+    assert minh["segments"] == ["vietnam"]
+    somchai = api.ok("GET", f"/api/profiles/{api.ids['somchai@example.co.th']}", role="read")
+    assert somchai["segments"] == []
 
 
 def test_a_condition_that_cannot_be_read_answers_422_with_line_and_column(api: Api) -> None:

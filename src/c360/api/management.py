@@ -83,6 +83,9 @@ class ProfileOut(BaseModel):
     linked: dict[str, int] = Field(
         default_factory=dict, description="How many records of each kind the profile holds"
     )
+    segments: list[str] = Field(
+        default_factory=list, description="The segments the profile is in now, by name"
+    )
 
 
 class EventOut(BaseModel):
@@ -440,6 +443,7 @@ def _profile_out(profile: Profile) -> ProfileOut:
         golden=profile.golden,
         computed={**profile.computed, **at_read(profile.computed, system_clock())},
         linked=profile.linked,
+        segments=profile.segments,
     )
 
 

@@ -59,6 +59,8 @@ class Profile:
     computed: dict[str, Any]
     linked: dict[str, int]
     """How many records of each kind the profile holds."""
+    segments: tuple[str, ...] = ()
+    """The segments the profile is in now, by name."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -72,6 +74,7 @@ class Profile:
             golden=body.get("golden"),
             computed=_dict(body.get("computed")),
             linked={str(k): int(v) for k, v in _dict(body.get("linked")).items()},
+            segments=tuple(str(s) for s in body.get("segments") or ()),
             raw=body,
         )
 

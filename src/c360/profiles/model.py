@@ -39,6 +39,8 @@ class Profile:
     """Computed traits (``c360.profiles.traits``) as of their last refresh."""
     linked: dict[str, int] = field(default_factory=dict)
     """How many records of each kind the profile holds (``order``: 12...)."""
+    segments: list[str] = field(default_factory=list)
+    """The segments the profile is in now, by name."""
 
 
 def identifiers_of(message_type: str, payload: dict[str, Any]) -> list[tuple[str, str]]:

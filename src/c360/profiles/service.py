@@ -35,6 +35,7 @@ from c360.identity.service import (
 from c360.profiles.golden import SURVIVING_FIELDS
 from c360.profiles.model import Identifier, Profile, previous_id_of, traits_of
 from c360.profiles.refresh import refresh_profiles
+from c360.segments.membership import member_names
 from c360.standardize import email as standard_email
 from c360.standardize import phone as standard_phone
 from c360.standardize.service import ChangedRecord
@@ -322,6 +323,7 @@ def get_profile(conn: Connection, profile_id: str) -> Profile:
         row.golden,
         dict(row.computed or {}),
         dict(sorted(linked.items())),
+        member_names(conn, [live])[live],
     )
 
 

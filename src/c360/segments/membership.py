@@ -124,10 +124,6 @@ def dependency_order(deps: Mapping[str, set[str]]) -> list[str]:
     return done
 
 
-def any_uses_events(conn: Connection) -> bool:
-    return any(s.uses_events for s in load_segments(conn))
-
-
 def update_memberships(
     conn: Connection, states: Mapping[str, ProfileState], now_us: int
 ) -> list[NewChange]:

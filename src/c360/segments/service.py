@@ -9,6 +9,7 @@ holds the log processor's checkpoint lock, as the change feed requires.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -320,8 +321,6 @@ def preview(
 ) -> Preview:
     """How many live profiles meet ``condition`` now, and a few of them (by the SQL compiler;
     nothing is saved). Segments it names must exist."""
-    import time
-
     missing = sorted(L.segments_named(condition) - {s.name for s in load_segments(conn)})
     if missing:
         raise InvalidInput(f"no segment named {missing[0]!r}")
@@ -349,7 +348,7 @@ def members_page(
 
 
 def iter_members(conn: Connection, name: str, chunk: int = 1000) -> Iterator[list[Any]]:
-    """Every member with its golden record and computed traits, in chunks (for export)."""
+    """Every member as (profile id, entered at, view document), in chunks (for export)."""
     segment = get_segment(conn, name)
     after = ""
     while True:
