@@ -1,13 +1,15 @@
 """Settings (``C360_*`` environment variables), validated once by each entry point."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from c360.connectors.channels.config import ChannelsConfig
 
 
 class Settings(BaseSettings):
     """Everything an operator can configure; areas receive plain values, never this object."""
 
-    model_config = SettingsConfigDict(env_prefix="C360_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="C360_", extra="ignore", env_nested_delimiter="__")
 
     database_url: str = Field(
         "sqlite:///./c360.db",
@@ -59,3 +61,25 @@ class Settings(BaseSettings):
         "(e.g. 127.0.0.1:8123,hooks.internal); other loopback, private, link-local and "
         "metadata targets are refused.",
     )
+    channels: ChannelsConfig = Field(
+        default_factory=ChannelsConfig,
+        description="Message providers (docs/channels.md), e.g. "
+        "C360_CHANNELS__LINE__CHANNEL_ACCESS_TOKEN; a channel without one is never chosen.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="The URL people's devices reach this server at, for tracked links, open "
+        "pixels and unsubscribe links in messages (default: http://HOST:PORT).",
+    )
+    line_channel_secret: SecretStr | None = Field(
+        None, description="LINE channel secret: checks the signature of LINE's webhook calls."
+    )
+    zalo_oa_secret_key: SecretStr | None = Field(
+        None, description="Zalo OA secret key: checks the signature of Zalo's webhook calls."
+    )
+    zalo_app_id: str | None = Field(None, description="Zalo app id (part of Zalo's signature).")
+    activation_poll_s: float = Field(0.2, gt=0, description="How often journeys look for work.")
+
+    @property
+    def link_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

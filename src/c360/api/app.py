@@ -8,17 +8,21 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine, text
 
 from c360 import __version__
+from c360.activation.dispatch import Dispatcher, DispatchLoop
+from c360.activation.engine import EngineConfig, JourneyEngine
 from c360.api import errors
 from c360.api.changes import FeedBell
+from c360.api.journeys import build_public_router
 from c360.api.management import build_router
 from c360.api.openapi import SECURITY_SCHEMES, tracking_paths
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
+from c360.connectors.channels import build_channels
 from c360.eventlog import GroupCommitWriter
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
@@ -64,11 +68,15 @@ class Runtime:
         self.bell = FeedBell()
         self.checkpointer: WalCheckpointer | None = None
         self.webhooks: WebhookIntake | None = None
+        self.journeys: JourneyEngine | None = None
+        self.dispatch: DispatchLoop | None = None
 
     def _applied(self) -> None:
         # the change feed may have grown: wake webhook delivery and the open streams
         if self.delivery is not None:
             self.delivery.notify()
+        if self.journeys is not None:
+            self.journeys.notify()
         self.bell.ring()
 
     @property
@@ -93,6 +101,18 @@ class Runtime:
                 max_delay_s=self.settings.webhook_retry_max_delay_s,
                 allowed_hosts=self.settings.webhook_allowed_hosts,
             ).start()
+            channels = build_channels(self.settings.channels)
+            self.dispatch = DispatchLoop(Dispatcher(self.engine, channels)).start()
+            self.journeys = JourneyEngine(
+                self.engine,
+                EngineConfig(
+                    default_tz=self.settings.timezone,
+                    channels=frozenset(channels),
+                    base_url=self.settings.link_base_url,
+                ),
+                poll_s=self.settings.activation_poll_s,
+                on_queued=self.dispatch.notify,
+            ).start()
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
@@ -115,6 +135,10 @@ class Runtime:
             self.processor.stop()
         if self.delivery is not None:
             self.delivery.stop()
+        if self.journeys is not None:
+            self.journeys.stop()
+        if self.dispatch is not None:
+            self.dispatch.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
 
@@ -147,6 +171,14 @@ def build_app(
     )
     errors.install(api)
     api.include_router(build_router(engine, keys, runtime.bell, settings.timezone))
+    api.include_router(
+        build_public_router(
+            engine,
+            line_secret=_secret(settings.line_channel_secret),
+            zalo_app_id=settings.zalo_app_id,
+            zalo_secret=_secret(settings.zalo_oa_secret_key),
+        )
+    )
 
     @api.get("/healthz", response_model=Health, tags=["operations"])
     def healthz() -> Health:
@@ -231,3 +263,7 @@ def build_app(
             await api(scope, receive, send)
 
     return app
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

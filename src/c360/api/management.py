@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from c360.api.changes import FeedBell, add_change_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
+from c360.api.journeys import add_journey_routes
 from c360.api.profiles import add_profile_routes
 from c360.api.segments import READ_ONLY_POSTS, add_segment_routes
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -417,6 +418,7 @@ def build_router(
     add_profile_routes(router, read_engine)
     add_change_routes(router, read_engine, bell or FeedBell())
     add_segment_routes(router, engine, read_engine, timezone)
+    add_journey_routes(router, engine, read_engine, timezone)
     return router
 
 

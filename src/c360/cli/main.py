@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.cli.demo import demo_app
 from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
+from c360.cli.journeys import journeys_app
 from c360.cli.profiles import changes_app, profile_app, traits_app
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
 from c360.cli.segments import segments_app
@@ -43,6 +44,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(segments_app, name="segments")
+app.add_typer(journeys_app, name="journeys")
 app.command("resolve")(resolve_command)
 app.add_typer(profile_app, name="profile")
 app.add_typer(traits_app, name="traits")
@@ -108,8 +110,12 @@ def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: 
 @app.command("worker")
 def worker_command() -> None:
     """Run a log processor alone (production: next to API processes started with
-    --no-worker), with the webhook deliveries that follow the change feed."""
+    --no-worker), with the webhook deliveries that follow the change feed, the journeys and
+    the message dispatcher."""
+    from c360.activation.dispatch import Dispatcher, DispatchLoop
+    from c360.activation.engine import EngineConfig, JourneyEngine
     from c360.changes.delivery import DeliveryThread
+    from c360.connectors.channels import build_channels
     from c360.workers import Processor
 
     settings = load_settings()
@@ -121,11 +127,28 @@ def worker_command() -> None:
         max_delay_s=settings.webhook_retry_max_delay_s,
         allowed_hosts=settings.webhook_allowed_hosts,
     ).start()
+    channels = build_channels(settings.channels)
+    dispatch = DispatchLoop(Dispatcher(engine, channels)).start()
+    journeys = JourneyEngine(
+        engine,
+        EngineConfig(
+            default_tz=settings.timezone,
+            channels=frozenset(channels),
+            base_url=settings.link_base_url,
+        ),
+        poll_s=settings.activation_poll_s,
+        on_queued=dispatch.notify,
+    ).start()
+
+    def applied() -> None:
+        delivery.notify()
+        journeys.notify()
+
     processor = Processor(
         engine,
         batch_size=settings.worker_batch_size,
         poll_s=settings.worker_poll_s,
-        on_applied=delivery.notify,
+        on_applied=applied,
     )
     signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
     err.print("c360 worker: processing the log and delivering webhooks (Ctrl-C to stop)")
@@ -134,6 +157,8 @@ def worker_command() -> None:
             processor.run_forever()
     finally:
         delivery.stop()
+        journeys.stop()
+        dispatch.stop()
 
 
 @app.command()

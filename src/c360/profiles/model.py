@@ -18,6 +18,12 @@ class IdentifierType(StrEnum):
     ZALO_USER_ID = "zalo_user_id"
 
 
+ACTIVATION_SOURCE = "c360-activation"
+"""The source of what c360 itself does to a person: messages sent, opened, clicked, replied to,
+and traits a journey set. Its messages name their profile in ``context.externalIds``."""
+PROFILE_ID_TYPE = "c360_profile_id"
+
+
 @dataclass(frozen=True, slots=True)
 class Identifier:
     type: str

@@ -23,6 +23,7 @@ from c360.profiles.golden import (
     golden_values,
     parse_rules,
 )
+from c360.profiles.model import ACTIVATION_SOURCE
 from c360.profiles.search import index_profiles, terms_of
 from c360.profiles.traits import (
     EventFact,
@@ -264,6 +265,11 @@ def _load_events(
     )
     for pid, seq, at_us, kind, source_id, payload in rows:
         body = orjson.loads(payload)
+        if kind == "identify" and names.get(source_id) == ACTIVATION_SOURCE:
+            # a trait a journey set: the profile holds it like a tracked identity's
+            given = body.get("traits")
+            if isinstance(given, dict) and given:
+                loaded[pid].traits.append((seq, 0, given))
         name = body.get("event") if kind == "track" else body.get("name")
         properties = body.get("properties")
         context = body.get("context")

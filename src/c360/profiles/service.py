@@ -33,7 +33,14 @@ from c360.identity.service import (
     update_nodes,
 )
 from c360.profiles.golden import SURVIVING_FIELDS
-from c360.profiles.model import Identifier, Profile, previous_id_of, traits_of
+from c360.profiles.model import (
+    ACTIVATION_SOURCE,
+    PROFILE_ID_TYPE,
+    Identifier,
+    Profile,
+    previous_id_of,
+    traits_of,
+)
 from c360.profiles.refresh import refresh_profiles
 from c360.segments.membership import member_names
 from c360.standardize import email as standard_email
@@ -80,8 +87,18 @@ def apply_entries(
         if node is not None:
             inputs.append(node)
     filed: list[tuple[StoredEvent, tuple[int, str, str]]] = []
+    direct: list[tuple[StoredEvent, str]] = []
+    names = source_names(conn)
+    unknown = next((e.source_id for e in events if e.source_id not in names), None)
+    if unknown is not None:
+        names = source_names(conn, missing=unknown)
     for event in events:
         payload = _decode(event.payload)
+        if names.get(event.source_id) == ACTIVATION_SOURCE:
+            target = profile_handle(payload)
+            if target is not None:
+                direct.append((event, target))
+                continue
         event_inputs = tracked_nodes(event, payload)
         inputs.extend(event_inputs)
         if event_inputs:
@@ -91,6 +108,7 @@ def apply_entries(
     seq = max([e.seq for e in events] + [r.seq for r in records] + [0])
     result = resolve_changed(conn, resolver, changes, seq)
     _file_events(conn, changes, filed)
+    touched_directly = _file_directly(conn, direct)
     # profiles whose golden record or traits may read differently: their records with person
     # fields changed, or their tracked identities did (an invoice changes neither)
     record_nodes = {
@@ -105,7 +123,8 @@ def apply_entries(
         conn,
         result,
         seq,
-        extra=_profiles_of(conn, changes.traits_changed | tracked | record_nodes),
+        extra=_profiles_of(conn, changes.traits_changed | tracked | record_nodes)
+        | touched_directly,
     )
     return result
 
@@ -224,6 +243,35 @@ def _file_events(
             for event, key in filed
         ],
     )
+
+
+def profile_handle(payload: dict[str, Any]) -> str | None:
+    """The profile an activation message names in ``context.externalIds`` (type
+    ``c360_profile_id``, Segment's convention for ids besides userId/anonymousId)."""
+    context = payload.get("context")
+    ids = context.get("externalIds") if isinstance(context, dict) else None
+    for item in ids if isinstance(ids, list) else []:
+        if isinstance(item, dict) and item.get("type") == PROFILE_ID_TYPE:
+            value = item.get("id")
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def _file_directly(conn: Connection, direct: list[tuple[StoredEvent, str]]) -> set[str]:
+    """File c360's own messages about a profile (a send, an open, a trait a journey set) under
+    that profile as it is now; an unknown profile's message is filed under none."""
+    rows: list[dict[str, Any]] = []
+    for event, target in direct:
+        try:
+            live = live_profile_id(conn, target)
+        except NotFound:
+            continue
+        rows.append(
+            {"profile_id": live, "seq": event.seq, "node_id": None, "at_us": event.timestamp_us}
+        )
+    insert_many_ignoring_duplicates(conn, profile_events, rows)
+    return {row["profile_id"] for row in rows}
 
 
 def _move_events(conn: Connection, result: ProfileChanges) -> None:

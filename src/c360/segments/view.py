@@ -121,8 +121,9 @@ _GIVEN = frozenset({"subscribed", "active", "opted_in", "opt_in", "yes", "true",
 
 def consent_statements(events: Iterable[Any], records: Iterable[Any]) -> dict[str, dict[str, bool]]:
     """Consent per purpose and channel, the newest statement winning: tracked events'
-    ``context.consent.categoryPreferences`` (purpose-wide) and newsletter subscription records
-    (purpose ``marketing`` on their channel, ``email`` unless they name one).
+    ``context.consent.categoryPreferences`` (purpose-wide), unsubscribe links in c360's
+    messages (``... Unsubscribed`` events: their purpose on their channel) and newsletter
+    subscription records (purpose ``marketing`` on their channel, ``email`` unless they name one).
 
     ``events`` are :class:`c360.profiles.traits.EventFact`, ``records`` are
     ``(kind, fields, at_us)``."""
@@ -134,6 +135,18 @@ def consent_statements(events: Iterable[Any], records: Iterable[Any]) -> dict[st
             for purpose, given in prefs.items():
                 if isinstance(given, bool) and isinstance(purpose, str):
                     statements.append((event.at_us, event.seq, purpose, "*", given))
+        props = event.properties if isinstance(event.properties, Mapping) else {}
+        purpose = props.get("consent_purpose")
+        channel_word = props.get("consent_channel")
+        if (
+            event.type == "track"
+            and isinstance(event.name, str)
+            and event.name.endswith(" Unsubscribed")
+            and isinstance(purpose, str)
+            and isinstance(channel_word, str)
+        ):
+            # an unsubscribe link in a message: that purpose, on that channel
+            statements.append((event.at_us, event.seq, purpose, channel_word, False))
     for kind, fields, at_us in records:
         if kind != "subscription":
             continue

@@ -131,6 +131,7 @@ profile_events = Table(
     # The event's (corrected) timestamp: the timeline pages by it.
     Column("at_us", BigInteger, nullable=True),
     Index("ix_profile_events_timeline", "profile_id", "at_us", "seq"),
+    Index("ix_profile_events_seq", "seq"),
 )
 
 profile_merges = Table(
@@ -388,6 +389,110 @@ segment_members = Table(
 )
 """Who is in each segment now (entries and exits are in the change feed)."""
 
+# --- activation (journeys, messages) ---
+
+journeys = Table(
+    "journeys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("definition", Json, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("start_seq", BigInteger, nullable=False),
+    Column("start_change_id", BigInteger, nullable=False),
+    Column("next_run_us", BigInteger, nullable=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""Journeys as saved (``status`` active or paused). Events after ``start_seq`` and changes after
+``start_change_id`` can enter people; earlier ones never do."""
+
+journey_entries = Table(
+    "journey_entries",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("journey_id", Integer, nullable=False),
+    Column("profile_id", String(36), nullable=False),
+    Column("entry_no", Integer, nullable=False),
+    Column("arm", String(10), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("step", String(60), nullable=True),
+    Column("wake_at_us", BigInteger, nullable=True, index=True),
+    Column("waiting_for", String(200), nullable=True),
+    Column("trigger", Json, nullable=False),
+    Column("entered_at_us", BigInteger, nullable=False),
+    Column("ended_at_us", BigInteger, nullable=True),
+    Column("end_reason", Text, nullable=True),
+    Column("goal_until_us", BigInteger, nullable=True),
+    Column("converted_at_us", BigInteger, nullable=True),
+    Column("revenue", Float, nullable=True),
+    UniqueConstraint("journey_id", "profile_id", "entry_no"),
+    Index("ix_journey_entries_profile", "profile_id", "status"),
+)
+"""Each person's pass through a journey: ``arm`` treatment or control, ``status`` active or
+ended, ``step`` where they are, ``wake_at_us`` when a wait ends."""
+
+journey_steps = Table(
+    "journey_steps",
+    metadata,
+    Column("entry_id", BigInteger, primary_key=True),
+    Column("step", String(60), primary_key=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("outcome", Json, nullable=False),
+)
+"""Steps done, once per entry (the primary key is the at-most-once guarantee)."""
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("key", String(100), nullable=False, unique=True),
+    Column("journey_id", Integer, nullable=True),
+    Column("entry_id", BigInteger, nullable=True, index=True),
+    Column("step", String(60), nullable=True),
+    Column("profile_id", String(36), nullable=False, index=True),
+    Column("channel", String(10), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("consent", String(50), nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("body", Text, nullable=False),
+    Column("html", Text, nullable=True),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_us", BigInteger, nullable=True, index=True),
+    Column("provider_id", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("sent_at_us", BigInteger, nullable=True),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Column("opened_at_us", BigInteger, nullable=True),
+    Column("clicked_at_us", BigInteger, nullable=True),
+)
+"""The outbox: every message a journey sent or decided not to send (``status`` queued, sending,
+sent, delivered, bounced, failed, skipped, cancelled; ``reason`` says why)."""
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("channel", String(10), primary_key=True),
+    Column("address", Text, primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+"""Addresses never to send to (bounced, complained, asked), by channel; ``*`` for all."""
+
+link_secrets = Table(
+    "link_secrets",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+"""Secrets the store makes for itself (the key that signs tracking links)."""
+
 DERIVED_TABLES = (
     profile_terms,
     profile_merges,
@@ -401,3 +506,102 @@ DERIVED_TABLES = (
     source_records,
 )
 """Views recomputed from the log by ``c360 rebuild`` (children first)."""
+
+# --- sync (two-way sync with business apps) ---
+
+sync_destinations = Table(
+    "sync_destinations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("kind", String(10), nullable=False),  # table, rest
+    # the app's source in c360: its record ids are the app's keys (the crosswalk)
+    Column("source_id", Integer, nullable=False),
+    # the validated configuration (c360.activation.sync.config); never a secret, only its name
+    Column("config", Json, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Column("disabled_at_us", BigInteger, nullable=True),
+    # the last change id taken from the feed into the queue
+    Column("cursor", BigInteger, nullable=False),
+    # pushing: failures in a row, when to try again, since when, why (the app is down)
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_us", BigInteger, nullable=True),
+    Column("failing_since_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    # pulling the app's changes back in
+    Column("pulled_at_us", BigInteger, nullable=True),
+    Column("pull_attempts", Integer, nullable=False),
+    Column("next_pull_us", BigInteger, nullable=True),
+    Column("pull_error", Text, nullable=True),
+    # a worker holds the destination until then (one worker per destination at a time)
+    Column("lease_until_us", BigInteger, nullable=True),
+)
+"""Business apps c360 keeps in step with the golden record, and how far each has got."""
+
+sync_queue = Table(
+    "sync_queue",
+    metadata,
+    Column("destination_id", Integer, primary_key=True),
+    Column("profile_id", String(36), primary_key=True),
+    Column("enqueued_at_us", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_us", BigInteger, nullable=True),
+    Column("failing_since_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_sync_queue_due", "destination_id", "next_attempt_us"),
+)
+"""Profiles whose current golden record is still to be pushed to a destination."""
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("destination_id", Integer, primary_key=True),
+    Column("app_key", Text, primary_key=True),
+    Column("profile_id", String(36), nullable=True),
+    # hash of the app's whole row as c360 last saw it (read back, or re-read after a write)
+    Column("seen_hash", String(32), nullable=True),
+    # the synced columns as the app last had them; what c360 last wrote; when the app last
+    # changed each one (for ``newest`` ownership)
+    Column("app_values", Json, nullable=False),
+    Column("pushed", Json, nullable=False),
+    Column("app_changed_at", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("pushed_at_us", BigInteger, nullable=True),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Index("ix_sync_state_profile", "destination_id", "profile_id"),
+)
+"""Per destination and app key, what c360 wrote and last saw: how echoes are recognised.
+Not derived from the log: ``c360 rebuild`` keeps it."""
+
+sync_dead_letters = Table(
+    "sync_dead_letters",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("destination_id", Integer, nullable=False, index=True),
+    Column("profile_id", String(36), nullable=False),
+    Column("app_key", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+)
+"""Pushes given up on (refused by the app, or failing past the retry window), to redrive."""
+
+sync_conflicts = Table(
+    "sync_conflicts",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("destination_id", Integer, nullable=False),
+    Column("app_key", Text, nullable=False),
+    Column("profile_id", String(36), nullable=True),
+    Column("column_name", Text, nullable=False),
+    Column("field", Text, nullable=False),
+    Column("app_value", Json, nullable=True),
+    Column("c360_value", Json, nullable=True),
+    # ignored_c360_owns: the app changed a field c360 owns (c360's value is written back);
+    # kept_app_newer: a ``newest`` field the app changed after c360's value
+    Column("outcome", String(30), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_sync_conflicts_destination", "destination_id", "id"),
+)
+"""Where the app and c360 disagreed on a field, and which side the ownership rules kept."""

@@ -1,0 +1,956 @@
+"""The journey engine: enters people, moves them along, and queues what steps send.
+
+One cycle (``run_cycle``), in one transaction that holds the engine's checkpoint lock (so two
+workers never move the same person at once):
+
+1. new log entries the profile processor has filed (``journeys:events`` checkpoint): their
+   conversions are counted, people waiting for them move on, people whose exit condition now
+   holds leave, and journeys they trigger enter the person;
+2. new ``segment_entered`` changes (``journeys:changes`` checkpoint) enter people in journeys
+   triggered by that segment;
+3. scheduled journeys that are due enter their audience;
+4. entries whose wait is over take their next steps.
+
+A step is done at most once per entry: ``journey_steps`` has a row per (entry, step), written in
+the transaction that does the step's work (queues its message, appends its trait), so a crash
+either did both or neither. Waits keep their end time in the store: people waiting survive
+restarts and resume when their time comes.
+"""
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from c360.activation import experiment, policy, templates
+from c360.activation.channels import ChannelName
+from c360.activation.journeys import ACTIVE, SavedJourney, load_active, next_local_time
+from c360.activation.model import END, Journey, Step, duration_s
+from c360.activation.outbox import (
+    QueuedMessage,
+    activation_event,
+    append_events,
+    link_secret,
+    queue,
+    record_skip,
+    track_links,
+)
+from c360.changes.feed import ChangeKind, changes_after, last_change_id
+from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint, set_checkpoint
+from c360.identity.decisions import live_profile_id
+from c360.kernel.background import BackgroundLoop
+from c360.kernel.clock import system_clock
+from c360.profiles.model import ACTIVATION_SOURCE
+from c360.profiles.traits import EventFact
+from c360.segments import language as L
+from c360.segments.evaluate import Facts, Moment, evaluate, test_value
+from c360.segments.membership import member_names, zone
+from c360.segments.service import iter_members
+from c360.storage.tables import (
+    event_log,
+    journey_entries,
+    journey_steps,
+    messages,
+    profile_events,
+    profiles,
+    sources,
+    suppressions,
+)
+
+log = logging.getLogger(__name__)
+
+EVENTS_CHECKPOINT = "journeys:events"
+CHANGES_CHECKPOINT = "journeys:changes"
+ENDED = "ended"
+_BATCH = 1000
+_DUE_BATCH = 500
+_ZONES = {"TH": "Asia/Bangkok", "VN": "Asia/Ho_Chi_Minh"}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    default_tz: str = "UTC"
+    channels: frozenset[ChannelName] = frozenset()
+    """Channels with a configured provider; a send step only chooses among these."""
+    base_url: str = "http://127.0.0.1:8360"
+    """Where tracking links point (the API server as people's devices reach it)."""
+    rules: policy.RuleBook = field(default_factory=policy.default_rules)
+    """Send rules (quiet hours, caps, labels) by country, channel and purpose."""
+    track_links: bool = True
+
+
+# --- what the engine knows about a person ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Person:
+    profile_id: str
+    view: Mapping[str, Any]
+    events: list[EventFact]
+    segments: frozenset[str]
+    tz: ZoneInfo
+
+    def facts(self) -> Facts:
+        return Facts(self.view, self.events, self.segments)
+
+    @property
+    def values(self) -> Mapping[str, Any]:
+        values = self.view.get("v", {})
+        return values if isinstance(values, Mapping) else {}
+
+
+def load_person(conn: Connection, profile_id: str, default_tz: str) -> Person | None:
+    row = conn.execute(
+        select(profiles.c.attributes, profiles.c.merged_into).where(profiles.c.id == profile_id)
+    ).first()
+    if row is None or row.merged_into is not None:
+        return None
+    view = row.attributes or {"v": {}, "t": {}, "d": {}, "c": {}}
+    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+    events: list[EventFact] = []
+    for seq, at_us, kind, source_id, payload in conn.execute(
+        select(
+            profile_events.c.seq,
+            profile_events.c.at_us,
+            event_log.c.type,
+            event_log.c.source_id,
+            event_log.c.payload,
+        )
+        .select_from(profile_events.join(event_log, event_log.c.seq == profile_events.c.seq))
+        .where(profile_events.c.profile_id == profile_id)
+        .order_by(profile_events.c.seq)
+    ):
+        body = orjson.loads(payload)
+        name = body.get("event") if kind == "track" else body.get("name")
+        properties = body.get("properties")
+        context = body.get("context")
+        events.append(
+            EventFact(
+                seq,
+                kind,
+                name if isinstance(name, str) else None,
+                properties if isinstance(properties, dict) else {},
+                context if isinstance(context, dict) else {},
+                at_us or 0,
+                names.get(source_id, str(source_id)),
+            )
+        )
+    segments = frozenset(member_names(conn, [profile_id]).get(profile_id, []))
+    return Person(profile_id, view, events, segments, person_zone(view, default_tz))
+
+
+def person_zone(view: Mapping[str, Any], default_tz: str) -> ZoneInfo:
+    """The person's own time zone: a ``timezone`` trait, else their country's, else the
+    default."""
+    values = view.get("v", {})
+    for candidate in (values.get("timezone"), _ZONES.get(str(values.get("country") or ""))):
+        if isinstance(candidate, str):
+            try:
+                return zone(candidate)
+            except Exception:  # noqa: S112 - a bad trait value falls back to the next guess
+                continue
+    return zone(default_tz)
+
+
+# --- the cycle ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CycleReport:
+    events: int = 0
+    changes: int = 0
+    entered: int = 0
+    steps: int = 0
+    queued: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.events or self.changes or self.entered or self.steps)
+
+
+class _Parsed:
+    """A journey definition's conditions and templates, parsed once per distinct definition."""
+
+    def __init__(self, journey: Journey) -> None:
+        self.where = journey.trigger.where_condition()
+        self.entry_when = L.parse(journey.entry_when) if journey.entry_when else None
+        self.exit_when = L.parse(journey.exit_when) if journey.exit_when else None
+        self.branches = {s.id: L.parse(s.branch.if_) for s in journey.steps if s.branch is not None}
+        self.goal_s = duration_s(journey.goal.within) if journey.goal else None
+        self.templates = {
+            s.id: templates.compile_template(
+                subject=s.send.template.subject,
+                body=s.send.template.body,
+                html=s.send.template.html,
+            )
+            for s in journey.steps
+            if s.send is not None
+        }
+        self.webhook_bodies = {
+            s.id: templates.compile_template(body=s.webhook.body)
+            for s in journey.steps
+            if s.webhook is not None and s.webhook.body is not None
+        }
+
+
+_PARSED: dict[bytes, _Parsed] = {}
+
+
+class _Compiled:
+    """A saved journey as this cycle read it, with its parsed parts."""
+
+    def __init__(self, saved: SavedJourney) -> None:
+        self.saved = saved
+        key = orjson.dumps(saved.journey.as_json(), option=orjson.OPT_SORT_KEYS)
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            if len(_PARSED) > 1000:
+                _PARSED.clear()
+            parsed = _PARSED[key] = _Parsed(saved.journey)
+        self.where = parsed.where
+        self.entry_when = parsed.entry_when
+        self.exit_when = parsed.exit_when
+        self.branches = parsed.branches
+        self.goal_s = parsed.goal_s
+        self.templates = parsed.templates
+        self.webhook_bodies = parsed.webhook_bodies
+
+
+def run_cycle(engine: Engine, config: EngineConfig, now_us: int | None = None) -> CycleReport:
+    """One pass of the engine; see the module docstring."""
+    now = system_clock() if now_us is None else now_us
+    report = CycleReport()
+    with engine.begin() as conn:
+        cursor = get_checkpoint(conn, EVENTS_CHECKPOINT, lock=True)
+        run = _Run(conn, config, now, report)
+        if not run.journeys:
+            _skip_to_end(conn, cursor)
+            return report
+        run.new_events(cursor)
+        run.new_changes(get_checkpoint(conn, CHANGES_CHECKPOINT))
+        run.schedules()
+        run.due_entries()
+    return report
+
+
+def _skip_to_end(conn: Connection, cursor: int) -> None:
+    """With no journeys there is nothing to do for what happened meanwhile."""
+    processed = get_checkpoint(conn, PROFILES_CHECKPOINT)
+    if processed > cursor:
+        set_checkpoint(conn, EVENTS_CHECKPOINT, processed)
+    last = last_change_id(conn)
+    if last > get_checkpoint(conn, CHANGES_CHECKPOINT):
+        set_checkpoint(conn, CHANGES_CHECKPOINT, last)
+
+
+class _Run:
+    def __init__(self, conn: Connection, config: EngineConfig, now: int, report: CycleReport):
+        self.conn = conn
+        self.config = config
+        self.now = now
+        self.report = report
+        self.journeys = [_Compiled(s) for s in load_active(conn)]
+        self.by_id = {j.saved.id: j for j in self.journeys}
+        self.people: dict[str, Person | None] = {}
+        self.pending_events: list[dict[str, Any]] = []
+        self._secret: bytes | None = None
+
+    # -- people --
+
+    def person(self, profile_id: str) -> Person | None:
+        if profile_id not in self.people:
+            self.people[profile_id] = load_person(self.conn, profile_id, self.config.default_tz)
+        return self.people[profile_id]
+
+    def forget(self, profile_id: str) -> None:
+        self.people.pop(profile_id, None)
+
+    # -- 1. new log entries --
+
+    def new_events(self, cursor: int) -> None:
+        processed = get_checkpoint(self.conn, PROFILES_CHECKPOINT)
+        if processed <= cursor:
+            return
+        rows = self.conn.execute(
+            select(
+                event_log.c.seq,
+                event_log.c.type,
+                event_log.c.source_id,
+                event_log.c.timestamp_us,
+                event_log.c.payload,
+                profile_events.c.profile_id,
+            )
+            .select_from(event_log.join(profile_events, profile_events.c.seq == event_log.c.seq))
+            .where(event_log.c.seq > cursor, event_log.c.seq <= processed)
+            .order_by(event_log.c.seq)
+            .limit(_BATCH)
+        ).all()
+        last = processed if len(rows) < _BATCH else rows[-1].seq
+        own = self.conn.execute(
+            select(sources.c.id).where(sources.c.name == ACTIVATION_SOURCE)
+        ).scalar()
+        for row in rows:
+            self.report.events += 1
+            if row.type != "track" or row.source_id == own:
+                continue
+            body = orjson.loads(row.payload)
+            name = body.get("event")
+            if not isinstance(name, str):
+                continue
+            properties = body.get("properties")
+            props = properties if isinstance(properties, dict) else {}
+            try:
+                pid = live_profile_id(self.conn, row.profile_id)
+            except Exception:  # noqa: S112 - a profile gone since (erased) has no journeys
+                continue
+            self.forget(pid)
+            self.on_event(pid, name, props, row.seq, row.timestamp_us)
+        set_checkpoint(self.conn, EVENTS_CHECKPOINT, last)
+        self.flush()
+
+    def on_event(self, pid: str, name: str, props: dict[str, Any], seq: int, at_us: int) -> None:
+        active = self.conn.execute(
+            select(journey_entries).where(
+                journey_entries.c.profile_id == pid,
+                (journey_entries.c.status == ACTIVE) | journey_entries.c.converted_at_us.is_(None),
+            )
+        ).all()
+        for entry in active:
+            compiled = self.by_id.get(entry.journey_id)
+            if compiled is None:
+                continue
+            journey = compiled.saved.journey
+            if (
+                journey.goal is not None
+                and journey.goal.event == name
+                and entry.converted_at_us is None
+                and entry.goal_until_us is not None
+                and entry.entered_at_us <= at_us <= entry.goal_until_us
+                and seq > int(entry.trigger.get("seq", 0))
+            ):
+                revenue = props.get(journey.goal.revenue)
+                value = float(revenue) if isinstance(revenue, int | float) else None
+                self.conn.execute(
+                    update(journey_entries)
+                    .where(journey_entries.c.id == entry.id)
+                    .values(converted_at_us=at_us, revenue=value)
+                )
+            if entry.status != ACTIVE or compiled.saved.status != ACTIVE:
+                continue
+            if compiled.exit_when is not None and self.holds(compiled.exit_when, pid, journey):
+                self.end(entry.id, "exit condition met", pid)
+                continue
+            if entry.waiting_for == name and seq > int(entry.trigger.get("seq", 0)):
+                step = journey.step(entry.step)
+                assert step.wait_for is not None
+                self.move(entry, journey.after(step, step.wait_for.on_event), wake=self.now)
+        for compiled in self.journeys:
+            trigger = compiled.saved.journey.trigger
+            if trigger.event != name or seq <= compiled.saved.start_seq:
+                continue
+            if compiled.where is not None and not test_value(compiled.where, props):
+                continue
+            self.enter(compiled, pid, {"event": name, "properties": props, "seq": seq})
+
+    # -- 2. segment entries --
+
+    def new_changes(self, cursor: int) -> None:
+        wanted = {j.saved.journey.trigger.segment for j in self.journeys}
+        wanted.discard(None)
+        changes = changes_after(self.conn, cursor, _BATCH, kinds=[ChangeKind.SEGMENT_ENTERED.value])
+        for change in changes:
+            self.report.changes += 1
+            segment = change.detail.get("segment")
+            if segment not in wanted:
+                continue
+            for compiled in self.journeys:
+                if (
+                    compiled.saved.journey.trigger.segment == segment
+                    and change.id > compiled.saved.start_change_id
+                ):
+                    self.enter(
+                        compiled, change.profile_id, {"segment": segment, "change": change.id}
+                    )
+        if changes:
+            set_checkpoint(self.conn, CHANGES_CHECKPOINT, changes[-1].id)
+        else:
+            last = last_change_id(self.conn)
+            if last > cursor:
+                set_checkpoint(self.conn, CHANGES_CHECKPOINT, last)
+        self.flush()
+
+    # -- 3. schedules --
+
+    def schedules(self) -> None:
+        from c360.storage.tables import journeys as journeys_table
+
+        for compiled in self.journeys:
+            saved = compiled.saved
+            schedule = saved.journey.trigger.schedule
+            if schedule is None or saved.next_run_us is None or saved.next_run_us > self.now:
+                continue
+            if saved.status == ACTIVE:
+                if schedule.segment is not None:
+                    audience = [
+                        pid for chunk in iter_members(self.conn, schedule.segment) for pid in chunk
+                    ]
+                else:
+                    audience = list(
+                        self.conn.execute(
+                            select(profiles.c.id).where(profiles.c.merged_into.is_(None))
+                        ).scalars()
+                    )
+                for pid in audience:
+                    self.enter(compiled, str(pid), {"schedule": saved.next_run_us})
+            tz = zone(saved.journey.timezone or self.config.default_tz)
+            self.conn.execute(
+                update(journeys_table)
+                .where(journeys_table.c.id == saved.id)
+                .values(next_run_us=next_local_time(self.now, schedule.at, schedule.days, tz))
+            )
+        self.flush()
+
+    # -- 4. due entries --
+
+    def due_entries(self) -> None:
+        paused = [j.saved.id for j in self.journeys if j.saved.status != ACTIVE]
+        query = select(journey_entries).where(
+            journey_entries.c.status == ACTIVE, journey_entries.c.wake_at_us <= self.now
+        )
+        if paused:
+            query = query.where(journey_entries.c.journey_id.not_in(paused))
+        for entry in self.conn.execute(
+            query.order_by(journey_entries.c.wake_at_us).limit(_DUE_BATCH)
+        ).all():
+            self.advance(entry)
+        self.flush()
+
+    # -- entering, moving, ending --
+
+    def enter(self, compiled: _Compiled, pid: str, trigger: dict[str, Any]) -> None:
+        saved = compiled.saved
+        if saved.status != ACTIVE:
+            return
+        journey = saved.journey
+        last = self.conn.execute(
+            select(journey_entries)
+            .where(journey_entries.c.journey_id == saved.id, journey_entries.c.profile_id == pid)
+            .order_by(journey_entries.c.entry_no.desc())
+            .limit(1)
+        ).first()
+        if last is not None:
+            wait_s = journey.reentry_after_s
+            if last.status == ACTIVE or wait_s is None:
+                return
+            if last.entered_at_us + wait_s * 1_000_000 > self.now:
+                return
+        person = self.person(pid)
+        if person is None:
+            return
+        if compiled.entry_when is not None and not self.holds(compiled.entry_when, pid, journey):
+            return
+        control = experiment.in_control(journey.name, pid, journey.control)
+        goal_until = self.now + compiled.goal_s * 1_000_000 if compiled.goal_s else None
+        values: dict[str, Any] = {
+            "journey_id": saved.id,
+            "profile_id": pid,
+            "entry_no": (last.entry_no + 1) if last is not None else 1,
+            "arm": "control" if control else "treatment",
+            "trigger": trigger,
+            "entered_at_us": self.now,
+            "goal_until_us": goal_until,
+            "waiting_for": None,
+        }
+        if control:
+            values |= {
+                "status": ENDED,
+                "step": None,
+                "wake_at_us": None,
+                "ended_at_us": self.now,
+                "end_reason": "control group: held out",
+            }
+        else:
+            values |= {"status": ACTIVE, "step": journey.steps[0].id, "wake_at_us": self.now}
+        self.conn.execute(insert(journey_entries).values(**values))
+        self.report.entered += 1
+
+    def move(self, entry: Any, target: str, *, wake: int | None) -> None:
+        self.conn.execute(
+            update(journey_entries)
+            .where(journey_entries.c.id == entry.id)
+            .values(step=target, wake_at_us=wake, waiting_for=None)
+        )
+
+    def end(self, entry_id: int, reason: str, pid: str | None = None) -> None:
+        self.conn.execute(
+            update(journey_entries)
+            .where(journey_entries.c.id == entry_id)
+            .values(
+                status=ENDED,
+                ended_at_us=self.now,
+                end_reason=reason,
+                wake_at_us=None,
+                waiting_for=None,
+            )
+        )
+
+    def holds(self, condition: Any, pid: str, journey: Journey) -> bool:
+        person = self.person(pid)
+        if person is None:
+            return False
+        tz = person.tz if journey.timezone is None else zone(journey.timezone)
+        return bool(evaluate(condition, person.facts(), Moment(self.now, tz)))
+
+    def advance(self, entry: Any) -> None:
+        """Take ``entry``'s steps until it waits or ends."""
+        compiled = self.by_id.get(entry.journey_id)
+        if compiled is None:
+            self.end(entry.id, "journey deleted")
+            return
+        journey = compiled.saved.journey
+        person = self.person(entry.profile_id)
+        if person is None:
+            try:
+                live = live_profile_id(self.conn, entry.profile_id)
+            except Exception:
+                live = None
+            if live is None or live == entry.profile_id:
+                self.end(entry.id, "profile no longer exists")
+                return
+            # the person was merged into another profile: they go on as that profile
+            self.conn.execute(
+                update(journey_entries)
+                .where(journey_entries.c.id == entry.id)
+                .values(profile_id=live)
+            )
+            entry = self.conn.execute(
+                select(journey_entries).where(journey_entries.c.id == entry.id)
+            ).one()
+            person = self.person(live)
+            if person is None:
+                self.end(entry.id, "profile no longer exists")
+                return
+        step_id: str = entry.step
+        for _ in range(len(journey.steps) + 1):
+            if step_id == END:
+                self.end(entry.id, "completed")
+                return
+            try:
+                step = journey.step(step_id)
+            except KeyError:
+                self.end(entry.id, f"step {step_id!r} no longer exists")
+                return
+            if compiled.exit_when is not None and self.holds(
+                compiled.exit_when, person.profile_id, journey
+            ):
+                self.end(entry.id, "exit condition met")
+                return
+            outcome = self.take(compiled, entry, step, person)
+            if outcome.wait_until is not None:
+                self.conn.execute(
+                    update(journey_entries)
+                    .where(journey_entries.c.id == entry.id)
+                    .values(
+                        step=step.id, wake_at_us=outcome.wait_until, waiting_for=outcome.waiting_for
+                    )
+                )
+                return
+            if outcome.exit is not None:
+                self.end(entry.id, outcome.exit)
+                return
+            step_id = journey.after(step, outcome.target)
+            self.report.steps += 1
+        raise AssertionError("steps only go forward")
+
+    def take(self, compiled: _Compiled, entry: Any, step: Step, person: Person) -> "_Outcome":
+        """Do one step (or find it done, or waiting). Returns where to go or how long to wait."""
+        done = self.conn.execute(
+            select(journey_steps.c.outcome).where(
+                journey_steps.c.entry_id == entry.id, journey_steps.c.step == step.id
+            )
+        ).first()
+        if done is not None:
+            return self.resume(step, dict(done.outcome))
+        action = step.action
+        if action == "wait":
+            assert step.wait is not None
+            until = self.now + duration_s(step.wait) * 1_000_000
+            self.mark(entry.id, step.id, {"until_us": until})
+            return _Outcome(wait_until=until)
+        if action == "wait_until":
+            assert step.wait_until is not None
+            until = next_local_time(
+                self.now - 1, step.wait_until.time, step.wait_until.days, person.tz
+            )
+            self.mark(entry.id, step.id, {"until_us": until})
+            return _Outcome(wait_until=until)
+        if action == "wait_for":
+            assert step.wait_for is not None
+            until = self.now + duration_s(step.wait_for.timeout) * 1_000_000
+            self.mark(entry.id, step.id, {"until_us": until, "event": step.wait_for.event})
+            return _Outcome(wait_until=until, waiting_for=step.wait_for.event)
+        if action == "branch":
+            assert step.branch is not None
+            taken = self.holds(
+                compiled.branches[step.id], person.profile_id, compiled.saved.journey
+            )
+            target = step.branch.then if taken else step.branch.else_
+            self.mark(entry.id, step.id, {"branch": "then" if taken else "else"})
+            return _Outcome(target=target)
+        if action == "exit":
+            self.mark(entry.id, step.id, {"exit": step.exit})
+            return _Outcome(exit=f"exit step {step.id!r}: {step.exit}")
+        if action == "set_trait":
+            assert step.set_trait is not None
+            self.pending_events.append(
+                activation_event(
+                    person.profile_id,
+                    "",
+                    {},
+                    f"journey:{entry.id}:{step.id}",
+                    self.now,
+                    kind="identify",
+                    traits={step.set_trait.name: step.set_trait.value},
+                )
+            )
+            self.mark(entry.id, step.id, {"trait": step.set_trait.name})
+            return _Outcome()
+        if action == "send":
+            return self.send(compiled, entry, step, person)
+        if action == "webhook":
+            return self.webhook(compiled, entry, step, person)
+        raise AssertionError(action)
+
+    def resume(self, step: Step, outcome: dict[str, Any]) -> "_Outcome":
+        """A step already done: a wait whose time has come goes on; others go where they went."""
+        if "until_us" in outcome:
+            if self.now < int(outcome["until_us"]):
+                return _Outcome(
+                    wait_until=int(outcome["until_us"]), waiting_for=outcome.get("event")
+                )
+            if step.wait_for is not None:
+                return _Outcome(target=step.wait_for.on_timeout)
+            return _Outcome()
+        if "branch" in outcome and step.branch is not None:
+            return _Outcome(
+                target=step.branch.then if outcome["branch"] == "then" else step.branch.else_
+            )
+        if "exit" in outcome:
+            return _Outcome(exit=f"exit step {step.id!r}: {step.exit}")
+        if "defer_until_us" in outcome:
+            return _Outcome()
+        return _Outcome()
+
+    def mark(self, entry_id: int, step_id: str, outcome: dict[str, Any]) -> None:
+        self.conn.execute(
+            insert(journey_steps).values(
+                entry_id=entry_id, step=step_id, at_us=self.now, outcome=outcome
+            )
+        )
+
+    # -- sending --
+
+    def context(self, entry: Any, person: Person) -> dict[str, Any]:
+        trigger = dict(entry.trigger)
+        event = dict(trigger.get("properties") or {})
+        event.setdefault("name", trigger.get("event"))
+        return {
+            "profile": dict(person.values),
+            "event": event,
+            "recommendations": [],
+            "links": {},
+        }
+
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = link_secret(self.conn)
+        return self._secret
+
+    def send(self, compiled: _Compiled, entry: Any, step: Step, person: Person) -> "_Outcome":
+        assert step.send is not None
+        send = step.send
+        key = message_key(entry.id, step.id)
+        values = person.values
+        identifiers = values.get("identifiers", {})
+        reachable = addresses(identifiers if isinstance(identifiers, Mapping) else {})
+        purpose = send.consent_purpose
+        consent = person.view.get("c", {})
+        consented = {c for c in ChannelName if purpose is None or _consented(consent, purpose, c)}
+        preferred = _preferred(values)
+        allowed = [c for c in send.channels if c in self.config.channels]
+        suppressed = self.suppressed(reachable)
+        usable = {c: a for c, a in reachable.items() if c not in suppressed}
+        base = QueuedMessage(
+            key,
+            entry.journey_id,
+            entry.id,
+            step.id,
+            person.profile_id,
+            "",
+            "",
+            send.purpose,
+            purpose,
+            None,
+            "",
+            None,
+        )
+        choice = policy.choose_channel(preferred, usable, consented, allowed)
+        if isinstance(choice, policy.Skip):
+            reason = choice.reason
+            if suppressed:
+                reason += "; suppressed: " + ", ".join(sorted(suppressed))
+            if not allowed:
+                reason = "none of the step's channels has a provider configured"
+            record_skip(self.conn, base, reason, self.now)
+            self.mark(entry.id, step.id, {"skipped": reason})
+            return _Outcome()
+        channel, address = choice.channel, choice.address
+        country = str(values.get("country") or "").upper()
+        if send.countries is not None and country not in send.countries:
+            reason = f"the step is for people in {', '.join(send.countries)}"
+            record_skip(self.conn, _with(base, channel, address), reason, self.now)
+            self.mark(entry.id, step.id, {"skipped": reason})
+            return _Outcome()
+        try:
+            rendered = templates.render(compiled.templates[step.id], self.context(entry, person))
+        except templates.TemplateError as exc:
+            reason = f"template failed: {exc}"
+            record_skip(self.conn, _with(base, channel, address), reason, self.now)
+            self.mark(entry.id, step.id, {"skipped": reason})
+            return _Outcome()
+        history = self.history(person.profile_id, channel, send.purpose)
+        verdict = policy.check_send(
+            self.config.rules,
+            country=country,
+            channel=channel,
+            purpose=send.purpose,
+            tz=person.tz,
+            now_us=self.now,
+            history_us=history,
+            body=rendered.body,
+        )
+        if isinstance(verdict, policy.Defer):
+            # not now (quiet hours): the step is taken again when the window opens
+            return _Outcome(wait_until=verdict.until_us)
+        message = QueuedMessage(
+            key,
+            entry.journey_id,
+            entry.id,
+            step.id,
+            person.profile_id,
+            channel.value,
+            address,
+            send.purpose,
+            purpose,
+            rendered.subject,
+            rendered.body,
+            rendered.html,
+        )
+        if isinstance(verdict, policy.Block):
+            record_skip(self.conn, message, verdict.reason, self.now)
+            self.mark(entry.id, step.id, {"skipped": verdict.reason})
+            return _Outcome()
+        if self.config.track_links:
+            body, html = track_links(
+                self.secret(), self.config.base_url, key, message.body, message.html
+            )
+            message = _with_body(message, body, html)
+        message_id = queue(self.conn, message, self.now)
+        self.report.queued += 1
+        self.mark(entry.id, step.id, {"message": message_id, "channel": channel.value})
+        return _Outcome()
+
+    def webhook(self, compiled: _Compiled, entry: Any, step: Step, person: Person) -> "_Outcome":
+        assert step.webhook is not None
+        key = message_key(entry.id, step.id)
+        journey = compiled.saved.journey
+        if step.id in compiled.webhook_bodies:
+            try:
+                body = templates.render(
+                    compiled.webhook_bodies[step.id], self.context(entry, person)
+                ).body
+            except templates.TemplateError as exc:
+                reason = f"template failed: {exc}"
+                self.mark(entry.id, step.id, {"skipped": reason})
+                return _Outcome()
+        else:
+            body = orjson.dumps(
+                {
+                    "journey": journey.name,
+                    "step": step.id,
+                    "profile_id": person.profile_id,
+                    "entry_id": entry.id,
+                    "trigger": dict(entry.trigger),
+                    "profile": _plain(person.values),
+                },
+                default=str,
+            ).decode()
+        message_id = queue(
+            self.conn,
+            QueuedMessage(
+                key,
+                entry.journey_id,
+                entry.id,
+                step.id,
+                person.profile_id,
+                ChannelName.WEBHOOK.value,
+                step.webhook.url,
+                "transactional",
+                None,
+                None,
+                body,
+                None,
+            ),
+            self.now,
+        )
+        self.report.queued += 1
+        self.mark(entry.id, step.id, {"message": message_id, "channel": "webhook"})
+        return _Outcome()
+
+    def history(self, profile_id: str, channel: ChannelName, purpose: str) -> list[int]:
+        """When this person was sent ``purpose`` messages on ``channel`` lately (for caps)."""
+        since = self.now - 8 * 86_400_000_000
+        return [
+            int(at)
+            for at in self.conn.execute(
+                select(messages.c.created_at_us).where(
+                    messages.c.profile_id == profile_id,
+                    messages.c.channel == channel.value,
+                    messages.c.purpose == purpose,
+                    messages.c.status.in_(("queued", "sending", "sent", "delivered")),
+                    messages.c.created_at_us >= since,
+                )
+            ).scalars()
+        ]
+
+    def suppressed(self, reachable: Mapping[ChannelName, str]) -> set[ChannelName]:
+        if not reachable:
+            return set()
+        found: set[ChannelName] = set()
+        rows = self.conn.execute(
+            select(suppressions.c.channel, suppressions.c.address).where(
+                suppressions.c.address.in_(list(reachable.values()))
+            )
+        ).all()
+        for channel, address in rows:
+            for c, a in reachable.items():
+                if a == address and channel in (c.value, "*"):
+                    found.add(c)
+        return found
+
+    def flush(self) -> None:
+        append_events(self.conn, self.pending_events, self.now)
+        self.pending_events = []
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    target: str | None = None
+    wait_until: int | None = None
+    waiting_for: str | None = None
+    exit: str | None = None
+
+
+def message_key(entry_id: int, step_id: str) -> str:
+    return f"e{entry_id}-{step_id}"
+
+
+_ADDRESS_TYPES = {
+    ChannelName.EMAIL: "email",
+    ChannelName.SMS: "phone",
+    ChannelName.LINE: "line_user_id",
+    ChannelName.ZALO: "zalo_user_id",
+    ChannelName.PUSH: "push_token",
+}
+
+
+def addresses(identifiers: Mapping[str, Any]) -> dict[ChannelName, str]:
+    """The address for each channel a person is reachable on (the first of each type)."""
+    found: dict[ChannelName, str] = {}
+    for channel, id_type in _ADDRESS_TYPES.items():
+        values = identifiers.get(id_type)
+        if isinstance(values, list) and values and isinstance(values[0], str):
+            found[channel] = values[0]
+    return found
+
+
+def _preferred(values: Mapping[str, Any]) -> list[ChannelName]:
+    preferred = values.get("preferred_channel")
+    names = {c.value: c for c in ChannelName}
+    return [names[preferred]] if isinstance(preferred, str) and preferred in names else []
+
+
+def _consented(consent: Any, purpose: str, channel: ChannelName) -> bool:
+    from c360.segments.evaluate import consented
+
+    return consented(consent if isinstance(consent, Mapping) else {}, purpose, channel.value)
+
+
+def _with(base: QueuedMessage, channel: ChannelName, address: str) -> QueuedMessage:
+    from dataclasses import replace
+
+    return replace(base, channel=channel.value, address=address)
+
+
+def _with_body(message: QueuedMessage, body: str, html: str | None) -> QueuedMessage:
+    from dataclasses import replace
+
+    return replace(message, body=body, html=html)
+
+
+def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in values.items()}
+
+
+class JourneyEngine(BackgroundLoop):
+    """Runs cycles until stopped; ``notify`` wakes it early (new events were processed)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: EngineConfig,
+        *,
+        poll_s: float = 0.2,
+        clock: Callable[[], int] = system_clock,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__("c360-journeys")
+        self._engine = engine
+        self._config = config
+        self._poll_s = poll_s
+        self._clock = clock
+        self._on_queued = on_queued
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = run_cycle(self._engine, self._config, self._clock())
+            except Exception:
+                log.exception("journey cycle failed; retrying")
+                self._wake.wait(max(self._poll_s, 1.0))
+                self._wake.clear()
+                continue
+            if report.queued and self._on_queued is not None:
+                self._on_queued()
+            if not report.busy:
+                self._wake.wait(self._poll_s)
+                self._wake.clear()
+
+
+__all__ = [
+    "CHANGES_CHECKPOINT",
+    "EVENTS_CHECKPOINT",
+    "CycleReport",
+    "EngineConfig",
+    "JourneyEngine",
+    "Person",
+    "addresses",
+    "load_person",
+    "message_key",
+    "person_zone",
+    "run_cycle",
+]

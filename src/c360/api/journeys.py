@@ -1,0 +1,286 @@
+"""Journeys over HTTP: ``/api/journeys``, tracked links ``/t/...``, provider webhooks
+``/api/inbound/...``.
+
+Management routes (admin key to change, read key to read) save journeys from YAML or JSON,
+pause and resume them, preview a send step's message for one profile, and give the report.
+Link routes need no key: their tokens are signed (``c360.activation.outbox``). Inbound routes
+check the provider's own signature (LINE: ``X-Line-Signature``; Zalo: ``X-ZEvent-Signature``).
+"""
+
+import base64
+import hashlib
+import hmac
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from c360.activation import engagement, templates
+from c360.activation import journeys as service
+from c360.activation.engine import load_person
+from c360.activation.outbox import BadToken
+from c360.activation.report import journey_report
+from c360.api.errors import ErrorBody
+from c360.errors import InvalidInput, NotFound, Unauthorized
+from c360.kernel.clock import system_clock
+
+JourneyName = Annotated[str, Path(min_length=1, max_length=100, description="The journey's name")]
+_PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+class JourneyIn(BaseModel):
+    definition: str | dict[str, Any] = Field(
+        description="The journey in YAML (a string) or JSON (an object); docs/journeys.md"
+    )
+
+
+class JourneyOut(BaseModel):
+    id: int
+    name: str
+    status: str = Field(description="active or paused")
+    version: int
+    definition: dict[str, Any]
+    text: str
+    active_entries: int = Field(description="People in the journey now")
+    total_entries: int
+    next_run_us: int | None
+    created_at_us: int
+    updated_at_us: int
+
+
+class JourneyList(BaseModel):
+    journeys: list[JourneyOut]
+
+
+class PreviewIn(BaseModel):
+    profile_id: str = Field(min_length=1, max_length=36)
+    step: str = Field(min_length=1, max_length=60, description="A send step's id")
+    event: dict[str, Any] = Field(
+        default_factory=dict, description="The triggering event's properties"
+    )
+
+
+class PreviewOut(BaseModel):
+    subject: str | None
+    body: str
+    html: str | None
+
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The name is taken, or people wait at a removed step"},
+    422: {"model": ErrorBody, "description": "The definition cannot be used (the field is named)"},
+}
+
+
+def _out(saved: service.SavedJourney) -> JourneyOut:
+    return JourneyOut.model_validate(saved.as_json())
+
+
+def _definition(value: str | dict[str, Any]) -> tuple[str | None, Any]:
+    return (value, None) if isinstance(value, str) else (None, value)
+
+
+def add_journey_routes(
+    router: APIRouter, engine: Engine, read_engine: Engine, default_timezone: str
+) -> None:
+    """``/journeys`` on the management router (its keys and roles apply)."""
+
+    @router.get("/journeys", response_model=JourneyList, tags=["journeys"])
+    def list_journeys() -> JourneyList:
+        """Every journey with how many people are in it."""
+        with read_engine.connect() as conn:
+            return JourneyList(journeys=[_out(j) for j in service.list_journeys(conn)])
+
+    @router.post(
+        "/journeys",
+        response_model=JourneyOut,
+        status_code=201,
+        responses=WRITE_ERRORS,
+        tags=["journeys"],
+    )
+    def create_journey(body: JourneyIn) -> JourneyOut:
+        """Save and start a journey: events and segment entries from now on enter people."""
+        text, data = _definition(body.definition)
+        with engine.begin() as conn:
+            return _out(service.create_journey(conn, text, data, default_tz=default_timezone))
+
+    @router.get("/journeys/{name}", response_model=JourneyOut, tags=["journeys"])
+    def get_journey(name: JourneyName) -> JourneyOut:
+        with read_engine.connect() as conn:
+            return _out(service.get_journey(conn, name))
+
+    @router.put(
+        "/journeys/{name}", response_model=JourneyOut, responses=WRITE_ERRORS, tags=["journeys"]
+    )
+    def update_journey(name: JourneyName, body: JourneyIn) -> JourneyOut:
+        """Replace the definition; people go on from the step they are at."""
+        text, data = _definition(body.definition)
+        with engine.begin() as conn:
+            return _out(service.update_journey(conn, name, text, data, default_tz=default_timezone))
+
+    @router.post("/journeys/{name}/pause", response_model=JourneyOut, tags=["journeys"])
+    def pause(name: JourneyName) -> JourneyOut:
+        """Nobody enters or moves on until resumed; conversions are still counted."""
+        with engine.begin() as conn:
+            return _out(service.set_status(conn, name, service.PAUSED))
+
+    @router.post("/journeys/{name}/resume", response_model=JourneyOut, tags=["journeys"])
+    def resume(name: JourneyName) -> JourneyOut:
+        with engine.begin() as conn:
+            return _out(service.set_status(conn, name, service.ACTIVE))
+
+    @router.delete("/journeys/{name}", tags=["journeys"])
+    def delete(name: JourneyName) -> dict[str, Any]:
+        """Delete a journey; the people in it leave (its messages stay in the outbox log)."""
+        with engine.begin() as conn:
+            return {"deleted": name, "people_removed": service.delete_journey(conn, name)}
+
+    @router.get("/journeys/{name}/report", tags=["journeys"])
+    def report(name: JourneyName) -> dict[str, Any]:
+        """Entries, sends by channel, delivery/open/click rates, conversion of treatment and
+        control, uplift with its 95 % confidence interval, revenue attributed."""
+        with read_engine.connect() as conn:
+            return journey_report(conn, name).as_json()
+
+    @router.post("/journeys/{name}/preview", response_model=PreviewOut, tags=["journeys"])
+    def preview(name: JourneyName, body: PreviewIn) -> PreviewOut:
+        """A send step's message as this profile would get it now (nothing is sent)."""
+        with read_engine.connect() as conn:
+            saved = service.get_journey(conn, name)
+            try:
+                step = saved.journey.step(body.step)
+            except KeyError:
+                raise NotFound(f"journey {name!r} has no step {body.step!r}") from None
+            if step.send is None:
+                raise InvalidInput(f"step {body.step!r} sends nothing (it is a {step.action})")
+            person = load_person(conn, body.profile_id, saved.journey.timezone or default_timezone)
+            if person is None:
+                raise NotFound(f"no live profile with id {body.profile_id}")
+        template = templates.compile_template(
+            subject=step.send.template.subject,
+            body=step.send.template.body,
+            html=step.send.template.html,
+        )
+        rendered = templates.render(
+            template,
+            {
+                "profile": dict(person.values),
+                "event": body.event,
+                "recommendations": [],
+                "links": {},
+            },
+        )
+        return PreviewOut(subject=rendered.subject, body=rendered.body, html=rendered.html)
+
+
+def build_public_router(
+    engine: Engine,
+    *,
+    line_secret: str | None,
+    zalo_app_id: str | None,
+    zalo_secret: str | None,
+) -> APIRouter:
+    """Tracked links and provider webhooks: no API key, each checks its own signature."""
+    router = APIRouter()
+
+    @router.get("/t/o/{token}.gif", include_in_schema=False)
+    def opened(token: str) -> Response:
+        try:
+            with engine.begin() as conn:
+                engagement.record_open(conn, token, system_clock())
+        except BadToken:
+            pass  # a pixel always answers: mail clients show broken images otherwise
+        return Response(_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+    @router.get("/t/c/{token}", include_in_schema=False)
+    def clicked(token: str) -> Response:
+        with engine.begin() as conn:
+            url = engagement.record_click(conn, token, system_clock())
+        return RedirectResponse(url, status_code=302)
+
+    @router.get("/t/u/{token}", include_in_schema=False, response_class=HTMLResponse)
+    def unsubscribe(token: str) -> str:
+        with engine.begin() as conn:
+            row = engagement.record_unsubscribe(conn, token, system_clock())
+        return (
+            "<!doctype html><meta charset=utf-8><title>Unsubscribed</title>"
+            f"<p>You will get no more {row.consent or row.purpose} messages on {row.channel}."
+            "</p><p>ยกเลิกการรับข่าวสารเรียบร้อยแล้ว · Bạn đã hủy đăng ký thành công.</p>"
+        )
+
+    @router.post("/api/inbound/line", include_in_schema=False)
+    async def line_webhook(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if line_secret is None:
+            raise NotFound("LINE webhooks are not configured (C360_LINE_CHANNEL_SECRET)")
+        expected = base64.b64encode(hmac.new(line_secret.encode(), raw, hashlib.sha256).digest())
+        given = request.headers.get("x-line-signature", "").encode()
+        if not hmac.compare_digest(expected, given):
+            raise Unauthorized("X-Line-Signature does not match the body")
+        body = _json(raw)
+        taken = 0
+        with engine.begin() as conn:
+            for event in body.get("events") or []:
+                taken += _line_event(conn, event)
+        return {"accepted": taken}
+
+    @router.post("/api/inbound/zalo", include_in_schema=False)
+    async def zalo_webhook(request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if zalo_secret is None or zalo_app_id is None:
+            raise NotFound(
+                "Zalo webhooks are not configured (C360_ZALO_OA_SECRET_KEY, C360_ZALO_APP_ID)"
+            )
+        body = _json(raw)
+        timestamp = str(body.get("timestamp", ""))
+        mac = hashlib.sha256(
+            (zalo_app_id + raw.decode("utf-8") + timestamp + zalo_secret).encode()
+        ).hexdigest()
+        given = request.headers.get("x-zevent-signature", "").removeprefix("mac=")
+        if not hmac.compare_digest(mac, given):
+            raise Unauthorized("X-ZEvent-Signature does not match the body")
+        taken = 0
+        if body.get("event_name") == "user_send_text":
+            sender = (body.get("sender") or {}).get("id")
+            text = (body.get("message") or {}).get("text") or ""
+            if isinstance(sender, str):
+                with engine.begin() as conn:
+                    try:
+                        engagement.record_reply(conn, "zalo", sender, str(text), system_clock())
+                        taken = 1
+                    except NotFound:
+                        taken = 0
+        return {"accepted": taken}
+
+    return router
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the body is not a JSON object")
+    return body
+
+
+def _line_event(conn: Any, event: Any) -> int:
+    if not isinstance(event, dict):
+        return 0
+    source = event.get("source") or {}
+    user = source.get("userId") if isinstance(source, dict) else None
+    if not isinstance(user, str):
+        return 0
+    message = event.get("message") or {}
+    if event.get("type") == "message" and isinstance(message, dict):
+        text = message.get("text") if message.get("type") == "text" else f"[{message.get('type')}]"
+        try:
+            engagement.record_reply(conn, "line", user, str(text or ""), system_clock())
+        except NotFound:
+            return 0
+        return 1
+    return 0
