@@ -161,9 +161,7 @@ def test_a_cart_left_for_an_hour_gets_one_reminder_on_line(
     run_cycle(engine, CONFIG, T0 + 62 * MINUTE)  # a second pass does not send again
     queued = sent(engine)
     assert [(m.channel, m.status, m.address) for m in queued] == [("line", "queued", f"U{1:032x}")]
-    assert queued[0].body.startswith(
-        "สวัสดีคุณสมชาย รองเท้าวิ่ง ยังอยู่ในตะกร้า https://c360.example/t/c/"
-    )
+    assert queued[0].body.startswith("สวัสดีคุณสมชาย รองเท้าวิ่ง ยังอยู่ในตะกร้า https://c360.example/t/c/")
 
     with dispatcher(engine, line) as d:
         report = d.run_until_idle(T0 + 62 * MINUTE)
@@ -379,6 +377,12 @@ def test_bad_definitions_are_refused_with_the_field_named(engine: Engine) -> Non
         )
     with engine.begin() as conn, pytest.raises(InvalidInput, match="line 1"):
         create_journey(conn, "name: x\ntrigger: {event: A}\nexit_when: 'did'\nsteps: [{exit: x}]")
+    for internal in ("http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://[::1]/"):
+        with engine.begin() as conn, pytest.raises(InvalidInput, match="step 'hook'"):
+            create_journey(
+                conn,
+                f"name: x\ntrigger: {{event: A}}\nsteps: [{{id: hook, webhook: {{url: '{internal}'}}}}]",
+            )
     journey(engine, CART)
     with engine.begin() as conn, pytest.raises(Conflict):
         create_journey(conn, CART)

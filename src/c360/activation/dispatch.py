@@ -199,7 +199,7 @@ class Dispatcher:
                 body=row.body,
                 subject=row.subject,
                 html=row.html,
-                metadata={"message_id": str(row.id), "profile_id": row.profile_id},
+                metadata={"message_id": str(row.id)},
             )
             async with gate:
                 try:

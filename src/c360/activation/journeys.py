@@ -14,8 +14,10 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from c360.activation import policy
 from c360.activation.model import WEEKDAYS, Journey, JourneyError, parse_journey
+from c360.changes.egress import UnresolvableHost
 from c360.changes.feed import last_change_id
-from c360.errors import Conflict, NotFound
+from c360.changes.subscriptions import check_url
+from c360.errors import Conflict, InvalidInput, NotFound
 from c360.eventlog.service import last_seq
 from c360.kernel.clock import from_us, system_clock, to_us
 from c360.segments.membership import zone
@@ -124,6 +126,21 @@ def check_labels(journey: Journey, rules: policy.RuleBook) -> None:
                     )
 
 
+def check_webhooks(journey: Journey, allowed_hosts: str) -> None:
+    """Refuse webhook steps aimed at internal addresses (loopback, private, metadata...) unless
+    allowed; the dispatcher checks again before every request. A name that does not resolve
+    now is let through: it is checked when it is called."""
+    for step in journey.steps:
+        if step.webhook is None:
+            continue
+        try:
+            check_url(step.webhook.url, allowed_hosts=allowed_hosts)
+        except UnresolvableHost:
+            continue
+        except InvalidInput as exc:
+            raise JourneyError(f"step {step.id!r}: {exc}") from None
+
+
 def create_journey(
     conn: Connection,
     text: str | None = None,
@@ -132,9 +149,11 @@ def create_journey(
     default_tz: str = "UTC",
     now_us: int | None = None,
     rules: policy.RuleBook = policy.DEFAULT_RULES,
+    allowed_hosts: str = "",
 ) -> SavedJourney:
     journey = parse_journey(text, data)
     check_labels(journey, rules)
+    check_webhooks(journey, allowed_hosts)
     if conn.execute(select(journeys.c.id).where(journeys.c.name == journey.name)).first():
         raise Conflict(f"a journey called {journey.name!r} exists: update it or pick another name")
     now = system_clock() if now_us is None else now_us
@@ -164,12 +183,14 @@ def update_journey(
     default_tz: str = "UTC",
     now_us: int | None = None,
     rules: policy.RuleBook = policy.DEFAULT_RULES,
+    allowed_hosts: str = "",
 ) -> SavedJourney:
     """Replace a journey's definition. People waiting at a step the new version still has go
     on from there; a step they are at may not be removed while anyone waits at it."""
     saved = get_journey(conn, name)
     journey = parse_journey(text, data)
     check_labels(journey, rules)
+    check_webhooks(journey, allowed_hosts)
     if journey.name != name:
         raise Conflict(f"the definition is called {journey.name!r}; renaming is not supported")
     kept = {s.id for s in journey.steps}

@@ -170,7 +170,9 @@ def build_app(
         lifespan=lifespan,
     )
     errors.install(api)
-    api.include_router(build_router(engine, keys, runtime.bell, settings.timezone))
+    api.include_router(
+        build_router(engine, keys, runtime.bell, settings.timezone, settings.webhook_allowed_hosts)
+    )
     api.include_router(
         build_public_router(
             engine,

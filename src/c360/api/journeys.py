@@ -84,7 +84,11 @@ def _definition(value: str | dict[str, Any]) -> tuple[str | None, Any]:
 
 
 def add_journey_routes(
-    router: APIRouter, engine: Engine, read_engine: Engine, default_timezone: str
+    router: APIRouter,
+    engine: Engine,
+    read_engine: Engine,
+    default_timezone: str,
+    allowed_hosts: str = "",
 ) -> None:
     """``/journeys`` on the management router (its keys and roles apply)."""
 
@@ -105,7 +109,11 @@ def add_journey_routes(
         """Save and start a journey: events and segment entries from now on enter people."""
         text, data = _definition(body.definition)
         with engine.begin() as conn:
-            return _out(service.create_journey(conn, text, data, default_tz=default_timezone))
+            return _out(
+                service.create_journey(
+                    conn, text, data, default_tz=default_timezone, allowed_hosts=allowed_hosts
+                )
+            )
 
     @router.get("/journeys/{name}", response_model=JourneyOut, tags=["journeys"])
     def get_journey(name: JourneyName) -> JourneyOut:
@@ -119,7 +127,16 @@ def add_journey_routes(
         """Replace the definition; people go on from the step they are at."""
         text, data = _definition(body.definition)
         with engine.begin() as conn:
-            return _out(service.update_journey(conn, name, text, data, default_tz=default_timezone))
+            return _out(
+                service.update_journey(
+                    conn,
+                    name,
+                    text,
+                    data,
+                    default_tz=default_timezone,
+                    allowed_hosts=allowed_hosts,
+                )
+            )
 
     @router.post("/journeys/{name}/pause", response_model=JourneyOut, tags=["journeys"])
     def pause(name: JourneyName) -> JourneyOut:

@@ -205,7 +205,11 @@ def known_query_only(request: Request) -> None:
 
 
 def build_router(
-    engine: Engine, keys: KeyCache, bell: FeedBell | None = None, timezone: str = "UTC"
+    engine: Engine,
+    keys: KeyCache,
+    bell: FeedBell | None = None,
+    timezone: str = "UTC",
+    webhook_allowed_hosts: str = "",
 ) -> APIRouter:
     """Routes of the management API over ``engine`` (``timezone``: new segments' default)."""
     read_engine = reader(engine)
@@ -418,7 +422,7 @@ def build_router(
     add_profile_routes(router, read_engine)
     add_change_routes(router, read_engine, bell or FeedBell())
     add_segment_routes(router, engine, read_engine, timezone)
-    add_journey_routes(router, engine, read_engine, timezone)
+    add_journey_routes(router, engine, read_engine, timezone, webhook_allowed_hosts)
     return router
 
 

@@ -49,7 +49,9 @@ def create_command(file: FileArg) -> None:
     engine = store_for(settings)
     text = _read(file)
     with reported_errors(), engine.begin() as conn:
-        saved = journeys.create_journey(conn, text, default_tz=settings.timezone)
+        saved = journeys.create_journey(
+            conn, text, default_tz=settings.timezone, allowed_hosts=settings.webhook_allowed_hosts
+        )
     out.print(
         f"journey {escape(saved.name)!r} created and active ({len(saved.journey.steps)} steps)"
     )
@@ -64,7 +66,13 @@ def update_command(name: NameArg, file: FileArg) -> None:
     engine = store_for(settings)
     text = _read(file)
     with reported_errors(), engine.begin() as conn:
-        saved = journeys.update_journey(conn, name, text, default_tz=settings.timezone)
+        saved = journeys.update_journey(
+            conn,
+            name,
+            text,
+            default_tz=settings.timezone,
+            allowed_hosts=settings.webhook_allowed_hosts,
+        )
     out.print(f"journey {escape(saved.name)!r} updated to version {saved.version}")
 
 
