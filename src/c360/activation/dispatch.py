@@ -101,6 +101,8 @@ class Dispatcher:
             report = self.run_once(now_us)
             for name in ("claimed", "sent", "retrying", "failed", "cancelled"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
+            for reason, n in report.reasons.items():
+                total.reasons[reason] = total.reasons.get(reason, 0) + n
             if not report.claimed:
                 break
         return total
