@@ -90,12 +90,22 @@ class EngineConfig:
 class Person:
     profile_id: str
     view: Mapping[str, Any]
-    events: list[EventFact]
     segments: frozenset[str]
     tz: ZoneInfo
+    _conn: Connection | None = None
+    _names: dict[int, str] | None = None
+    _events: list[EventFact] | None = None
 
-    def facts(self) -> Facts:
-        return Facts(self.view, self.events, self.segments)
+    @property
+    def events(self) -> list[EventFact]:
+        """The person's events, read the first time a condition needs them."""
+        if self._events is None:
+            assert self._conn is not None
+            self._events = load_events(self._conn, self.profile_id, self._names)
+        return self._events
+
+    def facts(self, with_events: bool = True) -> Facts:
+        return Facts(self.view, self.events if with_events else (), self.segments)
 
     @property
     def values(self) -> Mapping[str, Any]:
@@ -103,14 +113,25 @@ class Person:
         return values if isinstance(values, Mapping) else {}
 
 
-def load_person(conn: Connection, profile_id: str, default_tz: str) -> Person | None:
+def load_person(
+    conn: Connection, profile_id: str, default_tz: str, names: dict[int, str] | None = None
+) -> Person | None:
+    """What conditions and templates read about a live profile (None if merged away or gone)."""
     row = conn.execute(
         select(profiles.c.attributes, profiles.c.merged_into).where(profiles.c.id == profile_id)
     ).first()
     if row is None or row.merged_into is not None:
         return None
     view = row.attributes or {"v": {}, "t": {}, "d": {}, "c": {}}
-    names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+    segments = frozenset(member_names(conn, [profile_id]).get(profile_id, []))
+    return Person(profile_id, view, segments, person_zone(view, default_tz), conn, names)
+
+
+def load_events(
+    conn: Connection, profile_id: str, names: dict[int, str] | None = None
+) -> list[EventFact]:
+    if names is None:
+        names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
     events: list[EventFact] = []
     for seq, at_us, kind, source_id, payload in conn.execute(
         select(
@@ -139,8 +160,12 @@ def load_person(conn: Connection, profile_id: str, default_tz: str) -> Person | 
                 names.get(source_id, str(source_id)),
             )
         )
-    segments = frozenset(member_names(conn, [profile_id]).get(profile_id, []))
-    return Person(profile_id, view, events, segments, person_zone(view, default_tz))
+    return events
+
+
+def reads_events(condition: Any) -> bool:
+    """Whether a condition looks at events (``did``, ``then``), not only at the view."""
+    return any(isinstance(node, L.Did | L.Sequence) for node in L.walk(condition))
 
 
 def person_zone(view: Mapping[str, Any], default_tz: str) -> ZoneInfo:
@@ -256,6 +281,7 @@ class _Run:
         self.journeys = [_Compiled(s) for s in load_active(conn)]
         self.by_id = {j.saved.id: j for j in self.journeys}
         self.people: dict[str, Person | None] = {}
+        self.names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
         self.pending_events: list[dict[str, Any]] = []
         self._secret: bytes | None = None
 
@@ -263,7 +289,9 @@ class _Run:
 
     def person(self, profile_id: str) -> Person | None:
         if profile_id not in self.people:
-            self.people[profile_id] = load_person(self.conn, profile_id, self.config.default_tz)
+            self.people[profile_id] = load_person(
+                self.conn, profile_id, self.config.default_tz, self.names
+            )
         return self.people[profile_id]
 
     def forget(self, profile_id: str) -> None:
@@ -503,7 +531,8 @@ class _Run:
         if person is None:
             return False
         tz = person.tz if journey.timezone is None else zone(journey.timezone)
-        return bool(evaluate(condition, person.facts(), Moment(self.now, tz)))
+        facts = person.facts(with_events=reads_events(condition))
+        return bool(evaluate(condition, facts, Moment(self.now, tz)))
 
     def advance(self, entry: Any) -> None:
         """Take ``entry``'s steps until it waits or ends."""
