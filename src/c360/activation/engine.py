@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from c360.activation import experiment, policy, templates
 from c360.activation.channels import ChannelName
@@ -35,11 +35,10 @@ from c360.activation.outbox import (
     activation_event,
     append_events,
     link_secret,
-    queue,
-    record_skip,
     track_links,
 )
 from c360.changes.feed import ChangeKind, changes_after, last_change_id
+from c360.errors import NotFound
 from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint, set_checkpoint
 from c360.identity.decisions import live_profile_id
 from c360.kernel.background import BackgroundLoop
@@ -50,6 +49,7 @@ from c360.segments import language as L
 from c360.segments.evaluate import Facts, Moment, evaluate, test_value
 from c360.segments.membership import member_names, zone
 from c360.segments.service import iter_members
+from c360.storage.dialect import key_in
 from c360.storage.tables import (
     event_log,
     journey_entries,
@@ -95,10 +95,14 @@ class Person:
     _conn: Connection | None = None
     _names: dict[int, str] | None = None
     _events: list[EventFact] | None = None
+    _loader: "_EventBatch | None" = None
 
     @property
     def events(self) -> list[EventFact]:
-        """The person's events, read the first time a condition needs them."""
+        """The person's events, read the first time a condition needs them (with those of
+        everyone read in the same batch)."""
+        if self._events is None and self._loader is not None:
+            self._loader.load()
         if self._events is None:
             assert self._conn is not None
             self._events = load_events(self._conn, self.profile_id, self._names)
@@ -145,22 +149,26 @@ def load_events(
         .where(profile_events.c.profile_id == profile_id)
         .order_by(profile_events.c.seq)
     ):
-        body = orjson.loads(payload)
-        name = body.get("event") if kind == "track" else body.get("name")
-        properties = body.get("properties")
-        context = body.get("context")
-        events.append(
-            EventFact(
-                seq,
-                kind,
-                name if isinstance(name, str) else None,
-                properties if isinstance(properties, dict) else {},
-                context if isinstance(context, dict) else {},
-                at_us or 0,
-                names.get(source_id, str(source_id)),
-            )
-        )
+        events.append(_event_fact(seq, at_us, kind, source_id, payload, names))
     return events
+
+
+def _event_fact(
+    seq: int, at_us: int | None, kind: str, source_id: int, payload: str, names: dict[int, str]
+) -> EventFact:
+    body = orjson.loads(payload)
+    name = body.get("event") if kind == "track" else body.get("name")
+    properties = body.get("properties")
+    context = body.get("context")
+    return EventFact(
+        seq,
+        kind,
+        name if isinstance(name, str) else None,
+        properties if isinstance(properties, dict) else {},
+        context if isinstance(context, dict) else {},
+        at_us or 0,
+        names.get(source_id, str(source_id)),
+    )
 
 
 def reads_events(condition: Any) -> bool:
@@ -272,7 +280,82 @@ def _skip_to_end(conn: Connection, cursor: int) -> None:
         set_checkpoint(conn, CHANGES_CHECKPOINT, last)
 
 
+@dataclass(slots=True)
+class _Entry:
+    """One row of ``journey_entries`` as this cycle sees it; written back when changed."""
+
+    id: int | None
+    journey_id: int
+    profile_id: str
+    entry_no: int
+    arm: str
+    status: str
+    step: str | None
+    wake_at_us: int | None
+    waiting_for: str | None
+    trigger: dict[str, Any]
+    entered_at_us: int
+    ended_at_us: int | None = None
+    end_reason: str | None = None
+    goal_until_us: int | None = None
+    converted_at_us: int | None = None
+    revenue: float | None = None
+    dirty: bool = False
+
+    @classmethod
+    def of(cls, row: Any) -> "_Entry":
+        return cls(
+            row.id,
+            row.journey_id,
+            row.profile_id,
+            row.entry_no,
+            row.arm,
+            row.status,
+            row.step,
+            row.wake_at_us,
+            row.waiting_for,
+            dict(row.trigger),
+            row.entered_at_us,
+            row.ended_at_us,
+            row.end_reason,
+            row.goal_until_us,
+            row.converted_at_us,
+            row.revenue,
+        )
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "journey_id": self.journey_id,
+            "profile_id": self.profile_id,
+            "entry_no": self.entry_no,
+            "arm": self.arm,
+            "status": self.status,
+            "step": self.step,
+            "wake_at_us": self.wake_at_us,
+            "waiting_for": self.waiting_for,
+            "trigger": self.trigger,
+            "entered_at_us": self.entered_at_us,
+            "ended_at_us": self.ended_at_us,
+            "end_reason": self.end_reason,
+            "goal_until_us": self.goal_until_us,
+            "converted_at_us": self.converted_at_us,
+            "revenue": self.revenue,
+        }
+
+
+_STATE = ("status", "step", "wake_at_us", "waiting_for", "ended_at_us", "end_reason")
+_UPDATE_ENTRY = (
+    update(journey_entries)
+    .where(journey_entries.c.id == bindparam("entry_id"))
+    .values({name: bindparam(f"new_{name}") for name in (*_STATE, "converted_at_us", "revenue")})
+)
+
+
 class _Run:
+    """One cycle's work. Reads are made for a whole batch at once (people, their entries, the
+    steps they did, their send history); writes are collected and made together by
+    :meth:`flush`, once per phase."""
+
     def __init__(self, conn: Connection, config: EngineConfig, now: int, report: CycleReport):
         self.conn = conn
         self.config = config
@@ -280,22 +363,74 @@ class _Run:
         self.report = report
         self.journeys = [_Compiled(s) for s in load_active(conn)]
         self.by_id = {j.saved.id: j for j in self.journeys}
-        self.people: dict[str, Person | None] = {}
         self.names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
+        self.people: dict[str, Person | None] = {}
+        self.entries_of: dict[str, list[_Entry]] = {}
+        self.done: dict[tuple[int, str], dict[str, Any]] = {}
+        self.history: dict[tuple[str, str, str], list[int]] = {}
+        self.blocked: set[tuple[str, str]] = set()
+        self.new_entries: list[_Entry] = []
+        self.tracked: list[_Entry] = []
+        """Every entry this cycle holds; the changed ones are written by ``flush``."""
+        self.marks: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
         self.pending_events: list[dict[str, Any]] = []
         self._secret: bytes | None = None
 
-    # -- people --
+    # -- reading a batch --
+
+    def prefetch(self, pids: set[str]) -> None:
+        """Views and segments of ``pids`` in two queries; their events in one more, the first
+        time a condition needs any of them."""
+        wanted = sorted(p for p in pids if p not in self.people)
+        if not wanted:
+            return
+        rows = {
+            row.id: row
+            for row in self.conn.execute(
+                select(profiles.c.id, profiles.c.attributes, profiles.c.merged_into).where(
+                    key_in(self.conn, profiles.c.id, wanted)
+                )
+            )
+        }
+        segments = member_names(self.conn, wanted)
+        batch = _EventBatch(self.conn, self.names)
+        for pid in wanted:
+            row = rows.get(pid)
+            if row is None or row.merged_into is not None:
+                self.people[pid] = None
+                continue
+            view = row.attributes or {"v": {}, "t": {}, "d": {}, "c": {}}
+            person = Person(
+                pid,
+                view,
+                frozenset(segments.get(pid, [])),
+                person_zone(view, self.config.default_tz),
+                self.conn,
+                self.names,
+            )
+            batch.add(person)
+            self.people[pid] = person
 
     def person(self, profile_id: str) -> Person | None:
         if profile_id not in self.people:
-            self.people[profile_id] = load_person(
-                self.conn, profile_id, self.config.default_tz, self.names
-            )
+            self.prefetch({profile_id})
         return self.people[profile_id]
 
-    def forget(self, profile_id: str) -> None:
-        self.people.pop(profile_id, None)
+    def load_entries(self, pids: set[str]) -> None:
+        wanted = sorted(p for p in pids if p not in self.entries_of)
+        for pid in wanted:
+            self.entries_of[pid] = []
+        if not wanted:
+            return
+        for row in self.conn.execute(
+            select(journey_entries)
+            .where(key_in(self.conn, journey_entries.c.profile_id, wanted))
+            .order_by(journey_entries.c.entry_no)
+        ):
+            entry = _Entry.of(row)
+            self.entries_of[row.profile_id].append(entry)
+            self.tracked.append(entry)
 
     # -- 1. new log entries --
 
@@ -318,9 +453,8 @@ class _Run:
             .limit(_BATCH)
         ).all()
         last = processed if len(rows) < _BATCH else rows[-1].seq
-        own = self.conn.execute(
-            select(sources.c.id).where(sources.c.name == ACTIVATION_SOURCE)
-        ).scalar()
+        own = next((i for i, n in self.names.items() if n == ACTIVATION_SOURCE), None)
+        events: list[tuple[str, str, dict[str, Any], int, int]] = []
         for row in rows:
             self.report.events += 1
             if row.type != "track" or row.source_id == own:
@@ -331,23 +465,41 @@ class _Run:
                 continue
             properties = body.get("properties")
             props = properties if isinstance(properties, dict) else {}
-            try:
-                pid = live_profile_id(self.conn, row.profile_id)
-            except Exception:  # noqa: S112 - a profile gone since (erased) has no journeys
-                continue
-            self.forget(pid)
-            self.on_event(pid, name, props, row.seq, row.timestamp_us)
+            events.append((row.profile_id, name, props, row.seq, row.timestamp_us))
+        if events:
+            live = self.live_ids({e[0] for e in events})
+            pids = {live[e[0]] for e in events if e[0] in live}
+            self.load_entries(pids)
+            self.prefetch(pids)
+            for pid, name, props, seq, at_us in events:
+                if pid in live:
+                    self.on_event(live[pid], name, props, seq, at_us)
         set_checkpoint(self.conn, EVENTS_CHECKPOINT, last)
         self.flush()
 
-    def on_event(self, pid: str, name: str, props: dict[str, Any], seq: int, at_us: int) -> None:
-        active = self.conn.execute(
-            select(journey_entries).where(
-                journey_entries.c.profile_id == pid,
-                (journey_entries.c.status == ACTIVE) | journey_entries.c.converted_at_us.is_(None),
+    def live_ids(self, pids: set[str]) -> dict[str, str]:
+        """Each profile id as it is now (following merges); erased ones are left out."""
+        out: dict[str, str] = {}
+        merged: list[str] = []
+        for pid, into in self.conn.execute(
+            select(profiles.c.id, profiles.c.merged_into).where(
+                key_in(self.conn, profiles.c.id, sorted(pids))
             )
-        ).all()
-        for entry in active:
+        ):
+            if into is None:
+                out[pid] = pid
+            else:
+                merged.append(pid)
+        for pid in merged:
+            try:
+                out[pid] = live_profile_id(self.conn, pid)
+            except NotFound:
+                continue
+        return out
+
+    def on_event(self, pid: str, name: str, props: dict[str, Any], seq: int, at_us: int) -> None:
+        self.load_entries({pid})
+        for entry in list(self.entries_of[pid]):
             compiled = self.by_id.get(entry.journey_id)
             if compiled is None:
                 continue
@@ -361,19 +513,16 @@ class _Run:
                 and seq > int(entry.trigger.get("seq", 0))
             ):
                 revenue = props.get(journey.goal.revenue)
-                value = float(revenue) if isinstance(revenue, int | float) else None
-                self.conn.execute(
-                    update(journey_entries)
-                    .where(journey_entries.c.id == entry.id)
-                    .values(converted_at_us=at_us, revenue=value)
-                )
+                entry.converted_at_us = at_us
+                entry.revenue = float(revenue) if isinstance(revenue, int | float) else None
+                entry.dirty = True
             if entry.status != ACTIVE or compiled.saved.status != ACTIVE:
                 continue
             if compiled.exit_when is not None and self.holds(compiled.exit_when, pid, journey):
-                self.end(entry.id, "exit condition met", pid)
+                self.end(entry, "exit condition met")
                 continue
             if entry.waiting_for == name and seq > int(entry.trigger.get("seq", 0)):
-                step = journey.step(entry.step)
+                step = journey.step(entry.step or END)
                 assert step.wait_for is not None
                 self.move(entry, journey.after(step, step.wait_for.on_event), wake=self.now)
         for compiled in self.journeys:
@@ -390,19 +539,24 @@ class _Run:
         wanted = {j.saved.journey.trigger.segment for j in self.journeys}
         wanted.discard(None)
         changes = changes_after(self.conn, cursor, _BATCH, kinds=[ChangeKind.SEGMENT_ENTERED.value])
-        for change in changes:
-            self.report.changes += 1
-            segment = change.detail.get("segment")
-            if segment not in wanted:
-                continue
-            for compiled in self.journeys:
-                if (
-                    compiled.saved.journey.trigger.segment == segment
-                    and change.id > compiled.saved.start_change_id
-                ):
-                    self.enter(
-                        compiled, change.profile_id, {"segment": segment, "change": change.id}
-                    )
+        hits = [
+            (c, j)
+            for c in changes
+            if c.detail.get("segment") in wanted
+            for j in self.journeys
+            if j.saved.journey.trigger.segment == c.detail.get("segment")
+            and c.id > j.saved.start_change_id
+        ]
+        self.report.changes += len(changes)
+        pids = {c.profile_id for c, _ in hits}
+        self.load_entries(pids)
+        self.prefetch(pids)
+        for change, compiled in hits:
+            self.enter(
+                compiled,
+                change.profile_id,
+                {"segment": change.detail.get("segment"), "change": change.id},
+            )
         if changes:
             set_checkpoint(self.conn, CHANGES_CHECKPOINT, changes[-1].id)
         else:
@@ -423,17 +577,17 @@ class _Run:
                 continue
             if saved.status == ACTIVE:
                 if schedule.segment is not None:
-                    audience = [
-                        pid for chunk in iter_members(self.conn, schedule.segment) for pid in chunk
-                    ]
+                    chunks = iter_members(self.conn, schedule.segment)
                 else:
-                    audience = list(
-                        self.conn.execute(
-                            select(profiles.c.id).where(profiles.c.merged_into.is_(None))
-                        ).scalars()
-                    )
-                for pid in audience:
-                    self.enter(compiled, str(pid), {"schedule": saved.next_run_us})
+                    everyone = select(profiles.c.id).where(profiles.c.merged_into.is_(None))
+                    chunks = iter([[str(p) for p in self.conn.execute(everyone).scalars()]])
+                for chunk in chunks:
+                    pids = {str(p) for p in chunk}
+                    self.load_entries(pids)
+                    self.prefetch(pids)
+                    for pid in sorted(pids):
+                        self.enter(compiled, pid, {"schedule": saved.next_run_us})
+                    self.flush()
             tz = zone(saved.journey.timezone or self.config.default_tz)
             self.conn.execute(
                 update(journeys_table)
@@ -451,11 +605,62 @@ class _Run:
         )
         if paused:
             query = query.where(journey_entries.c.journey_id.not_in(paused))
-        for entry in self.conn.execute(
-            query.order_by(journey_entries.c.wake_at_us).limit(_DUE_BATCH)
-        ).all():
+        due = [
+            _Entry.of(r)
+            for r in self.conn.execute(
+                query.order_by(journey_entries.c.wake_at_us).limit(_DUE_BATCH)
+            )
+        ]
+        if not due:
+            return
+        self.tracked.extend(due)
+        pids = {e.profile_id for e in due}
+        self.prefetch(pids)
+        ids = [e.id for e in due if e.id is not None]
+        for entry_id, step, outcome in self.conn.execute(
+            select(journey_steps.c.entry_id, journey_steps.c.step, journey_steps.c.outcome).where(
+                key_in(self.conn, journey_steps.c.entry_id, ids)
+            )
+        ):
+            self.done[(entry_id, step)] = dict(outcome)
+        if any(s.send is not None for j in self.journeys for s in j.saved.journey.steps):
+            self.load_history(pids)
+        for entry in due:
             self.advance(entry)
         self.flush()
+
+    def load_history(self, pids: set[str]) -> None:
+        since = self.now - 8 * 86_400_000_000
+        for pid, channel, purpose, at in self.conn.execute(
+            select(
+                messages.c.profile_id,
+                messages.c.channel,
+                messages.c.purpose,
+                messages.c.created_at_us,
+            ).where(
+                key_in(self.conn, messages.c.profile_id, sorted(pids)),
+                messages.c.status.in_(("queued", "sending", "sent", "delivered")),
+                messages.c.created_at_us >= since,
+            )
+        ):
+            self.history.setdefault((pid, channel, purpose), []).append(int(at))
+        addresses = sorted(
+            {
+                a
+                for pid in pids
+                if (p := self.people.get(pid)) is not None
+                for a in addresses_of(p).values()
+            }
+        )
+        if addresses:
+            self.blocked |= {
+                (c, a)
+                for c, a in self.conn.execute(
+                    select(suppressions.c.channel, suppressions.c.address).where(
+                        key_in(self.conn, suppressions.c.address, addresses)
+                    )
+                )
+            }
 
     # -- entering, moving, ending --
 
@@ -464,12 +669,9 @@ class _Run:
         if saved.status != ACTIVE:
             return
         journey = saved.journey
-        last = self.conn.execute(
-            select(journey_entries)
-            .where(journey_entries.c.journey_id == saved.id, journey_entries.c.profile_id == pid)
-            .order_by(journey_entries.c.entry_no.desc())
-            .limit(1)
-        ).first()
+        self.load_entries({pid})
+        mine = [e for e in self.entries_of[pid] if e.journey_id == saved.id]
+        last = mine[-1] if mine else None
         if last is not None:
             wait_s = journey.reentry_after_s
             if last.status == ACTIVE or wait_s is None:
@@ -482,49 +684,35 @@ class _Run:
         if compiled.entry_when is not None and not self.holds(compiled.entry_when, pid, journey):
             return
         control = experiment.in_control(journey.name, pid, journey.control)
-        goal_until = self.now + compiled.goal_s * 1_000_000 if compiled.goal_s else None
-        values: dict[str, Any] = {
-            "journey_id": saved.id,
-            "profile_id": pid,
-            "entry_no": (last.entry_no + 1) if last is not None else 1,
-            "arm": "control" if control else "treatment",
-            "trigger": trigger,
-            "entered_at_us": self.now,
-            "goal_until_us": goal_until,
-            "waiting_for": None,
-        }
-        if control:
-            values |= {
-                "status": ENDED,
-                "step": None,
-                "wake_at_us": None,
-                "ended_at_us": self.now,
-                "end_reason": "control group: held out",
-            }
-        else:
-            values |= {"status": ACTIVE, "step": journey.steps[0].id, "wake_at_us": self.now}
-        self.conn.execute(insert(journey_entries).values(**values))
+        entry = _Entry(
+            None,
+            saved.id,
+            pid,
+            (last.entry_no + 1) if last is not None else 1,
+            "control" if control else "treatment",
+            ENDED if control else ACTIVE,
+            None if control else journey.steps[0].id,
+            None if control else self.now,
+            None,
+            trigger,
+            self.now,
+            self.now if control else None,
+            "control group: held out" if control else None,
+            self.now + compiled.goal_s * 1_000_000 if compiled.goal_s else None,
+        )
+        self.entries_of[pid].append(entry)
+        self.new_entries.append(entry)
+        self.tracked.append(entry)
         self.report.entered += 1
 
-    def move(self, entry: Any, target: str, *, wake: int | None) -> None:
-        self.conn.execute(
-            update(journey_entries)
-            .where(journey_entries.c.id == entry.id)
-            .values(step=target, wake_at_us=wake, waiting_for=None)
-        )
+    def move(self, entry: _Entry, target: str, *, wake: int | None) -> None:
+        entry.step, entry.wake_at_us, entry.waiting_for = target, wake, None
+        entry.dirty = True
 
-    def end(self, entry_id: int, reason: str, pid: str | None = None) -> None:
-        self.conn.execute(
-            update(journey_entries)
-            .where(journey_entries.c.id == entry_id)
-            .values(
-                status=ENDED,
-                ended_at_us=self.now,
-                end_reason=reason,
-                wake_at_us=None,
-                waiting_for=None,
-            )
-        )
+    def end(self, entry: _Entry, reason: str) -> None:
+        entry.status, entry.ended_at_us, entry.end_reason = ENDED, self.now, reason
+        entry.wake_at_us = entry.waiting_for = None
+        entry.dirty = True
 
     def holds(self, condition: Any, pid: str, journey: Journey) -> bool:
         person = self.person(pid)
@@ -534,21 +722,19 @@ class _Run:
         facts = person.facts(with_events=reads_events(condition))
         return bool(evaluate(condition, facts, Moment(self.now, tz)))
 
-    def advance(self, entry: Any) -> None:
+    def advance(self, entry: _Entry) -> None:
         """Take ``entry``'s steps until it waits or ends."""
         compiled = self.by_id.get(entry.journey_id)
         if compiled is None:
-            self.end(entry.id, "journey deleted")
+            self.end(entry, "journey deleted")
             return
         journey = compiled.saved.journey
         person = self.person(entry.profile_id)
         if person is None:
-            try:
-                live = live_profile_id(self.conn, entry.profile_id)
-            except Exception:
-                live = None
-            if live is None or live == entry.profile_id:
-                self.end(entry.id, "profile no longer exists")
+            live = self.live_ids({entry.profile_id}).get(entry.profile_id)
+            person = self.person(live) if live is not None and live != entry.profile_id else None
+            if person is None or live is None:
+                self.end(entry, "profile no longer exists")
                 return
             # the person was merged into another profile: they go on as that profile
             self.conn.execute(
@@ -556,82 +742,69 @@ class _Run:
                 .where(journey_entries.c.id == entry.id)
                 .values(profile_id=live)
             )
-            entry = self.conn.execute(
-                select(journey_entries).where(journey_entries.c.id == entry.id)
-            ).one()
-            person = self.person(live)
-            if person is None:
-                self.end(entry.id, "profile no longer exists")
-                return
-        step_id: str = entry.step
+            entry.profile_id = live
+            self.load_history({live})
+        step_id = entry.step or END
         for _ in range(len(journey.steps) + 1):
             if step_id == END:
-                self.end(entry.id, "completed")
+                self.end(entry, "completed")
                 return
             try:
                 step = journey.step(step_id)
             except KeyError:
-                self.end(entry.id, f"step {step_id!r} no longer exists")
+                self.end(entry, f"step {step_id!r} no longer exists")
                 return
             if compiled.exit_when is not None and self.holds(
                 compiled.exit_when, person.profile_id, journey
             ):
-                self.end(entry.id, "exit condition met")
+                self.end(entry, "exit condition met")
                 return
             outcome = self.take(compiled, entry, step, person)
             if outcome.wait_until is not None:
-                self.conn.execute(
-                    update(journey_entries)
-                    .where(journey_entries.c.id == entry.id)
-                    .values(
-                        step=step.id, wake_at_us=outcome.wait_until, waiting_for=outcome.waiting_for
-                    )
-                )
+                entry.step, entry.wake_at_us = step.id, outcome.wait_until
+                entry.waiting_for = outcome.waiting_for
+                entry.dirty = True
                 return
             if outcome.exit is not None:
-                self.end(entry.id, outcome.exit)
+                self.end(entry, outcome.exit)
                 return
             step_id = journey.after(step, outcome.target)
             self.report.steps += 1
         raise AssertionError("steps only go forward")
 
-    def take(self, compiled: _Compiled, entry: Any, step: Step, person: Person) -> "_Outcome":
+    def take(self, compiled: _Compiled, entry: _Entry, step: Step, person: Person) -> "_Outcome":
         """Do one step (or find it done, or waiting). Returns where to go or how long to wait."""
-        done = self.conn.execute(
-            select(journey_steps.c.outcome).where(
-                journey_steps.c.entry_id == entry.id, journey_steps.c.step == step.id
-            )
-        ).first()
+        assert entry.id is not None
+        done = self.done.get((entry.id, step.id))
         if done is not None:
-            return self.resume(step, dict(done.outcome))
+            return self.resume(step, done)
         action = step.action
         if action == "wait":
             assert step.wait is not None
             until = self.now + duration_s(step.wait) * 1_000_000
-            self.mark(entry.id, step.id, {"until_us": until})
+            self.mark(entry, step.id, {"until_us": until})
             return _Outcome(wait_until=until)
         if action == "wait_until":
             assert step.wait_until is not None
             until = next_local_time(
                 self.now - 1, step.wait_until.time, step.wait_until.days, person.tz
             )
-            self.mark(entry.id, step.id, {"until_us": until})
+            self.mark(entry, step.id, {"until_us": until})
             return _Outcome(wait_until=until)
         if action == "wait_for":
             assert step.wait_for is not None
             until = self.now + duration_s(step.wait_for.timeout) * 1_000_000
-            self.mark(entry.id, step.id, {"until_us": until, "event": step.wait_for.event})
+            self.mark(entry, step.id, {"until_us": until, "event": step.wait_for.event})
             return _Outcome(wait_until=until, waiting_for=step.wait_for.event)
         if action == "branch":
             assert step.branch is not None
             taken = self.holds(
                 compiled.branches[step.id], person.profile_id, compiled.saved.journey
             )
-            target = step.branch.then if taken else step.branch.else_
-            self.mark(entry.id, step.id, {"branch": "then" if taken else "else"})
-            return _Outcome(target=target)
+            self.mark(entry, step.id, {"branch": "then" if taken else "else"})
+            return _Outcome(target=step.branch.then if taken else step.branch.else_)
         if action == "exit":
-            self.mark(entry.id, step.id, {"exit": step.exit})
+            self.mark(entry, step.id, {"exit": step.exit})
             return _Outcome(exit=f"exit step {step.id!r}: {step.exit}")
         if action == "set_trait":
             assert step.set_trait is not None
@@ -646,7 +819,7 @@ class _Run:
                     traits={step.set_trait.name: step.set_trait.value},
                 )
             )
-            self.mark(entry.id, step.id, {"trait": step.set_trait.name})
+            self.mark(entry, step.id, {"trait": step.set_trait.name})
             return _Outcome()
         if action == "send":
             return self.send(compiled, entry, step, person)
@@ -665,28 +838,24 @@ class _Run:
                 return _Outcome(target=step.wait_for.on_timeout)
             return _Outcome()
         if "branch" in outcome and step.branch is not None:
-            return _Outcome(
-                target=step.branch.then if outcome["branch"] == "then" else step.branch.else_
-            )
+            then = outcome["branch"] == "then"
+            return _Outcome(target=step.branch.then if then else step.branch.else_)
         if "exit" in outcome:
             return _Outcome(exit=f"exit step {step.id!r}: {step.exit}")
-        if "defer_until_us" in outcome:
-            return _Outcome()
         return _Outcome()
 
-    def mark(self, entry_id: int, step_id: str, outcome: dict[str, Any]) -> None:
-        self.conn.execute(
-            insert(journey_steps).values(
-                entry_id=entry_id, step=step_id, at_us=self.now, outcome=outcome
-            )
+    def mark(self, entry: _Entry, step_id: str, outcome: dict[str, Any]) -> None:
+        assert entry.id is not None
+        self.done[(entry.id, step_id)] = outcome
+        self.marks.append(
+            {"entry_id": entry.id, "step": step_id, "at_us": self.now, "outcome": outcome}
         )
 
     # -- sending --
 
-    def context(self, entry: Any, person: Person) -> dict[str, Any]:
-        trigger = dict(entry.trigger)
-        event = dict(trigger.get("properties") or {})
-        event.setdefault("name", trigger.get("event"))
+    def context(self, entry: _Entry, person: Person) -> dict[str, Any]:
+        event = dict(entry.trigger.get("properties") or {})
+        event.setdefault("name", entry.trigger.get("event"))
         return {
             "profile": dict(person.values),
             "event": event,
@@ -699,59 +868,92 @@ class _Run:
             self._secret = link_secret(self.conn)
         return self._secret
 
-    def send(self, compiled: _Compiled, entry: Any, step: Step, person: Person) -> "_Outcome":
+    def message(self, entry: _Entry, step: Step, person: Person, **fields: Any) -> dict[str, Any]:
+        assert entry.id is not None
+        row = {
+            "key": message_key(entry.id, step.id),
+            "journey_id": entry.journey_id,
+            "entry_id": entry.id,
+            "step": step.id,
+            "profile_id": person.profile_id,
+            "channel": "none",
+            "address": "",
+            "purpose": "marketing",
+            "consent": None,
+            "subject": None,
+            "body": "",
+            "html": None,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_us": self.now,
+            "provider_id": None,
+            "reason": None,
+            "created_at_us": self.now,
+            "sent_at_us": None,
+            "updated_at_us": self.now,
+            "opened_at_us": None,
+            "clicked_at_us": None,
+        }
+        row.update(fields)
+        return row
+
+    def skip(self, entry: _Entry, step: Step, person: Person, reason: str, **fields: Any) -> None:
+        self.outbox.append(
+            self.message(
+                entry,
+                step,
+                person,
+                status="skipped",
+                reason=reason,
+                next_attempt_us=None,
+                **fields,
+            )
+        )
+        self.mark(entry, step.id, {"skipped": reason})
+
+    def send(self, compiled: _Compiled, entry: _Entry, step: Step, person: Person) -> "_Outcome":
         assert step.send is not None
         send = step.send
-        key = message_key(entry.id, step.id)
         values = person.values
-        identifiers = values.get("identifiers", {})
-        reachable = addresses(identifiers if isinstance(identifiers, Mapping) else {})
+        reachable = addresses_of(person)
         purpose = send.consent_purpose
         consent = person.view.get("c", {})
         consented = {c for c in ChannelName if purpose is None or _consented(consent, purpose, c)}
-        preferred = _preferred(values)
         allowed = [c for c in send.channels if c in self.config.channels]
-        suppressed = self.suppressed(reachable)
+        suppressed = {
+            c
+            for c, a in reachable.items()
+            if (c.value, a) in self.blocked or ("*", a) in self.blocked
+        }
         usable = {c: a for c, a in reachable.items() if c not in suppressed}
-        base = QueuedMessage(
-            key,
-            entry.journey_id,
-            entry.id,
-            step.id,
-            person.profile_id,
-            "",
-            "",
-            send.purpose,
-            purpose,
-            None,
-            "",
-            None,
-        )
-        choice = policy.choose_channel(preferred, usable, consented, allowed)
+        common = {"purpose": send.purpose, "consent": purpose}
+        choice = policy.choose_channel(_preferred(values), usable, consented, allowed)
         if isinstance(choice, policy.Skip):
             reason = choice.reason
             if suppressed:
                 reason += "; suppressed: " + ", ".join(sorted(suppressed))
             if not allowed:
                 reason = "none of the step's channels has a provider configured"
-            record_skip(self.conn, base, reason, self.now)
-            self.mark(entry.id, step.id, {"skipped": reason})
+            self.skip(entry, step, person, reason, **common)
             return _Outcome()
         channel, address = choice.channel, choice.address
+        common |= {"channel": channel.value, "address": address}
         country = str(values.get("country") or "").upper()
         if send.countries is not None and country not in send.countries:
-            reason = f"the step is for people in {', '.join(send.countries)}"
-            record_skip(self.conn, _with(base, channel, address), reason, self.now)
-            self.mark(entry.id, step.id, {"skipped": reason})
+            self.skip(
+                entry,
+                step,
+                person,
+                f"the step is for people in {', '.join(send.countries)}",
+                **common,
+            )
             return _Outcome()
         try:
             rendered = templates.render(compiled.templates[step.id], self.context(entry, person))
         except templates.TemplateError as exc:
-            reason = f"template failed: {exc}"
-            record_skip(self.conn, _with(base, channel, address), reason, self.now)
-            self.mark(entry.id, step.id, {"skipped": reason})
+            self.skip(entry, step, person, f"template failed: {exc}", **common)
             return _Outcome()
-        history = self.history(person.profile_id, channel, send.purpose)
+        history = self.history.setdefault((person.profile_id, channel.value, send.purpose), [])
         verdict = policy.check_send(
             self.config.rules,
             country=country,
@@ -765,37 +967,40 @@ class _Run:
         if isinstance(verdict, policy.Defer):
             # not now (quiet hours): the step is taken again when the window opens
             return _Outcome(wait_until=verdict.until_us)
-        message = QueuedMessage(
-            key,
-            entry.journey_id,
-            entry.id,
-            step.id,
-            person.profile_id,
-            channel.value,
-            address,
-            send.purpose,
-            purpose,
-            rendered.subject,
-            rendered.body,
-            rendered.html,
-        )
         if isinstance(verdict, policy.Block):
-            record_skip(self.conn, message, verdict.reason, self.now)
-            self.mark(entry.id, step.id, {"skipped": verdict.reason})
-            return _Outcome()
-        if self.config.track_links:
-            body, html = track_links(
-                self.secret(), self.config.base_url, key, message.body, message.html
+            self.skip(
+                entry,
+                step,
+                person,
+                verdict.reason,
+                subject=rendered.subject,
+                body=rendered.body,
+                html=rendered.html,
+                **common,
             )
-            message = _with_body(message, body, html)
-        message_id = queue(self.conn, message, self.now)
+            return _Outcome()
+        body, html = rendered.body, rendered.html
+        if self.config.track_links:
+            assert entry.id is not None
+            body, html = track_links(
+                self.secret(), self.config.base_url, message_key(entry.id, step.id), body, html
+            )
+        self.outbox.append(
+            self.message(
+                entry, step, person, subject=rendered.subject, body=body, html=html, **common
+            )
+        )
+        history.append(self.now)
         self.report.queued += 1
-        self.mark(entry.id, step.id, {"message": message_id, "channel": channel.value})
+        self.mark(
+            entry,
+            step.id,
+            {"message": message_key(entry.id or 0, step.id), "channel": channel.value},
+        )
         return _Outcome()
 
-    def webhook(self, compiled: _Compiled, entry: Any, step: Step, person: Person) -> "_Outcome":
+    def webhook(self, compiled: _Compiled, entry: _Entry, step: Step, person: Person) -> "_Outcome":
         assert step.webhook is not None
-        key = message_key(entry.id, step.id)
         journey = compiled.saved.journey
         if step.id in compiled.webhook_bodies:
             try:
@@ -803,8 +1008,7 @@ class _Run:
                     compiled.webhook_bodies[step.id], self.context(entry, person)
                 ).body
             except templates.TemplateError as exc:
-                reason = f"template failed: {exc}"
-                self.mark(entry.id, step.id, {"skipped": reason})
+                self.mark(entry, step.id, {"skipped": f"template failed: {exc}"})
                 return _Outcome()
         else:
             body = orjson.dumps(
@@ -813,67 +1017,101 @@ class _Run:
                     "step": step.id,
                     "profile_id": person.profile_id,
                     "entry_id": entry.id,
-                    "trigger": dict(entry.trigger),
+                    "trigger": entry.trigger,
                     "profile": _plain(person.values),
                 },
                 default=str,
             ).decode()
-        message_id = queue(
-            self.conn,
-            QueuedMessage(
-                key,
-                entry.journey_id,
-                entry.id,
-                step.id,
-                person.profile_id,
-                ChannelName.WEBHOOK.value,
-                step.webhook.url,
-                "transactional",
-                None,
-                None,
-                body,
-                None,
-            ),
-            self.now,
+        self.outbox.append(
+            self.message(
+                entry,
+                step,
+                person,
+                channel=ChannelName.WEBHOOK.value,
+                address=step.webhook.url,
+                purpose="transactional",
+                body=body,
+            )
         )
         self.report.queued += 1
-        self.mark(entry.id, step.id, {"message": message_id, "channel": "webhook"})
+        self.mark(
+            entry, step.id, {"message": message_key(entry.id or 0, step.id), "channel": "webhook"}
+        )
         return _Outcome()
 
-    def history(self, profile_id: str, channel: ChannelName, purpose: str) -> list[int]:
-        """When this person was sent ``purpose`` messages on ``channel`` lately (for caps)."""
-        since = self.now - 8 * 86_400_000_000
-        return [
-            int(at)
-            for at in self.conn.execute(
-                select(messages.c.created_at_us).where(
-                    messages.c.profile_id == profile_id,
-                    messages.c.channel == channel.value,
-                    messages.c.purpose == purpose,
-                    messages.c.status.in_(("queued", "sending", "sent", "delivered")),
-                    messages.c.created_at_us >= since,
-                )
-            ).scalars()
-        ]
-
-    def suppressed(self, reachable: Mapping[ChannelName, str]) -> set[ChannelName]:
-        if not reachable:
-            return set()
-        found: set[ChannelName] = set()
-        rows = self.conn.execute(
-            select(suppressions.c.channel, suppressions.c.address).where(
-                suppressions.c.address.in_(list(reachable.values()))
-            )
-        ).all()
-        for channel, address in rows:
-            for c, a in reachable.items():
-                if a == address and channel in (c.value, "*"):
-                    found.add(c)
-        return found
+    # -- writing --
 
     def flush(self) -> None:
+        """Write what the phase decided: new entries, changed entries, steps done, messages,
+        events."""
+        if self.new_entries:
+            ids = self.conn.execute(
+                insert(journey_entries).returning(
+                    journey_entries.c.id, sort_by_parameter_order=True
+                ),
+                [e.row() for e in self.new_entries],
+            ).scalars()
+            for entry, entry_id in zip(self.new_entries, ids, strict=True):
+                entry.id = int(entry_id)
+            self.new_entries = []
+        params = []
+        for entry in self.tracked:
+            if not entry.dirty or entry.id is None:
+                continue
+            params.append(
+                {
+                    "entry_id": entry.id,
+                    **{f"new_{name}": getattr(entry, name) for name in _STATE},
+                    "new_converted_at_us": entry.converted_at_us,
+                    "new_revenue": entry.revenue,
+                }
+            )
+            entry.dirty = False
+        if params:
+            self.conn.execute(_UPDATE_ENTRY, params)
+        if self.marks:
+            self.conn.execute(insert(journey_steps), self.marks)
+            self.marks = []
+        if self.outbox:
+            self.conn.execute(insert(messages), self.outbox)
+            self.outbox = []
         append_events(self.conn, self.pending_events, self.now)
         self.pending_events = []
+
+
+class _EventBatch:
+    """Loads the events of every person of a batch in one query, when the first is needed."""
+
+    def __init__(self, conn: Connection, names: dict[int, str]) -> None:
+        self.conn = conn
+        self.names = names
+        self.people: dict[str, Person] = {}
+
+    def add(self, person: Person) -> None:
+        self.people[person.profile_id] = person
+        person._loader = self
+
+    def load(self) -> None:
+        pending = sorted(p for p, person in self.people.items() if person._events is None)
+        if not pending:
+            return
+        found: dict[str, list[EventFact]] = {pid: [] for pid in pending}
+        for pid, seq, at_us, kind, source_id, payload in self.conn.execute(
+            select(
+                profile_events.c.profile_id,
+                profile_events.c.seq,
+                profile_events.c.at_us,
+                event_log.c.type,
+                event_log.c.source_id,
+                event_log.c.payload,
+            )
+            .select_from(profile_events.join(event_log, event_log.c.seq == profile_events.c.seq))
+            .where(key_in(self.conn, profile_events.c.profile_id, pending))
+            .order_by(profile_events.c.seq)
+        ):
+            found[pid].append(_event_fact(seq, at_us, kind, source_id, payload, self.names))
+        for pid, events in found.items():
+            self.people[pid]._events = events
 
 
 @dataclass(frozen=True, slots=True)
@@ -895,6 +1133,11 @@ _ADDRESS_TYPES = {
     ChannelName.ZALO: "zalo_user_id",
     ChannelName.PUSH: "push_token",
 }
+
+
+def addresses_of(person: Person) -> dict[ChannelName, str]:
+    identifiers = person.values.get("identifiers", {})
+    return addresses(identifiers if isinstance(identifiers, Mapping) else {})
 
 
 def addresses(identifiers: Mapping[str, Any]) -> dict[ChannelName, str]:

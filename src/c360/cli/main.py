@@ -21,6 +21,7 @@ from c360.cli.profiles import changes_app, profile_app, traits_app
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
 from c360.cli.segments import segments_app
 from c360.cli.subscriptions import subscriptions_app
+from c360.cli.sync import sync_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
@@ -43,6 +44,7 @@ app.command("quality")(quality_command)
 app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
 app.add_typer(subscriptions_app, name="subscriptions")
+app.add_typer(sync_app, name="sync")
 app.add_typer(segments_app, name="segments")
 app.add_typer(journeys_app, name="journeys")
 app.command("resolve")(resolve_command)

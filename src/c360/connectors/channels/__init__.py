@@ -1,0 +1,57 @@
+"""Channel providers: each module speaks one provider's documented API to satisfy
+``c360.activation.channels.Channel``. ``build_channels`` makes the configured ones; an entry
+point builds them from ``Settings.channels``, hands them to the dispatcher, and closes them
+(``aclose``) when it stops. See ``docs/channels.md``."""
+
+from c360.activation.channels import Channel, ChannelName
+from c360.connectors.channels.config import (
+    ChannelsConfig,
+    EmailConfig,
+    LineConfig,
+    PushConfig,
+    TwilioConfig,
+    WebhookConfig,
+    ZaloConfig,
+)
+from c360.connectors.channels.email import SmtpEmail
+from c360.connectors.channels.line import LineChannel
+from c360.connectors.channels.push import FcmPush
+from c360.connectors.channels.sms import TwilioSms
+from c360.connectors.channels.webhook import WebhookChannel
+from c360.connectors.channels.zalo import ZaloChannel
+
+__all__ = [
+    "ChannelsConfig",
+    "EmailConfig",
+    "FcmPush",
+    "LineChannel",
+    "LineConfig",
+    "PushConfig",
+    "SmtpEmail",
+    "TwilioConfig",
+    "TwilioSms",
+    "WebhookChannel",
+    "WebhookConfig",
+    "ZaloChannel",
+    "ZaloConfig",
+    "build_channels",
+]
+
+
+def build_channels(config: ChannelsConfig) -> dict[ChannelName, Channel]:
+    """An adapter for each configured provider (none opens a connection before its first
+    send)."""
+    channels: dict[ChannelName, Channel] = {}
+    if config.email:
+        channels[ChannelName.EMAIL] = SmtpEmail(config.email)
+    if config.sms:
+        channels[ChannelName.SMS] = TwilioSms(config.sms)
+    if config.line:
+        channels[ChannelName.LINE] = LineChannel(config.line)
+    if config.zalo:
+        channels[ChannelName.ZALO] = ZaloChannel(config.zalo)
+    if config.push:
+        channels[ChannelName.PUSH] = FcmPush(config.push)
+    if config.webhook:
+        channels[ChannelName.WEBHOOK] = WebhookChannel(config.webhook)
+    return channels
