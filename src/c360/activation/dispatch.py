@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 
 from c360.activation.channels import Channel, ChannelName, Message, SendFailed
 from c360.activation.outbox import append_events, message_event
@@ -130,26 +130,34 @@ class Dispatcher:
             if not rows:
                 return []
             cancel = self._not_allowed(conn, rows)
-            for row in rows:
-                if row.id in cancel:
-                    conn.execute(
-                        update(messages)
-                        .where(messages.c.id == row.id)
-                        .values(
-                            status="cancelled",
-                            reason=cancel[row.id],
-                            updated_at_us=now,
-                            next_attempt_us=None,
-                        )
-                    )
-                    report.cancelled += 1
             claimed = [r for r in rows if r.id not in cancel]
-            for row in claimed:
-                conn.execute(
-                    update(messages)
-                    .where(messages.c.id == row.id)
-                    .values(status="sending", attempts=row.attempts + 1, updated_at_us=now)
-                )
+            _set(
+                conn,
+                [
+                    _state(
+                        r.id,
+                        "cancelled",
+                        now,
+                        reason=cancel[r.id],
+                        next_attempt_us=None,
+                        attempts=r.attempts,
+                    )
+                    for r in rows
+                    if r.id in cancel
+                ]
+                + [
+                    _state(
+                        r.id,
+                        "sending",
+                        now,
+                        attempts=r.attempts + 1,
+                        reason=r.reason,
+                        next_attempt_us=r.next_attempt_us,
+                    )
+                    for r in claimed
+                ],
+            )
+            report.cancelled += len(cancel)
             report.claimed = len(claimed)
             return claimed
 
@@ -228,72 +236,121 @@ class Dispatcher:
     ) -> None:
         events: list[dict[str, Any]] = []
         suppress: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        window_us = int(self._config.retry_window_s * 1_000_000)
+        for row, (provider_id, failure) in zip(rows, outcomes, strict=True):
+            if failure is None:
+                changes.append(
+                    _state(
+                        row.id,
+                        "sent",
+                        now,
+                        provider_id=provider_id or None,
+                        sent_at_us=now,
+                        attempts=row.attempts + 1,
+                    )
+                )
+                events.append(message_event(row, "sent", now))
+                report.sent += 1
+                continue
+            report.reasons[failure.reason] = report.reasons.get(failure.reason, 0) + 1
+            if failure.retryable and now - row.created_at_us < window_us:
+                delay = backoff_s(
+                    row.attempts + 1,
+                    self._config.retry_base_s,
+                    self._config.retry_cap_s,
+                    self._rng,
+                )
+                if failure.retry_after_s is not None:
+                    delay = max(delay, failure.retry_after_s)
+                changes.append(
+                    _state(
+                        row.id,
+                        "queued",
+                        now,
+                        reason=failure.reason,
+                        next_attempt_us=now + int(delay * 1_000_000),
+                        attempts=row.attempts + 1,
+                    )
+                )
+                report.retrying += 1
+                continue
+            bounced = row.channel == "email" and (failure.status or 0) >= 500
+            status = "bounced" if bounced else "failed"
+            reason = (
+                failure.reason
+                if not failure.retryable
+                else f"gave up after {row.attempts + 1} attempts: {failure.reason}"
+            )
+            changes.append(
+                _state(
+                    row.id,
+                    status,
+                    now,
+                    reason=reason,
+                    next_attempt_us=None,
+                    attempts=row.attempts + 1,
+                )
+            )
+            events.append(message_event(row, status, now, {"reason": reason}))
+            if bounced:
+                suppress.append(
+                    {
+                        "channel": row.channel,
+                        "address": row.address,
+                        "reason": f"bounced: {failure.reason}",
+                        "created_at_us": now,
+                    }
+                )
+            report.failed += 1
         with self._engine.begin() as conn:
-            for row, (provider_id, failure) in zip(rows, outcomes, strict=True):
-                if failure is None:
-                    conn.execute(
-                        update(messages)
-                        .where(messages.c.id == row.id)
-                        .values(
-                            status="sent",
-                            provider_id=provider_id or None,
-                            sent_at_us=now,
-                            updated_at_us=now,
-                            next_attempt_us=None,
-                            reason=None,
-                        )
-                    )
-                    events.append(message_event(row, "sent", now))
-                    report.sent += 1
-                    continue
-                report.reasons[failure.reason] = report.reasons.get(failure.reason, 0) + 1
-                window_us = int(self._config.retry_window_s * 1_000_000)
-                if failure.retryable and now - row.created_at_us < window_us:
-                    delay = backoff_s(
-                        row.attempts + 1,
-                        self._config.retry_base_s,
-                        self._config.retry_cap_s,
-                        self._rng,
-                    )
-                    if failure.retry_after_s is not None:
-                        delay = max(delay, failure.retry_after_s)
-                    conn.execute(
-                        update(messages)
-                        .where(messages.c.id == row.id)
-                        .values(
-                            status="queued",
-                            reason=failure.reason,
-                            updated_at_us=now,
-                            next_attempt_us=now + int(delay * 1_000_000),
-                        )
-                    )
-                    report.retrying += 1
-                    continue
-                bounced = row.channel == "email" and (failure.status or 0) >= 500
-                status = "bounced" if bounced else "failed"
-                reason = (
-                    failure.reason
-                    if not failure.retryable
-                    else (f"gave up after {row.attempts + 1} attempts: {failure.reason}")
-                )
-                conn.execute(
-                    update(messages)
-                    .where(messages.c.id == row.id)
-                    .values(status=status, reason=reason, updated_at_us=now, next_attempt_us=None)
-                )
-                events.append(message_event(row, status, now, {"reason": reason}))
-                if bounced:
-                    suppress.append(
-                        {
-                            "channel": row.channel,
-                            "address": row.address,
-                            "reason": f"bounced: {failure.reason}",
-                            "created_at_us": now,
-                        }
-                    )
-                report.failed += 1
+            _set(conn, changes)
             insert_many_ignoring_duplicates(conn, suppressions, suppress)
             append_events(conn, events, now)
+
+
+_SET = (
+    update(messages)
+    .where(messages.c.id == bindparam("message_id"))
+    .values(
+        status=bindparam("new_status"),
+        attempts=bindparam("new_attempts"),
+        reason=bindparam("new_reason"),
+        next_attempt_us=bindparam("new_next_attempt_us"),
+        provider_id=bindparam("new_provider_id"),
+        sent_at_us=bindparam("new_sent_at_us"),
+        updated_at_us=bindparam("new_updated_at_us"),
+    )
+)
+
+
+def _state(
+    message_id: int,
+    status: str,
+    now: int,
+    *,
+    attempts: int,
+    reason: str | None = None,
+    next_attempt_us: int | None = None,
+    provider_id: str | None = None,
+    sent_at_us: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "new_status": status,
+        "new_attempts": attempts,
+        "new_reason": reason,
+        "new_next_attempt_us": next_attempt_us,
+        "new_provider_id": provider_id,
+        "new_sent_at_us": sent_at_us,
+        "new_updated_at_us": now,
+    }
+
+
+def _set(conn: Connection, changes: list[dict[str, Any]]) -> None:
+    """Write many messages' new states in one statement."""
+    if changes:
+        conn.execute(_SET, changes)
 
 
 class DispatchLoop(BackgroundLoop):
