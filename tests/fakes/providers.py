@@ -66,6 +66,8 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     accept: bool = False
     """Take the message (as ``delivered``) and still answer this: the answer that got lost."""
+    hold_s: float = 0.0
+    """Wait this long before answering (a caller may die meanwhile)."""
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -104,10 +106,11 @@ class FakeProvider:
         headers: dict[str, str] | None = None,
         times: int = 1,
         accept: bool = False,
+        hold_s: float = 0.0,
     ) -> None:
         """Answer the next ``times`` requests (past the credentials check) this way."""
         with self._lock:
-            self._script.extend([Answer(status, json, headers or {}, accept)] * times)
+            self._script.extend([Answer(status, json, headers or {}, accept, hold_s)] * times)
 
     # What a provider does; subclasses override.
 
@@ -139,6 +142,8 @@ class FakeProvider:
         if answer is not None:
             if answer.accept:
                 self.deliver(received)
+            if answer.hold_s:
+                await asyncio.sleep(answer.hold_s)
             return json_response(answer.status, answer.json, answer.headers)
         return self.validate(received) or self.deliver(received)
 

@@ -76,6 +76,9 @@ def person(
         "first_name": "สมชาย" if country == "TH" else "Lan",
         "email": f"person{n}@example.co.th",
         "country": country,
+        # with an address, the country is part of the golden record (and of segments)
+        "address": "99/1 ถนนสุขุมวิท" if country == "TH" else "12 Lê Lợi, Quận 1",
+        "province": "กรุงเทพมหานคร" if country == "TH" else "Hồ Chí Minh",
     }
     if line:
         row["line_user_id"] = f"U{n:032x}"
@@ -379,10 +382,8 @@ def test_bad_definitions_are_refused_with_the_field_named(engine: Engine) -> Non
         create_journey(conn, "name: x\ntrigger: {event: A}\nexit_when: 'did'\nsteps: [{exit: x}]")
     for internal in ("http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://[::1]/"):
         with engine.begin() as conn, pytest.raises(InvalidInput, match="step 'hook'"):
-            create_journey(
-                conn,
-                f"name: x\ntrigger: {{event: A}}\nsteps: [{{id: hook, webhook: {{url: '{internal}'}}}}]",
-            )
+            hook = f"[{{id: hook, webhook: {{url: '{internal}'}}}}]"
+            create_journey(conn, f"name: x\ntrigger: {{event: A}}\nsteps: {hook}")
     journey(engine, CART)
     with engine.begin() as conn, pytest.raises(Conflict):
         create_journey(conn, CART)

@@ -18,12 +18,13 @@ restarts and resume when their time comes.
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import phonenumbers
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from c360.activation import experiment, policy, templates
@@ -176,11 +177,30 @@ def reads_events(condition: Any) -> bool:
     return any(isinstance(node, L.Did | L.Sequence) for node in L.walk(condition))
 
 
+def person_country(values: Mapping[str, Any]) -> str:
+    """The person's country (ISO code): their ``country``, else their address's, else their
+    phone number's (+66 Thailand, +84 Vietnam); "" when none says."""
+    given = values.get("country")
+    address = values.get("address")
+    if not given and isinstance(address, Mapping):
+        given = address.get("country")
+    if isinstance(given, str) and given.strip():
+        return given.strip().upper()
+    phone = values.get("phone")
+    if isinstance(phone, str) and phone.startswith("+"):
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+        except phonenumbers.NumberParseException:
+            return ""
+        return region if region and region != "ZZ" else ""
+    return ""
+
+
 def person_zone(view: Mapping[str, Any], default_tz: str) -> ZoneInfo:
     """The person's own time zone: a ``timezone`` trait, else their country's, else the
     default."""
     values = view.get("v", {})
-    for candidate in (values.get("timezone"), _ZONES.get(str(values.get("country") or ""))):
+    for candidate in (values.get("timezone"), _ZONES.get(person_country(values))):
         if isinstance(candidate, str):
             try:
                 return zone(candidate)
@@ -577,12 +597,15 @@ class _Run:
                 continue
             if saved.status == ACTIVE:
                 if schedule.segment is not None:
-                    chunks = iter_members(self.conn, schedule.segment)
+                    chunks: Iterator[list[str]] = (
+                        [str(member[0]) for member in chunk]
+                        for chunk in iter_members(self.conn, schedule.segment)
+                    )
                 else:
                     everyone = select(profiles.c.id).where(profiles.c.merged_into.is_(None))
                     chunks = iter([[str(p) for p in self.conn.execute(everyone).scalars()]])
                 for chunk in chunks:
-                    pids = {str(p) for p in chunk}
+                    pids = set(chunk)
                     self.load_entries(pids)
                     self.prefetch(pids)
                     for pid in sorted(pids):
@@ -938,7 +961,7 @@ class _Run:
             return _Outcome()
         channel, address = choice.channel, choice.address
         common |= {"channel": channel.value, "address": address}
-        country = str(values.get("country") or "").upper()
+        country = person_country(values)
         if send.countries is not None and country not in send.countries:
             self.skip(
                 entry,

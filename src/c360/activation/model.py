@@ -353,7 +353,10 @@ class Journey(_Model):
         if value is not None:
             from c360.segments.membership import zone
 
-            zone(value)
+            try:
+                zone(value)
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")
