@@ -1,5 +1,7 @@
 """Settings (``C360_*`` environment variables), validated once by each entry point."""
 
+from typing import Any
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -78,6 +80,12 @@ class Settings(BaseSettings):
         None, description="Zalo OA secret key: checks the signature of Zalo's webhook calls."
     )
     zalo_app_id: str | None = Field(None, description="Zalo app id (part of Zalo's signature).")
+    send_rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Send rules over the built-in ones, by 'COUNTRY/channel/purpose' (JSON), "
+        'e.g. {"TH/sms/marketing": {"hours": "09:00-20:00", "caps": [{"max": 2, '
+        '"window": "24h"}]}}; docs/activation-rules.md.',
+    )
     activation_poll_s: float = Field(0.2, gt=0, description="How often journeys look for work.")
 
     @property

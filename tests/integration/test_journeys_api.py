@@ -256,3 +256,30 @@ def test_the_report_counts_entries_sends_and_conversions(api: Api, tmp_path: Pat
     assert report["sends_by_channel"] == {"line": {"queued": 1}}
     assert report["uplift"]["absolute"] is None
     assert "control group is empty" in " ".join(report["uplift"]["reasons"])
+
+
+def test_send_rules_from_settings_are_checked_at_start_and_used_when_saving(
+    engine: Engine, database_url: str
+) -> None:
+    from c360.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="VN/sms/marketing"):
+        build_app(
+            Settings(
+                database_url=database_url, send_rules={"VN/sms/marketing": {"hours": "all day"}}
+            ),
+            engine,
+            run_worker=False,
+        )
+    # Thailand asks for a label too, in this deployment
+    settings = Settings(
+        database_url=database_url, send_rules={"TH/line/marketing": {"label_prefixes": ["[AD]"]}}
+    )
+    keys = {}
+    with engine.begin() as conn:
+        _, keys["admin"] = create_key(conn, name="admin", role=Role.ADMIN, source=None)
+    with TestClient(build_app(settings, engine, run_worker=False)) as client:
+        api = Api(client, engine, keys)
+        refused = api.call("POST", "/api/journeys", {"definition": CART})
+        assert refused.status_code == 422
+        assert "[AD]" in refused.json()["message"]

@@ -1,6 +1,7 @@
 """Builds the ASGI application: tracking API, management API, health, web app."""
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, text
 from c360 import __version__
 from c360.activation.dispatch import Dispatcher, DispatchLoop
 from c360.activation.engine import EngineConfig, JourneyEngine
+from c360.activation.policy import rules_from_config
 from c360.api import errors
 from c360.api.changes import FeedBell
 from c360.api.journeys import build_public_router
@@ -33,6 +35,7 @@ from c360.storage import DurabilityReport, check_durability
 from c360.storage.engine import reader
 from c360.storage.maintenance import WalCheckpointer
 from c360.workers.processor import Processor, lag
+from c360.workers.sync import SyncLoop, worker_for
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class Runtime:
         self.checkpointer: WalCheckpointer | None = None
         self.webhooks: WebhookIntake | None = None
         self.journeys: JourneyEngine | None = None
+        self.sync: SyncLoop | None = None
         self.dispatch: DispatchLoop | None = None
 
     def _applied(self) -> None:
@@ -77,6 +81,8 @@ class Runtime:
             self.delivery.notify()
         if self.journeys is not None:
             self.journeys.notify()
+        if self.sync is not None:
+            self.sync.notify()
         self.bell.ring()
 
     @property
@@ -109,10 +115,12 @@ class Runtime:
                     default_tz=self.settings.timezone,
                     channels=frozenset(channels),
                     base_url=self.settings.link_base_url,
+                    rules=rules_from_config(self.settings.send_rules),
                 ),
                 poll_s=self.settings.activation_poll_s,
                 on_queued=self.dispatch.notify,
             ).start()
+            self.sync = SyncLoop(worker_for(self.engine, self.settings, os.environ)).start()
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
@@ -137,6 +145,8 @@ class Runtime:
             self.delivery.stop()
         if self.journeys is not None:
             self.journeys.stop()
+        if self.sync is not None:
+            self.sync.stop()
         if self.dispatch is not None:
             self.dispatch.stop()
         if self.checkpointer is not None:
@@ -151,6 +161,7 @@ def build_app(
     run_worker: bool = True,
 ) -> Any:
     """The whole server as one ASGI callable (the store must already be migrated)."""
+    send_rules = rules_from_config(settings.send_rules)  # refused here, before serving
     runtime = Runtime(engine, settings, run_worker)
     keys = KeyCache(engine, settings.key_cache_ttl_s)
 
@@ -171,7 +182,14 @@ def build_app(
     )
     errors.install(api)
     api.include_router(
-        build_router(engine, keys, runtime.bell, settings.timezone, settings.webhook_allowed_hosts)
+        build_router(
+            engine,
+            keys,
+            runtime.bell,
+            settings.timezone,
+            settings.webhook_allowed_hosts,
+            send_rules,
+        )
     )
     api.include_router(
         build_public_router(

@@ -22,6 +22,7 @@ from c360.activation import engagement, templates
 from c360.activation import journeys as service
 from c360.activation.engine import load_person
 from c360.activation.outbox import BadToken
+from c360.activation.policy import DEFAULT_RULES, RuleBook
 from c360.activation.report import journey_report
 from c360.api.errors import ErrorBody
 from c360.errors import InvalidInput, NotFound, Unauthorized
@@ -89,6 +90,7 @@ def add_journey_routes(
     read_engine: Engine,
     default_timezone: str,
     allowed_hosts: str = "",
+    rules: RuleBook = DEFAULT_RULES,
 ) -> None:
     """``/journeys`` on the management router (its keys and roles apply)."""
 
@@ -111,7 +113,12 @@ def add_journey_routes(
         with engine.begin() as conn:
             return _out(
                 service.create_journey(
-                    conn, text, data, default_tz=default_timezone, allowed_hosts=allowed_hosts
+                    conn,
+                    text,
+                    data,
+                    default_tz=default_timezone,
+                    allowed_hosts=allowed_hosts,
+                    rules=rules,
                 )
             )
 
@@ -135,6 +142,7 @@ def add_journey_routes(
                     data,
                     default_tz=default_timezone,
                     allowed_hosts=allowed_hosts,
+                    rules=rules,
                 )
             )
 

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from c360.activation.policy import DEFAULT_RULES, RuleBook
 from c360.api.changes import FeedBell, add_change_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
 from c360.api.journeys import add_journey_routes
+from c360.api.personalize import add_personalize_routes
 from c360.api.profiles import add_profile_routes
 from c360.api.segments import READ_ONLY_POSTS, add_segment_routes
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -210,6 +212,7 @@ def build_router(
     bell: FeedBell | None = None,
     timezone: str = "UTC",
     webhook_allowed_hosts: str = "",
+    send_rules: RuleBook = DEFAULT_RULES,
 ) -> APIRouter:
     """Routes of the management API over ``engine`` (``timezone``: new segments' default)."""
     read_engine = reader(engine)
@@ -422,7 +425,8 @@ def build_router(
     add_profile_routes(router, read_engine)
     add_change_routes(router, read_engine, bell or FeedBell())
     add_segment_routes(router, engine, read_engine, timezone)
-    add_journey_routes(router, engine, read_engine, timezone, webhook_allowed_hosts)
+    add_journey_routes(router, engine, read_engine, timezone, webhook_allowed_hosts, send_rules)
+    add_personalize_routes(router, engine, read_engine, timezone)
     return router
 
 

@@ -44,13 +44,18 @@ def _read(path: Path) -> str:
 def create_command(file: FileArg) -> None:
     """Save a journey and start it: what happens from now on enters people."""
     from c360.activation import journeys
+    from c360.activation.policy import rules_from_config
 
     settings = load_settings()
     engine = store_for(settings)
     text = _read(file)
     with reported_errors(), engine.begin() as conn:
         saved = journeys.create_journey(
-            conn, text, default_tz=settings.timezone, allowed_hosts=settings.webhook_allowed_hosts
+            conn,
+            text,
+            default_tz=settings.timezone,
+            allowed_hosts=settings.webhook_allowed_hosts,
+            rules=rules_from_config(settings.send_rules),
         )
     out.print(
         f"journey {escape(saved.name)!r} created and active ({len(saved.journey.steps)} steps)"
@@ -61,6 +66,7 @@ def create_command(file: FileArg) -> None:
 def update_command(name: NameArg, file: FileArg) -> None:
     """Replace a journey's definition; people go on from the step they are at."""
     from c360.activation import journeys
+    from c360.activation.policy import rules_from_config
 
     settings = load_settings()
     engine = store_for(settings)
@@ -72,6 +78,7 @@ def update_command(name: NameArg, file: FileArg) -> None:
             text,
             default_tz=settings.timezone,
             allowed_hosts=settings.webhook_allowed_hosts,
+            rules=rules_from_config(settings.send_rules),
         )
     out.print(f"journey {escape(saved.name)!r} updated to version {saved.version}")
 

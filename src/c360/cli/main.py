@@ -116,9 +116,11 @@ def worker_command() -> None:
     the message dispatcher."""
     from c360.activation.dispatch import Dispatcher, DispatchLoop
     from c360.activation.engine import EngineConfig, JourneyEngine
+    from c360.activation.policy import rules_from_config
     from c360.changes.delivery import DeliveryThread
     from c360.connectors.channels import build_channels
     from c360.workers import Processor
+    from c360.workers.sync import SyncLoop, worker_for
 
     settings = load_settings()
     engine = store_for(settings)
@@ -137,14 +139,18 @@ def worker_command() -> None:
             default_tz=settings.timezone,
             channels=frozenset(channels),
             base_url=settings.link_base_url,
+            rules=rules_from_config(settings.send_rules),
         ),
         poll_s=settings.activation_poll_s,
         on_queued=dispatch.notify,
     ).start()
 
+    sync = SyncLoop(worker_for(engine, settings, os.environ)).start()
+
     def applied() -> None:
         delivery.notify()
         journeys.notify()
+        sync.notify()
 
     processor = Processor(
         engine,
@@ -161,6 +167,7 @@ def worker_command() -> None:
         delivery.stop()
         journeys.stop()
         dispatch.stop()
+        sync.stop()
 
 
 @app.command()

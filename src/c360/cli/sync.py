@@ -8,10 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
 from c360.activation.sync import (
-    RetryPolicy,
     add_destination,
     conflicts,
     dead_letters,
@@ -26,9 +24,8 @@ from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.connectors.destinations import TableTarget, target_for
 from c360.errors import InvalidInput
 from c360.kernel.clock import isoformat_us
-from c360.settings import Settings
 from c360.storage.engine import reader
-from c360.workers.sync import CycleReport, SyncLoop, SyncWorker, sync_secrets
+from c360.workers.sync import CycleReport, SyncLoop, sync_secrets, worker_for
 
 sync_app = typer.Typer(
     help="Two-way sync with business apps: add, list, show, run, dead letters, redrive.",
@@ -215,7 +212,7 @@ def run_command(
             with reader(engine).connect() as conn:
                 for name in names:
                     get_destination(conn, name)
-        worker = worker_for(engine, settings)
+        worker = worker_for(engine, settings, os.environ)
     if follow:
         loop = SyncLoop(worker, poll_s=poll_s)
         signal.signal(signal.SIGTERM, lambda *_: loop.stop(0))
@@ -250,21 +247,6 @@ def run_command(
     )
     for problem in total.errors:
         err.print(f"[red]error:[/red] {problem}")
-
-
-def worker_for(engine: Engine, settings: Settings) -> SyncWorker:
-    """A sync worker with the operator's secrets, retry window and allowed internal hosts
-    (for ``c360 sync run`` and a server or worker that runs sync too)."""
-    return SyncWorker(
-        engine,
-        secrets=sync_secrets(os.environ),
-        allowed_hosts=settings.webhook_allowed_hosts,
-        retry=RetryPolicy(
-            window_s=settings.webhook_retry_window_s,
-            base_delay_s=settings.webhook_retry_base_delay_s,
-            max_delay_s=settings.webhook_retry_max_delay_s,
-        ),
-    )
 
 
 def _when(us: int | None) -> str:

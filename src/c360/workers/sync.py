@@ -75,6 +75,7 @@ from c360.ingest.records import (
 )
 from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import Clock, system_clock
+from c360.settings import Settings
 from c360.storage.engine import reader
 from c360.workers.processor import process_available
 
@@ -542,3 +543,18 @@ class SyncLoop(BackgroundLoop):
                     self._wake.clear()
         finally:
             self._worker.close()
+
+
+def worker_for(engine: Engine, settings: Settings, environ: Mapping[str, str]) -> SyncWorker:
+    """A sync worker with the operator's secrets (from ``environ``), retry window and allowed
+    internal hosts: for ``c360 sync run``, ``c360 serve`` and ``c360 worker``."""
+    return SyncWorker(
+        engine,
+        secrets=sync_secrets(environ),
+        allowed_hosts=settings.webhook_allowed_hosts,
+        retry=RetryPolicy(
+            window_s=settings.webhook_retry_window_s,
+            base_delay_s=settings.webhook_retry_base_delay_s,
+            max_delay_s=settings.webhook_retry_max_delay_s,
+        ),
+    )
