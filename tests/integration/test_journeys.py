@@ -67,6 +67,7 @@ def person(
     consent: bool | None = True,
     country: str = "TH",
     phone: str | None = None,
+    zalo: str | None = None,
 ) -> Person:
     """A CRM contact with a LINE id (optional) and a tracked identity that states consent."""
     user = f"u-{n}"
@@ -84,6 +85,8 @@ def person(
         row["line_user_id"] = f"U{n:032x}"
     if phone:
         row["phone"] = phone
+    if zalo:
+        row["zalo_user_id"] = zalo
     load(engine, tmp_path, "crm", "contact", [row])
     if consent is not None:
         track(

@@ -158,6 +158,8 @@ def test_clicks_redirect_only_to_signed_links_and_reach_the_timeline(
     with api.engine.connect() as conn:
         row = conn.execute(select(messages)).one()
     assert row.clicked_at_us is not None and row.opened_at_us is not None
+    with api.engine.connect() as conn:  # the click counts for the channel they prefer
+        assert get_profile(conn, somchai.profile_id).computed["preferred_channel"] == "line"
 
 
 def test_an_unsubscribe_link_withdraws_consent_for_that_channel(api: Api, tmp_path: Path) -> None:

@@ -87,3 +87,35 @@ def record_reply(conn: Connection, channel: str, address: str, text: str, now_us
         raise NotFound(f"no message was sent to this {channel} address")
     append_events(conn, [message_event(row, "replied", now_us, {"text": text[:4000]})], now_us)
     return row
+
+
+_RANK = {"sending": 0, "sent": 1, "delivered": 2, "failed": 2, "bounced": 2}
+
+
+def record_receipt(
+    conn: Connection, channel: str, provider_id: str, outcome: str, now_us: int, reason: str = ""
+) -> Any:
+    """A provider's receipt for a message it took (``delivered``, ``failed``, ``opened``),
+    found by the provider's id for it; None when c360 sent no such message."""
+    row = conn.execute(
+        select(messages).where(messages.c.channel == channel, messages.c.provider_id == provider_id)
+    ).first()
+    if row is None:
+        return None
+    if outcome == "opened":
+        if row.opened_at_us is None:
+            conn.execute(
+                update(messages).where(messages.c.id == row.id).values(opened_at_us=now_us)
+            )
+            append_events(conn, [message_event(row, "opened", now_us)], now_us)
+        return row
+    if _RANK.get(outcome, 0) <= _RANK.get(row.status, 0) and row.status == outcome:
+        return row  # a receipt repeated
+    conn.execute(
+        update(messages)
+        .where(messages.c.id == row.id)
+        .values(status=outcome, reason=reason or row.reason, updated_at_us=now_us)
+    )
+    extra = {"reason": reason} if reason else {}
+    append_events(conn, [message_event(row, outcome, now_us, extra)], now_us)
+    return row

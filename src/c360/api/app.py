@@ -197,6 +197,10 @@ def build_app(
             line_secret=_secret(settings.line_channel_secret),
             zalo_app_id=settings.zalo_app_id,
             zalo_secret=_secret(settings.zalo_oa_secret_key),
+            twilio_token=_secret(settings.channels.sms.auth_token)
+            if settings.channels.sms
+            else None,
+            public_url=settings.link_base_url,
         )
     )
 

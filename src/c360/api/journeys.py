@@ -8,9 +8,11 @@ check the provider's own signature (LINE: ``X-Line-Signature``; Zalo: ``X-ZEvent
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Path, Request, Response
@@ -201,12 +203,22 @@ def add_journey_routes(
         return PreviewOut(subject=rendered.subject, body=rendered.body, html=rendered.html)
 
 
+def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
+    """Twilio's request signature: HMAC-SHA1 of the URL followed by every POST parameter's
+    name and value, sorted by name, keyed with the account's auth token, in base64."""
+    data = url + "".join(f"{k}{v}" for k, v in sorted(params))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
 def build_public_router(
     engine: Engine,
     *,
     line_secret: str | None,
     zalo_app_id: str | None,
     zalo_secret: str | None,
+    twilio_token: str | None = None,
+    public_url: str = "",
 ) -> APIRouter:
     """Tracked links and provider webhooks: no API key, each checks its own signature."""
     router = APIRouter()
@@ -268,6 +280,17 @@ def build_public_router(
         if not hmac.compare_digest(mac, given):
             raise Unauthorized("X-ZEvent-Signature does not match the body")
         taken = 0
+        receipt = _ZALO_RECEIPTS.get(str(body.get("event_name")))
+        if receipt is not None:
+            found = body.get("message") or {}
+            ids = found.get("msg_ids") or [found.get("msg_id")]
+            with engine.begin() as conn:
+                for provider_id in ids:
+                    if isinstance(provider_id, str) and engagement.record_receipt(
+                        conn, "zalo", provider_id, receipt, system_clock()
+                    ):
+                        taken += 1
+            return {"accepted": taken}
         if body.get("event_name") == "user_send_text":
             sender = (body.get("sender") or {}).get("id")
             text = (body.get("message") or {}).get("text") or ""
@@ -280,7 +303,52 @@ def build_public_router(
                         taken = 0
         return {"accepted": taken}
 
+    async def twilio_form(request: Request) -> dict[str, str]:
+        if twilio_token is None:
+            raise NotFound("Twilio webhooks are not configured (C360_CHANNELS__SMS__AUTH_TOKEN)")
+        # Twilio posts application/x-www-form-urlencoded, UTF-8
+        raw = await request.body()
+        params = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        url = public_url.rstrip("/") + request.url.path
+        given = request.headers.get("x-twilio-signature", "")
+        if not hmac.compare_digest(twilio_signature(twilio_token, url, params), given):
+            raise Unauthorized("X-Twilio-Signature does not match the request")
+        return dict(params)
+
+    @router.post("/api/inbound/twilio/status", include_in_schema=False)
+    async def twilio_status(request: Request) -> dict[str, Any]:
+        """Twilio's StatusCallback: delivered, undelivered or failed."""
+        form = await twilio_form(request)
+        status = form.get("MessageStatus", "")
+        outcome = {"delivered": "delivered", "undelivered": "failed", "failed": "failed"}.get(
+            status
+        )
+        if outcome is None:
+            return {"accepted": 0}  # queued, sent...: nothing the person did or saw
+        reason = (
+            f"Twilio {status} {form.get('ErrorCode', '')}".strip() if outcome == "failed" else ""
+        )
+        with engine.begin() as conn:
+            row = engagement.record_receipt(
+                conn, "sms", form.get("MessageSid", ""), outcome, system_clock(), reason
+            )
+        return {"accepted": int(row is not None)}
+
+    @router.post("/api/inbound/twilio/sms", include_in_schema=False)
+    async def twilio_reply(request: Request) -> Response:
+        """An SMS a person sent to the business's number (Twilio's incoming-message webhook)."""
+        form = await twilio_form(request)
+        # from nobody c360 wrote to: not a reply
+        with engine.begin() as conn, contextlib.suppress(NotFound):
+            engagement.record_reply(
+                conn, "sms", form.get("From", ""), form.get("Body", ""), system_clock()
+            )
+        return Response("<Response/>", media_type="application/xml")
+
     return router
+
+
+_ZALO_RECEIPTS = {"user_received_message": "delivered", "user_seen_message": "opened"}
 
 
 def _json(raw: bytes) -> dict[str, Any]:

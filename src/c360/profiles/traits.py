@@ -44,9 +44,10 @@ value_tier                  the highest ``settings.value_tiers`` tier whose mini
 last_contact_at_us          latest order, payment, ticket, survey response, registration,
                             web event record, or tracked track/page/screen event
 preferred_channel           channel the person engages through most (tickets', surveys' and
-                            registrations' ``channel``, email/push/LINE/Zalo/SMS opens and
-                            clicks); ties: the most recent. email/sms/line/zalo/push/phone/
-                            web/store, or the source's own word made a slug (``facebook``)
+                            registrations' ``channel``, email/push/LINE/Zalo/SMS opens,
+                            clicks and replies); ties: the most recent.
+                            email/sms/line/zalo/push/phone/web/store, or the source's own
+                            word made a slug (``facebook``)
 best_contact_hours          up to 3 local hours (0-23) with the most deliveries, opens and
                             answered phone calls; local time from ``ProfileFacts.country``
 best_contact_weekdays       up to 2 local weekdays ("mon".."sun") likewise
@@ -754,6 +755,14 @@ _ENGAGEMENT_EVENTS: dict[str, str] = {
     "line message read": "line",
     "zalo message read": "zalo",
     "sms link clicked": "sms",
+    # what c360's own messages bring back (c360.activation.outbox.event_name)
+    "line message link clicked": "line",
+    "zalo message link clicked": "zalo",
+    "push notification link clicked": "push",
+    "line message replied": "line",
+    "zalo message replied": "zalo",
+    "sms replied": "sms",
+    "email replied": "email",
 }
 """Tracked events of the person answering a message, and the channel they answered on."""
 

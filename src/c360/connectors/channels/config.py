@@ -68,6 +68,9 @@ class TwilioConfig(_Provider):
     messaging_service_sid: str | None = None
     """Send through a Messaging Service (``MG...``), which picks the sender, instead."""
     base_url: BaseUrl = "https://api.twilio.com"
+    status_callback_url: str | None = None
+    """Where Twilio reports each message's delivery (``StatusCallback``): c360's
+    ``{C360_PUBLIC_URL}/api/inbound/twilio/status`` to get ``SMS Delivered`` events."""
 
     @model_validator(mode="after")
     def _one_sender(self) -> Self:

@@ -36,6 +36,8 @@ class TwilioSms(HttpChannel):
             if config.messaging_service_sid
             else {"From": config.from_number or ""}
         )
+        if config.status_callback_url:
+            self._sender["StatusCallback"] = config.status_callback_url
 
     async def send(self, message: Message) -> SendResult:
         reply = await self._http.post(
