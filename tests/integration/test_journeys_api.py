@@ -285,3 +285,37 @@ def test_send_rules_from_settings_are_checked_at_start_and_used_when_saving(
         refused = api.call("POST", "/api/journeys", {"definition": CART})
         assert refused.status_code == 422
         assert "[AD]" in refused.json()["message"]
+
+
+def test_a_suppressed_address_is_never_chosen(api: Api, tmp_path: Path) -> None:
+    api.ok("POST", "/api/journeys", {"definition": CART}, status=201)
+    somchai = person(api.engine, tmp_path, 25)
+    line_id = f"U{25:032x}"
+    added = api.ok(
+        "POST",
+        "/api/suppressions",
+        {"channel": "line", "address": line_id, "reason": "asked on the phone"},
+        status=201,
+    )
+    assert added["address"] == line_id
+    email = api.ok(
+        "POST",
+        "/api/suppressions",
+        {"channel": "email", "address": " Person25@Example.co.th ", "reason": "complaint"},
+        status=201,
+    )
+    assert email["address"] == "person25@example.co.th"
+    bad = api.call("POST", "/api/suppressions", {"channel": "fax", "address": "1", "reason": "x"})
+    assert bad.status_code == 422
+    assert len(api.ok("GET", "/api/suppressions", key="read")) == 2
+
+    act(api.engine, somchai, "Product Added", T0)
+    run_cycle(api.engine, CONFIG, T0)
+    run_cycle(api.engine, CONFIG, T0 + 61 * MINUTE)
+    with api.engine.connect() as conn:
+        skipped = conn.execute(select(messages)).one()
+    assert skipped.status == "skipped"
+    assert "suppressed: email, line" in skipped.reason
+
+    api.ok("DELETE", "/api/suppressions/email/person25@example.co.th")
+    assert api.call("DELETE", "/api/suppressions/email/person25@example.co.th").status_code == 404

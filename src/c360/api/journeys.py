@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from c360.activation import engagement, templates
+from c360.activation import engagement, suppression, templates
 from c360.activation import journeys as service
 from c360.activation.engine import load_person
 from c360.activation.outbox import BadToken
@@ -209,6 +209,52 @@ def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -
     data = url + "".join(f"{k}{v}" for k, v in sorted(params))
     digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+class SuppressionIn(BaseModel):
+    channel: str = Field(description="email, sms, line, zalo, push, or * for every channel")
+    address: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class SuppressionOut(BaseModel):
+    channel: str
+    address: str
+    reason: str
+    created_at_us: int
+
+
+def add_suppression_routes(router: APIRouter, engine: Engine, read_engine: Engine) -> None:
+    """``/suppressions``: addresses no journey sends to."""
+
+    @router.get("/suppressions", response_model=list[SuppressionOut], tags=["journeys"])
+    def list_all() -> list[SuppressionOut]:
+        with read_engine.connect() as conn:
+            return [SuppressionOut(**vars_of(s)) for s in suppression.list_suppressions(conn)]
+
+    @router.post("/suppressions", response_model=SuppressionOut, status_code=201, tags=["journeys"])
+    def add(body: SuppressionIn) -> SuppressionOut:
+        with engine.begin() as conn:
+            found = suppression.suppress(conn, body.channel, body.address, body.reason)
+        return SuppressionOut(**vars_of(found))
+
+    @router.delete("/suppressions/{channel}/{address}", tags=["journeys"])
+    def remove(
+        channel: Annotated[str, Path(max_length=10)],
+        address: Annotated[str, Path(min_length=1, max_length=500)],
+    ) -> dict[str, str]:
+        with engine.begin() as conn:
+            suppression.unsuppress(conn, channel, address)
+        return {"removed": address, "channel": channel}
+
+
+def vars_of(found: suppression.Suppression) -> dict[str, Any]:
+    return {
+        "channel": found.channel,
+        "address": found.address,
+        "reason": found.reason,
+        "created_at_us": found.created_at_us,
+    }
 
 
 def build_public_router(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from c360.activation.policy import DEFAULT_RULES, RuleBook
 from c360.api.changes import FeedBell, add_change_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
-from c360.api.journeys import add_journey_routes
+from c360.api.journeys import add_journey_routes, add_suppression_routes
 from c360.api.personalize import add_personalize_routes
 from c360.api.profiles import add_profile_routes
 from c360.api.segments import READ_ONLY_POSTS, add_segment_routes
@@ -426,6 +426,7 @@ def build_router(
     add_change_routes(router, read_engine, bell or FeedBell())
     add_segment_routes(router, engine, read_engine, timezone)
     add_journey_routes(router, engine, read_engine, timezone, webhook_allowed_hosts, send_rules)
+    add_suppression_routes(router, engine, read_engine)
     add_personalize_routes(router, engine, read_engine, timezone)
     return router
 

@@ -229,3 +229,51 @@ def report_command(
     )
     for reason, n in sorted(data["skipped_reasons"].items(), key=lambda kv: -kv[1]):
         out.print(f"  skipped {n:,}: {escape(reason)}")
+
+
+suppressions_app = typer.Typer(
+    help="Addresses no journey sends to (bounced email is added by itself).",
+    no_args_is_help=True,
+)
+ChannelArg = Annotated[str, typer.Argument(help="email, sms, line, zalo, push, or '*' for all.")]
+AddressArg = Annotated[str, typer.Argument(help="The address: email, +66/+84 phone, LINE id...")]
+
+
+@suppressions_app.command("add")
+def suppress_command(
+    channel: ChannelArg,
+    address: AddressArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the address).")],
+) -> None:
+    """Never send to ADDRESS on CHANNEL again."""
+    from c360.activation.suppression import suppress
+
+    engine = store_for(load_settings())
+    with reported_errors(), engine.begin() as conn:
+        found = suppress(conn, channel, address, reason)
+    out.print(f"suppressed {escape(found.address)} on {found.channel}")
+
+
+@suppressions_app.command("remove")
+def unsuppress_command(channel: ChannelArg, address: AddressArg) -> None:
+    """Allow sending to ADDRESS on CHANNEL again."""
+    from c360.activation.suppression import unsuppress
+
+    engine = store_for(load_settings())
+    with reported_errors(), engine.begin() as conn:
+        unsuppress(conn, channel, address)
+    out.print(f"{escape(address)} may be sent to on {channel} again")
+
+
+@suppressions_app.command("list")
+def suppressions_list_command() -> None:
+    """The newest 1,000 suppressed addresses."""
+    from c360.activation.suppression import list_suppressions
+
+    engine = store_for(load_settings())
+    with reported_errors(), reader(engine).connect() as conn:
+        found = list_suppressions(conn)
+    table = Table("channel", "address", "reason", "since")
+    for s in found:
+        table.add_row(s.channel, escape(s.address), escape(s.reason), isoformat_us(s.created_at_us))
+    out.print(table if found else "no suppressed addresses")
