@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from tests import factories
 from tests.customer360 import track
 from tests.fakes.providers import FakeLine
@@ -206,3 +206,51 @@ _DISPATCH_ONCE = textwrap.dedent(
         dispatcher.run_once()
     """
 )
+
+
+def test_withdrawn_consent_cancels_every_queued_message_for_that_person_only(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from c360.activation.outbox import QueuedMessage, queue
+
+    people = [person(engine, tmp_path, 60 + i) for i in range(10)]
+    now = system_clock()
+    with engine.begin() as conn:
+        for n in range(1000):
+            who = people[n % 10]
+            queue(
+                conn,
+                QueuedMessage(
+                    f"bulk-{n}",
+                    None,
+                    None,
+                    None,
+                    who.profile_id,
+                    "line",
+                    f"U{60 + n % 10:032x}",
+                    "marketing",
+                    "marketing",
+                    None,
+                    f"ข้อความ {n}",
+                    None,
+                ),
+                now,
+            )
+    track(
+        engine,
+        factories.identify(
+            people[0].user,
+            traits={},
+            context={"consent": {"categoryPreferences": {"marketing": False}}},
+        ),
+    )
+    with FakeLine(TOKEN) as line:
+        with dispatcher(engine, line) as d:
+            report = d.run_until_idle(now + 1_000_000)
+        to = [r.json()["to"] for r in line.delivered]
+    assert (report.sent, report.cancelled) == (900, 100)
+    assert f"U{60:032x}" not in to and len(set(to)) == 9
+    with engine.connect() as conn:
+        rows = conn.execute(select(messages.c.profile_id, messages.c.status)).all()
+    assert {s for p, s in rows if p == people[0].profile_id} == {"cancelled"}
+    assert {s for p, s in rows if p != people[0].profile_id} == {"sent"}
