@@ -76,7 +76,10 @@ def suppress(
 
 
 def unsuppress(conn: Connection, channel: str, address: str) -> None:
-    normal = normal_address(channel, address)
+    try:
+        normal = normal_address(channel, address)
+    except InvalidInput:
+        raise NotFound(f"{address!r} is not suppressed on {channel}") from None
     result = conn.execute(
         delete(suppressions).where(
             suppressions.c.channel == channel, suppressions.c.address == normal

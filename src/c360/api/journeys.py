@@ -11,7 +11,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
 import orjson
@@ -73,6 +73,7 @@ class PreviewOut(BaseModel):
 
 
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
     409: {"model": ErrorBody, "description": "The name is taken, or people wait at a removed step"},
     422: {"model": ErrorBody, "description": "The definition cannot be used (the field is named)"},
 }
@@ -172,7 +173,12 @@ def add_journey_routes(
         with read_engine.connect() as conn:
             return journey_report(conn, name).as_json()
 
-    @router.post("/journeys/{name}/preview", response_model=PreviewOut, tags=["journeys"])
+    @router.post(
+        "/journeys/{name}/preview",
+        response_model=PreviewOut,
+        responses={k: v for k, v in WRITE_ERRORS.items() if k != 409},
+        tags=["journeys"],
+    )
     def preview(name: JourneyName, body: PreviewIn) -> PreviewOut:
         """A send step's message as this profile would get it now (nothing is sent)."""
         with read_engine.connect() as conn:
@@ -212,7 +218,9 @@ def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -
 
 
 class SuppressionIn(BaseModel):
-    channel: str = Field(description="email, sms, line, zalo, push, or * for every channel")
+    channel: Literal["*", "email", "sms", "line", "zalo", "push"] = Field(
+        description="The channel, or * for every channel"
+    )
     address: str = Field(min_length=1, max_length=500)
     reason: str = Field(min_length=1, max_length=1000)
 
@@ -232,7 +240,13 @@ def add_suppression_routes(router: APIRouter, engine: Engine, read_engine: Engin
         with read_engine.connect() as conn:
             return [SuppressionOut(**vars_of(s)) for s in suppression.list_suppressions(conn)]
 
-    @router.post("/suppressions", response_model=SuppressionOut, status_code=201, tags=["journeys"])
+    @router.post(
+        "/suppressions",
+        response_model=SuppressionOut,
+        status_code=201,
+        responses={k: v for k, v in WRITE_ERRORS.items() if k != 409},
+        tags=["journeys"],
+    )
     def add(body: SuppressionIn) -> SuppressionOut:
         with engine.begin() as conn:
             found = suppression.suppress(conn, body.channel, body.address, body.reason)
@@ -240,7 +254,9 @@ def add_suppression_routes(router: APIRouter, engine: Engine, read_engine: Engin
 
     @router.delete("/suppressions/{channel}/{address}", tags=["journeys"])
     def remove(
-        channel: Annotated[str, Path(max_length=10)],
+        channel: Annotated[
+            Literal["*", "email", "sms", "line", "zalo", "push"], Path(description="The channel")
+        ],
         address: Annotated[str, Path(min_length=1, max_length=500)],
     ) -> dict[str, str]:
         with engine.begin() as conn:
