@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         'e.g. {"TH/sms/marketing": {"hours": "09:00-20:00", "caps": [{"max": 2, '
         '"window": "24h"}]}}; docs/activation-rules.md.',
     )
+    personalize_origins: str = Field(
+        "*",
+        description="Web sites that may call /p/v1/personalize from a browser (CORS), "
+        "comma-separated origins such as https://shop.example; * for any.",
+    )
     activation_poll_s: float = Field(0.2, gt=0, description="How often journeys look for work.")
 
     @property

@@ -38,6 +38,7 @@ from c360.activation.outbox import (
     link_secret,
     track_links,
 )
+from c360.activation.recommend import recommendations_for
 from c360.changes.feed import ChangeKind, changes_after, last_change_id
 from c360.errors import NotFound
 from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint, set_checkpoint
@@ -248,6 +249,12 @@ class _Parsed:
             for s in journey.steps
             if s.webhook is not None and s.webhook.body is not None
         }
+        # recommendations cost a few milliseconds a person: only for templates that show them
+        self.recommends = {
+            step_id
+            for step_id, t in (*self.templates.items(), *self.webhook_bodies.items())
+            if "recommendations" in f"{t.subject or ''} {t.body} {t.html or ''}"
+        }
 
 
 _PARSED: dict[bytes, _Parsed] = {}
@@ -271,6 +278,7 @@ class _Compiled:
         self.goal_s = parsed.goal_s
         self.templates = parsed.templates
         self.webhook_bodies = parsed.webhook_bodies
+        self.recommends = parsed.recommends
 
 
 def run_cycle(engine: Engine, config: EngineConfig, now_us: int | None = None) -> CycleReport:
@@ -876,13 +884,18 @@ class _Run:
 
     # -- sending --
 
-    def context(self, entry: _Entry, person: Person) -> dict[str, Any]:
+    def context(self, entry: _Entry, person: Person, *, recommend: bool = False) -> dict[str, Any]:
         event = dict(entry.trigger.get("properties") or {})
         event.setdefault("name", entry.trigger.get("event"))
+        found = (
+            recommendations_for(self.conn, person.profile_id, 4, now_us=self.now)
+            if recommend
+            else []
+        )
         return {
             "profile": dict(person.values),
             "event": event,
-            "recommendations": [],
+            "recommendations": [r.as_json() for r in found],
             "links": {},
         }
 
@@ -972,7 +985,10 @@ class _Run:
             )
             return _Outcome()
         try:
-            rendered = templates.render(compiled.templates[step.id], self.context(entry, person))
+            rendered = templates.render(
+                compiled.templates[step.id],
+                self.context(entry, person, recommend=step.id in compiled.recommends),
+            )
         except templates.TemplateError as exc:
             self.skip(entry, step, person, f"template failed: {exc}", **common)
             return _Outcome()
@@ -1028,7 +1044,8 @@ class _Run:
         if step.id in compiled.webhook_bodies:
             try:
                 body = templates.render(
-                    compiled.webhook_bodies[step.id], self.context(entry, person)
+                    compiled.webhook_bodies[step.id],
+                    self.context(entry, person, recommend=step.id in compiled.recommends),
                 ).body
             except templates.TemplateError as exc:
                 self.mark(entry, step.id, {"skipped": f"template failed: {exc}"})

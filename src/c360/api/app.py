@@ -16,11 +16,13 @@ from c360 import __version__
 from c360.activation.dispatch import Dispatcher, DispatchLoop
 from c360.activation.engine import EngineConfig, JourneyEngine
 from c360.activation.policy import rules_from_config
+from c360.activation.recommend import RecommendationRefresher
 from c360.api import errors
 from c360.api.changes import FeedBell
 from c360.api.journeys import build_public_router
 from c360.api.management import build_router
 from c360.api.openapi import SECURITY_SCHEMES, tracking_paths
+from c360.api.personalize import build_personalize_router
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
@@ -73,6 +75,7 @@ class Runtime:
         self.webhooks: WebhookIntake | None = None
         self.journeys: JourneyEngine | None = None
         self.sync: SyncLoop | None = None
+        self.recommender: RecommendationRefresher | None = None
         self.dispatch: DispatchLoop | None = None
 
     def _applied(self) -> None:
@@ -121,6 +124,7 @@ class Runtime:
                 on_queued=self.dispatch.notify,
             ).start()
             self.sync = SyncLoop(worker_for(self.engine, self.settings, os.environ)).start()
+            self.recommender = RecommendationRefresher(self.engine).start()
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
@@ -147,6 +151,8 @@ class Runtime:
             self.journeys.stop()
         if self.sync is not None:
             self.sync.stop()
+        if self.recommender is not None:
+            self.recommender.stop()
         if self.dispatch is not None:
             self.dispatch.stop()
         if self.checkpointer is not None:
@@ -201,6 +207,16 @@ def build_app(
             if settings.channels.sms
             else None,
             public_url=settings.link_base_url,
+        )
+    )
+    api.include_router(
+        build_personalize_router(
+            engine,
+            keys,
+            allowed_origins=[
+                o.strip() for o in settings.personalize_origins.split(",") if o.strip()
+            ],
+            default_timezone=settings.timezone,
         )
     )
 

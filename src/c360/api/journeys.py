@@ -25,6 +25,7 @@ from c360.activation import journeys as service
 from c360.activation.engine import load_person
 from c360.activation.outbox import BadToken
 from c360.activation.policy import DEFAULT_RULES, RuleBook
+from c360.activation.recommend import recommendations_for
 from c360.activation.report import journey_report
 from c360.api.errors import ErrorBody
 from c360.errors import InvalidInput, NotFound, Unauthorized
@@ -197,12 +198,14 @@ def add_journey_routes(
             body=step.send.template.body,
             html=step.send.template.html,
         )
+        with read_engine.connect() as conn:
+            found = recommendations_for(conn, body.profile_id, 4)
         rendered = templates.render(
             template,
             {
                 "profile": dict(person.values),
                 "event": body.event,
-                "recommendations": [],
+                "recommendations": [r.as_json() for r in found],
                 "links": {},
             },
         )

@@ -21,19 +21,21 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Engine
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy import Connection, Engine
 
 from c360.activation import personalize as service
 from c360.activation.recommend import (
     DEFAULT_SETTINGS,
+    ModelState,
     RecommendSettings,
     model_state,
-    recommendations_for,
+    recommendations_for_many,
     refresh_model,
 )
 from c360.api.errors import STATUS, ErrorBody
@@ -50,7 +52,8 @@ log = logging.getLogger(__name__)
 
 PUBLIC_PATH = "/p/v1/personalize"
 MAX_PLACEMENTS = 20
-TAGS: list[str | Any] = ["personalisation"]
+"""Placements a web page may ask for in one call."""
+TAGS: list[str | Enum] = ["personalisation"]
 
 
 class ModelKeeper:
@@ -58,35 +61,36 @@ class ModelKeeper:
     more than ``max_lag_s`` (or there is none yet); a ``RecommendationRefresher`` running in
     the server keeps it closer, and then requests never wait for it."""
 
-    def __init__(
-        self, engine: Engine, read_engine: Engine, max_lag_s: float, settings: RecommendSettings
-    ) -> None:
+    def __init__(self, engine: Engine, max_lag_s: float, settings: RecommendSettings) -> None:
         self._engine = engine
-        self._read_engine = read_engine
         self._max_lag_us = int(max_lag_s * 1_000_000)
         self._settings = settings
         self._lock = threading.Lock()
 
-    def ensure(self) -> None:
-        with self._read_engine.connect() as conn:
-            state = model_state(conn)
+    def ensure(self, conn: Connection) -> ModelState:
+        """The model's state as ``conn`` (a reading connection) sees it, after refreshing the
+        model first if it is too far behind."""
+        state = model_state(conn)
         if state.current:
-            return
+            return state
         if state.built and system_clock() - state.refreshed_at_us < self._max_lag_us:
-            return
+            return state
         # the first model must exist before anyone reads it; later, one refresh at a time
         # and the others answer from the model as it is
         if not self._lock.acquire(blocking=not state.built):
-            return
+            return state
         try:
-            with self._engine.begin() as conn:
-                refresh_model(conn, settings=self._settings)
+            with self._engine.begin() as writing:
+                refresh_model(writing, settings=self._settings)
         except Exception as exc:
             if not state.built:
                 raise
             log.error("refreshing recommendations failed: %s", type(exc).__name__)
+            return state
         finally:
             self._lock.release()
+        conn.rollback()  # read the refreshed model (SQLite keeps a reader's first snapshot)
+        return model_state(conn)
 
 
 def _no_nul(value: Any) -> Any:
@@ -254,6 +258,7 @@ class PublicOut(BaseModel):
 
 
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
     409: {"model": ErrorBody, "description": "A rule of that name exists"},
     422: {
         "model": ErrorBody,
@@ -263,16 +268,21 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 RuleName = Annotated[str, Path(min_length=1, max_length=100, description="The rule's name")]
+Placements = Annotated[
+    list[Annotated[str, StringConstraints(pattern=service.PLACEMENT.pattern)]] | None,
+    Query(
+        description="Placements to decide (repeat: placement=a&placement=b); default: every "
+        "placement with an active rule",
+    ),
+]
 ProfileId = Annotated[str, Path(max_length=36)]
 
 
-def _placements(given: Sequence[str] | None) -> list[str]:
-    """``placement=a&placement=b`` or ``placement=a,b``."""
-    found: list[str] = []
-    for value in given or ():
-        found.extend(p.strip() for p in value.split(",") if p.strip())
-    if len(found) > MAX_PLACEMENTS:
-        raise InvalidInput(f"ask for at most {MAX_PLACEMENTS} placements at once")
+def _placements(given: Sequence[str] | None, most: int | None = None) -> list[str]:
+    """``placement=a&placement=b`` (at most ``most`` of them)."""
+    found = list(given or ())
+    if most is not None and len(found) > most:
+        raise InvalidInput(f"ask for at most {most} placements at once")
     for placement in found:
         service.check_placement(placement)
     return list(dict.fromkeys(found))
@@ -312,7 +322,7 @@ def add_personalize_routes(
 ) -> None:
     """Recommendations, personalisation rules and decisions on the management router (its
     keys and roles apply)."""
-    keeper = ModelKeeper(engine, read_engine, max_lag_s, settings)
+    keeper = ModelKeeper(engine, max_lag_s, settings)
 
     @router.get(
         "/profiles/{profile_id}/recommendations", response_model=RecommendationsOut, tags=TAGS
@@ -326,22 +336,22 @@ def add_personalize_routes(
     ) -> Response:
         """Next best products for the person: bought together with what they bought, and
         popular in their segments; never out of stock, never bought within ``window_days``."""
-        keeper.ensure()
         wanted = replace(settings, window_days=window_days)
         with read_engine.connect() as conn:
             live = live_profile_id(conn, profile_id)
-            found = recommendations_for(conn, live, limit, settings=wanted)
+            state = keeper.ensure(conn)
+            found = recommendations_for_many(conn, [live], limit, settings=wanted, state=state)
         return _json(
             {
                 "profile_id": live,
                 "window_days": window_days,
-                "recommendations": [r.as_json() for r in found],
+                "recommendations": [r.as_json() for r in found[live]],
             }
         )
 
     @router.get("/personalize/rules", response_model=RuleList, tags=TAGS)
     def list_rules(
-        placement: Annotated[str | None, Query(max_length=60)] = None,
+        placement: Annotated[str | None, Query(pattern=service.PLACEMENT.pattern)] = None,
     ) -> RuleList:
         """Every rule (of one placement) in the order they win: placement, priority, name."""
         if placement is not None:
@@ -389,13 +399,7 @@ def add_personalize_routes(
     @router.get("/personalize/{profile_id}", response_model=PersonalizeOut, tags=TAGS)
     def personalize(
         profile_id: ProfileId,
-        placement: Annotated[
-            list[str] | None,
-            Query(
-                description="Placements to decide (repeat, or separate with commas); "
-                "default: every placement with an active rule"
-            ),
-        ] = None,
+        placement: Placements = None,
         recommendations: Annotated[
             int, Query(ge=0, le=50, description="How many products to recommend")
         ] = 4,
@@ -403,8 +407,6 @@ def add_personalize_routes(
         """What to show this person now: per placement, the content of the active rule of
         highest priority whose condition holds, and their top recommendations."""
         wanted = _placements(placement)
-        if recommendations:
-            keeper.ensure()
         with read_engine.connect() as conn:
             decision = service.personalize(
                 conn,
@@ -413,8 +415,44 @@ def add_personalize_routes(
                 limit=recommendations,
                 default_tz=default_timezone,
                 settings=settings,
+                state=keeper.ensure(conn) if recommendations else None,
             )
         return _json(decision.as_json())
+
+
+def _parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+PUBLIC_PARAMETERS = [
+    _parameter("userId", "The visitor's userId, if known", {"type": "string", "maxLength": 1000}),
+    _parameter(
+        "anonymousId",
+        "The visitor's anonymousId (the tracking SDK's)",
+        {"type": "string", "maxLength": 1000},
+    ),
+    _parameter(
+        "placement",
+        f"Placements to decide (repeat: placement=a&placement=b; at most {MAX_PLACEMENTS}); "
+        "default: every placement with an active rule",
+        {
+            "type": "array",
+            "maxItems": MAX_PLACEMENTS,
+            "items": {"type": "string", "pattern": service.PLACEMENT.pattern},
+        },
+    ),
+    _parameter(
+        "limit",
+        "How many products to recommend (default 4)",
+        {"type": "integer", "minimum": 0, "maximum": 20},
+    ),
+    _parameter(
+        "writeKey",
+        "The write key, instead of the Authorization header: a simple GET, without a CORS "
+        "preflight",
+        {"type": "string", "maxLength": 200},
+    ),
+]
 
 
 def build_personalize_router(
@@ -430,7 +468,7 @@ def build_personalize_router(
     CORS preflight. ``allowed_origins``: the sites that may call it from a browser (``*``:
     any); a browser request from another origin is refused."""
     read_engine = reader(engine)
-    keeper = ModelKeeper(engine, read_engine, max_lag_s, settings)
+    keeper = ModelKeeper(engine, max_lag_s, settings)
     any_origin = "*" in allowed_origins
     origins = frozenset(o.rstrip("/") for o in allowed_origins)
 
@@ -446,10 +484,8 @@ def build_personalize_router(
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
     def refuse(status: int, code: str, message: str, headers: dict[str, str] | None) -> Response:
-        extra = dict(headers or {})
-        if status == 401:
-            extra["WWW-Authenticate"] = 'Basic realm="c360"'
-        return _json({"code": code, "message": message}, status, extra)
+        # no WWW-Authenticate: a browser would ask its user for a password (as /v1 does not)
+        return _json({"code": code, "message": message}, status, dict(headers or {}))
 
     router = APIRouter()
 
@@ -476,30 +512,10 @@ def build_personalize_router(
             403: {"model": ErrorBody, "description": "The origin may not call c360"},
             422: {"model": ErrorBody, "description": "Invalid parameters"},
         },
+        # read by the handler itself, so that every refusal carries the CORS headers
+        openapi_extra={"parameters": PUBLIC_PARAMETERS},
     )
-    def public_personalize(
-        request: Request,
-        user_id: Annotated[
-            str | None, Query(alias="userId", description="The visitor's userId, if known")
-        ] = None,
-        anonymous_id: Annotated[
-            str | None,
-            Query(alias="anonymousId", description="The visitor's anonymousId (the SDK's)"),
-        ] = None,
-        placement: Annotated[
-            list[str] | None, Query(description="Placements to decide (repeat or a,b)")
-        ] = None,
-        limit: Annotated[
-            str | None, Query(description="How many products to recommend (0-20, default 4)")
-        ] = None,
-        write_key: Annotated[
-            str | None,
-            Query(
-                alias="writeKey",
-                description="The write key, for a simple GET without a CORS preflight",
-            ),
-        ] = None,
-    ) -> Response:
+    def public_personalize(request: Request) -> Response:
         """What a web page or app shows the visitor now: per placement the winning content,
         and recommended products. Authenticates with the source's write key like ``/v1``
         (Basic auth user name, ``X-Write-Key``, or ``writeKey``). Holds no personal data: no
@@ -509,7 +525,10 @@ def build_personalize_router(
         if headers is None:
             return refuse(403, "origin_not_allowed", "this origin may not call c360", None)
         headers["Cache-Control"] = "no-store"
-        candidates = credentials({k.lower(): v for k, v in request.headers.raw}, write_key)
+        query = request.query_params
+        user_id, anonymous_id = query.get("userId"), query.get("anonymousId")
+        raw_headers = {k.lower(): v for k, v in request.headers.raw}
+        candidates = credentials(raw_headers, query.get("writeKey"))
         if not candidates:
             return refuse(
                 401,
@@ -526,14 +545,13 @@ def build_personalize_router(
                 401, "invalid_write_key", "the write key is not valid or was revoked", headers
             )
         try:
-            count = _limit(limit)
-            wanted = _placements(placement)
+            count = _limit(query.get("limit"))
+            wanted = _placements(query.getlist("placement"), MAX_PLACEMENTS)
             for name, value in (("userId", user_id), ("anonymousId", anonymous_id)):
                 if value is not None and len(value) > 1000:
                     raise InvalidInput(f"{name} is longer than 1000 characters")
-            if count:
-                keeper.ensure()
             with read_engine.connect() as conn:
+                state = keeper.ensure(conn) if count else None
                 profile_id = service.find_visitor(conn, user_id, anonymous_id)
                 decision = service.personalize(
                     conn,
@@ -542,6 +560,7 @@ def build_personalize_router(
                     limit=count,
                     default_tz=default_timezone,
                     settings=settings,
+                    state=state,
                 )
         except C360Error as exc:
             status = next((STATUS[c] for c in type(exc).__mro__ if c in STATUS), 500)

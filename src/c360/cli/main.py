@@ -118,6 +118,7 @@ def worker_command() -> None:
     from c360.activation.dispatch import Dispatcher, DispatchLoop
     from c360.activation.engine import EngineConfig, JourneyEngine
     from c360.activation.policy import rules_from_config
+    from c360.activation.recommend import RecommendationRefresher
     from c360.changes.delivery import DeliveryThread
     from c360.connectors.channels import build_channels
     from c360.workers import Processor
@@ -147,6 +148,7 @@ def worker_command() -> None:
     ).start()
 
     sync = SyncLoop(worker_for(engine, settings, os.environ)).start()
+    recommender = RecommendationRefresher(engine).start()
 
     def applied() -> None:
         delivery.notify()
@@ -169,6 +171,7 @@ def worker_command() -> None:
         journeys.stop()
         dispatch.stop()
         sync.stop()
+        recommender.stop()
 
 
 @app.command()

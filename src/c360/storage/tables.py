@@ -605,3 +605,110 @@ sync_conflicts = Table(
     Index("ix_sync_conflicts_destination", "destination_id", "id"),
 )
 """Where the app and c360 disagreed on a field, and which side the ownership rules kept."""
+
+# --- personalisation ---
+
+recommend_catalog = Table(
+    "recommend_catalog",
+    metadata,
+    Column("source_id", Integer, primary_key=True),
+    Column("record_id", Text, primary_key=True),
+    Column("product_id", Text, nullable=True, index=True),
+    Column("sku", Text, nullable=True, index=True),
+    Column("name", Text, nullable=True),
+    Column("category", Text, nullable=True),
+    Column("brand", Text, nullable=True),
+    Column("price", Float, nullable=True),
+    Column("currency", String(10), nullable=True),
+    Column("stock", Float, nullable=True),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""Every ``product`` record, found by product id or SKU: what recommendations show and whether
+a product is in stock (the latest record naming it decides)."""
+
+recommend_products = Table(
+    "recommend_products",
+    metadata,
+    Column("product_key", Text, primary_key=True),
+    Column("product_id", Text, nullable=True),
+    Column("sku", Text, nullable=True),
+    Column("name", Text, nullable=True),
+    Column("category", Text, nullable=True),
+    Column("price", Float, nullable=True),
+    Column("currency", String(10), nullable=True),
+    Column("at_us", BigInteger, nullable=False),
+)
+"""Products as the latest purchase line described them (``product_key``: the product id, else
+the SKU), for products the catalog does not hold."""
+
+recommend_purchases = Table(
+    "recommend_purchases",
+    metadata,
+    Column("profile_id", String(36), primary_key=True),
+    Column("product_key", Text, primary_key=True),
+    Column("first_at_us", BigInteger, nullable=False),
+    Column("last_at_us", BigInteger, nullable=False),
+    Column("quantity", Float, nullable=False),
+)
+"""What each live profile has bought, as counted in the co-purchase and popularity tables."""
+
+recommend_counted = Table(
+    "recommend_counted",
+    metadata,
+    Column("profile_id", String(36), primary_key=True),
+    Column("segments", Json, nullable=False),
+)
+"""The segment ids each profile's purchases are counted under in ``recommend_popularity``."""
+
+recommend_pairs = Table(
+    "recommend_pairs",
+    metadata,
+    Column("product_key", Text, primary_key=True),
+    Column("other_key", Text, primary_key=True),
+    Column("together", Integer, nullable=False),
+)
+# a product's most frequent companions first: a top-N read stops after N index entries
+Index(
+    "ix_recommend_pairs_top",
+    recommend_pairs.c.product_key,
+    recommend_pairs.c.together.desc(),
+    recommend_pairs.c.other_key,
+)
+"""Co-purchase: how many people bought both products (each pair in both directions)."""
+
+recommend_popularity = Table(
+    "recommend_popularity",
+    metadata,
+    # 0: everyone; the row with product_key '' counts the segment's buyers
+    Column("segment_id", Integer, primary_key=True),
+    Column("product_key", Text, primary_key=True),
+    Column("buyers", Integer, nullable=False),
+)
+Index(
+    "ix_recommend_popularity_top",
+    recommend_popularity.c.segment_id,
+    recommend_popularity.c.buyers.desc(),
+    recommend_popularity.c.product_key,
+)
+"""How many members of each segment bought each product."""
+
+personalization_rules = Table(
+    "personalization_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("placement", String(60), nullable=False, index=True),
+    Column("condition", Json, nullable=False),  # the JSON form (c360.segments.language)
+    Column("text", Text, nullable=False),  # the canonical text form
+    Column("timezone", String(64), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("content", Json, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("active_from_us", BigInteger, nullable=True),
+    Column("active_until_us", BigInteger, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+"""What to show whom: per placement, content for the people a condition holds for, while
+active. Not derived from the log: ``c360 rebuild`` keeps them."""
