@@ -111,6 +111,21 @@ class Dispatcher:
 
     def _claim(self, now: int, report: DispatchReport) -> list[Any]:
         lease_us = int(self._config.lease_s * 1_000_000)
+        with self._engine.connect() as conn:
+            # a look that writes nothing first: an idle dispatcher takes no write lock
+            waiting = conn.execute(
+                select(messages.c.id)
+                .where(
+                    ((messages.c.status == "queued") & (messages.c.next_attempt_us <= now))
+                    | (
+                        (messages.c.status == "sending")
+                        & (messages.c.updated_at_us < now - lease_us)
+                    )
+                )
+                .limit(1)
+            ).first()
+        if waiting is None:
+            return []
         with self._engine.begin() as conn:
             # messages left "sending" by a crashed dispatcher go again (same idempotency key)
             conn.execute(

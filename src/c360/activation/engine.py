@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import phonenumbers
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 
 from c360.activation import experiment, policy, templates
 from c360.activation.channels import ChannelName
@@ -285,27 +285,56 @@ def run_cycle(engine: Engine, config: EngineConfig, now_us: int | None = None) -
     """One pass of the engine; see the module docstring."""
     now = system_clock() if now_us is None else now_us
     report = CycleReport()
+    with engine.connect() as conn:
+        # a look that writes nothing first: an idle engine must not take the store's write
+        # lock (SQLite's only one) every poll
+        if not has_work(conn, now):
+            return report
     with engine.begin() as conn:
         cursor = get_checkpoint(conn, EVENTS_CHECKPOINT, lock=True)
         run = _Run(conn, config, now, report)
         if not run.journeys:
-            _skip_to_end(conn, cursor)
             return report
-        run.new_events(cursor)
-        run.new_changes(get_checkpoint(conn, CHANGES_CHECKPOINT))
+        # nothing before the oldest journey was saved can enter, move or convert anyone
+        start_seq = min(j.saved.start_seq for j in run.journeys)
+        start_change = min(j.saved.start_change_id for j in run.journeys)
+        run.new_events(max(cursor, start_seq))
+        run.new_changes(max(get_checkpoint(conn, CHANGES_CHECKPOINT), start_change))
         run.schedules()
         run.due_entries()
     return report
 
 
-def _skip_to_end(conn: Connection, cursor: int) -> None:
-    """With no journeys there is nothing to do for what happened meanwhile."""
-    processed = get_checkpoint(conn, PROFILES_CHECKPOINT)
-    if processed > cursor:
-        set_checkpoint(conn, EVENTS_CHECKPOINT, processed)
-    last = last_change_id(conn)
-    if last > get_checkpoint(conn, CHANGES_CHECKPOINT):
-        set_checkpoint(conn, CHANGES_CHECKPOINT, last)
+def has_work(conn: Connection, now_us: int) -> bool:
+    """Whether a cycle would do anything: journeys exist and there are new events or changes
+    after them, a schedule is due, or someone's wait is over."""
+    from c360.storage.tables import journeys as journeys_table
+
+    found = conn.execute(
+        select(
+            func.count(),
+            func.min(journeys_table.c.start_seq),
+            func.min(journeys_table.c.start_change_id),
+            func.min(journeys_table.c.next_run_us),
+        )
+    ).one()
+    count, start_seq, start_change, next_run = found
+    if not count:
+        return False
+    cursor = max(get_checkpoint(conn, EVENTS_CHECKPOINT), int(start_seq))
+    if get_checkpoint(conn, PROFILES_CHECKPOINT) > cursor:
+        return True
+    changes = max(get_checkpoint(conn, CHANGES_CHECKPOINT), int(start_change))
+    if last_change_id(conn) > changes:
+        return True
+    if next_run is not None and int(next_run) <= now_us:
+        return True
+    due = conn.execute(
+        select(journey_entries.c.id)
+        .where(journey_entries.c.status == ACTIVE, journey_entries.c.wake_at_us <= now_us)
+        .limit(1)
+    ).first()
+    return due is not None
 
 
 @dataclass(slots=True)

@@ -124,7 +124,7 @@ class Runtime:
                 on_queued=self.dispatch.notify,
             ).start()
             self.sync = SyncLoop(worker_for(self.engine, self.settings, os.environ)).start()
-            self.recommender = RecommendationRefresher(self.engine).start()
+            self.recommender = RecommendationRefresher(self.engine, poll_s=5.0).start()
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,

@@ -148,7 +148,7 @@ def worker_command() -> None:
     ).start()
 
     sync = SyncLoop(worker_for(engine, settings, os.environ)).start()
-    recommender = RecommendationRefresher(engine).start()
+    recommender = RecommendationRefresher(engine, poll_s=5.0).start()
 
     def applied() -> None:
         delivery.notify()

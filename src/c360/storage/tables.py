@@ -462,7 +462,7 @@ messages = Table(
     Column("html", Text, nullable=True),
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),
-    Column("next_attempt_us", BigInteger, nullable=True, index=True),
+    Column("next_attempt_us", BigInteger, nullable=True),
     Column("provider_id", Text, nullable=True),
     Column("reason", Text, nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
@@ -470,6 +470,8 @@ messages = Table(
     Column("updated_at_us", BigInteger, nullable=False),
     Column("opened_at_us", BigInteger, nullable=True),
     Column("clicked_at_us", BigInteger, nullable=True),
+    Index("ix_messages_due", "status", "next_attempt_us"),
+    Index("ix_messages_provider", "channel", "provider_id"),
 )
 """The outbox: every message a journey sent or decided not to send (``status`` queued, sending,
 sent, delivered, bounced, failed, skipped, cancelled; ``reason`` says why)."""

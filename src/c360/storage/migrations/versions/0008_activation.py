@@ -100,7 +100,8 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_messages_entry_id"), ["entry_id"])
         batch_op.create_index(batch_op.f("ix_messages_profile_id"), ["profile_id"])
-        batch_op.create_index(batch_op.f("ix_messages_next_attempt_us"), ["next_attempt_us"])
+        batch_op.create_index("ix_messages_due", ["status", "next_attempt_us"])
+        batch_op.create_index("ix_messages_provider", ["channel", "provider_id"])
     op.create_table(
         "suppressions",
         sa.Column("channel", sa.String(length=10), nullable=False),
