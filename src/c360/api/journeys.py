@@ -28,6 +28,7 @@ from c360.activation.policy import DEFAULT_RULES, RuleBook
 from c360.activation.recommend import recommendations_for
 from c360.activation.report import journey_report
 from c360.api.errors import ErrorBody
+from c360.api.segments import NoNulInput
 from c360.errors import InvalidInput, NotFound, Unauthorized
 from c360.kernel.clock import system_clock
 
@@ -35,7 +36,7 @@ JourneyName = Annotated[str, Path(min_length=1, max_length=100, description="The
 _PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-class JourneyIn(BaseModel):
+class JourneyIn(NoNulInput):
     definition: str | dict[str, Any] = Field(
         description="The journey in YAML (a string) or JSON (an object); docs/journeys.md"
     )
@@ -59,7 +60,7 @@ class JourneyList(BaseModel):
     journeys: list[JourneyOut]
 
 
-class PreviewIn(BaseModel):
+class PreviewIn(NoNulInput):
     profile_id: str = Field(min_length=1, max_length=36)
     step: str = Field(min_length=1, max_length=60, description="A send step's id")
     event: dict[str, Any] = Field(
@@ -220,7 +221,7 @@ def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -
     return base64.b64encode(digest).decode()
 
 
-class SuppressionIn(BaseModel):
+class SuppressionIn(NoNulInput):
     channel: Literal["*", "email", "sms", "line", "zalo", "push"] = Field(
         description="The channel, or * for every channel"
     )

@@ -108,7 +108,7 @@ def _no_nul(value: Any) -> Any:
     return value
 
 
-class _Input(BaseModel):
+class NoNulInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*")
@@ -128,7 +128,7 @@ def _link(value: str | None) -> str | None:
     raise ValueError("must be an http(s) URL or a path on the site starting with /")
 
 
-class ContentIn(_Input):
+class ContentIn(NoNulInput):
     """What the placement shows (any text in Thai, Vietnamese or English)."""
 
     title: str | None = Field(None, max_length=300)
@@ -153,7 +153,7 @@ CONDITION_TEXT = (
 TIME = "ISO 8601; without an offset, in the rule's time zone. Leave out for no limit on that side."
 
 
-class RuleBody(_Input):
+class RuleBody(NoNulInput):
     placement: str = Field(
         min_length=1, max_length=60, description=f"Where it shows: {service.PLACEMENT_RULE}"
     )

@@ -66,7 +66,9 @@ def _no_nul(value: Any) -> Any:
     return value
 
 
-class _Input(BaseModel):
+class NoNulInput(BaseModel):
+    """A request body: no unknown fields, no NUL in any text (the store cannot hold one)."""
+
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*")
@@ -75,7 +77,7 @@ class _Input(BaseModel):
         return _no_nul(value)
 
 
-class SegmentIn(_Input):
+class SegmentIn(NoNulInput):
     name: str = Field(min_length=1, max_length=100, description=NAME_RULE)
     condition: str | None = Field(None, max_length=L.MAX_TEXT_CHARS, description=CONDITION_TEXT)
     condition_json: dict[str, Any] | None = Field(None, description=CONDITION_JSON)
@@ -83,14 +85,14 @@ class SegmentIn(_Input):
     description: _Description = None
 
 
-class SegmentPatch(_Input):
+class SegmentPatch(NoNulInput):
     condition: str | None = Field(None, max_length=L.MAX_TEXT_CHARS, description=CONDITION_TEXT)
     condition_json: dict[str, Any] | None = Field(None, description=CONDITION_JSON)
     timezone: str | None = Field(None, max_length=100, description=TIMEZONE)
     description: _Description = None
 
 
-class PreviewIn(_Input):
+class PreviewIn(NoNulInput):
     condition: str | None = Field(None, max_length=L.MAX_TEXT_CHARS, description=CONDITION_TEXT)
     condition_json: dict[str, Any] | None = Field(None, description=CONDITION_JSON)
     timezone: str | None = Field(None, max_length=100, description=TIMEZONE)
