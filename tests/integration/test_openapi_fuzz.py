@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, fresh_database
 
 # Per operation: A1's fast profile asks for 50 cases; invalid data adds 25 more.
 CASES = {GenerationMode.POSITIVE: 50, GenerationMode.NEGATIVE: 25}
@@ -76,9 +77,21 @@ def fuzz(
     run()
 
 
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite here; test_openapi_fuzz_postgresql.py runs the same on PostgreSQL (two files,
+    so that the two halves of the suite's longest test run side by side)."""
+    with fresh_database(request.param, tmp_path, migrated=True) as url:
+        yield url
+
+
 def test_every_operation_conforms_to_its_schema_and_never_fails_with_5xx(
     live_server: LiveServer, http_session: requests.Session
 ) -> None:
+    check_every_operation(live_server, http_session)
+
+
+def check_every_operation(live_server: LiveServer, http_session: requests.Session) -> None:
     schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
     failures: list[str] = []
     counts: dict[str, int] = {}
