@@ -63,18 +63,18 @@ def build_store(url: str, people: int) -> int:
     from sqlalchemy import insert
 
     from c360.activation.journeys import create_journey
-    from c360.eventlog.service import PROFILES_CHECKPOINT, set_checkpoint
+    from c360.eventlog.service import PROFILES_CHECKPOINT, ensure_source, set_checkpoint
     from c360.kernel.clock import system_clock
     from c360.segments.view import build_view
     from c360.storage.engine import create_engine_for
     from c360.storage.migrations import upgrade_to_head
-    from c360.storage.tables import event_log, profile_events, profiles, sources
+    from c360.storage.tables import event_log, profile_events, profiles
 
     engine = create_engine_for(url)
     upgrade_to_head(engine)
     now = system_clock()
     with engine.begin() as conn:
-        conn.execute(insert(sources).values(id=1, name="web", created_at_us=now))
+        source_id = ensure_source(conn, "web").id
         create_journey(conn, JOURNEY, default_tz="Asia/Bangkok", now_us=now)
     chunk = 5000
     for start in range(0, people, chunk):
@@ -102,7 +102,7 @@ def build_store(url: str, people: int) -> int:
             logs.append(
                 {
                     "seq": seq,
-                    "source_id": 1,
+                    "source_id": source_id,
                     "message_id": f"m{seq}",
                     "type": "track",
                     "received_at_us": now,
@@ -204,7 +204,7 @@ def time_latency(url: str, samples: int) -> dict[str, Any]:
     from c360.activation.journeys import create_journey
     from c360.connectors.channels import ChannelsConfig, EmailConfig, build_channels
     from c360.eventlog.model import LogRow
-    from c360.eventlog.service import append
+    from c360.eventlog.service import append, ensure_source
     from c360.kernel.clock import system_clock
     from c360.storage.engine import create_engine_for
     from c360.workers import Processor
@@ -212,6 +212,7 @@ def time_latency(url: str, samples: int) -> dict[str, Any]:
     engine = create_engine_for(url)
     with engine.begin() as conn:
         create_journey(conn, EMAIL_JOURNEY, default_tz="Asia/Bangkok")
+        web = ensure_source(conn, "web").id
     latencies: list[float] = []
 
     def log_message(message: dict[str, Any]) -> None:
@@ -221,7 +222,7 @@ def time_latency(url: str, samples: int) -> dict[str, Any]:
                 conn,
                 [
                     LogRow(
-                        source_id=1,
+                        source_id=web,
                         message_id=message["messageId"],
                         type=message["type"],
                         received_at_us=now,

@@ -72,7 +72,7 @@ class Dispatcher:
         self._config = config or DispatchConfig()
         self._clock = clock
         self._rng = rng or random.Random()
-        self._loop = _event_loop()
+        self._loop = asyncio.new_event_loop()
 
     def close(self) -> None:
         for channel in self._channels.values():
@@ -366,17 +366,6 @@ def _set(conn: Connection, changes: list[dict[str, Any]]) -> None:
     """Write many messages' new states in one statement."""
     if changes:
         conn.execute(_SET, changes)
-
-
-def _event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's event loop where it is installed (Linux, macOS), asyncio's own elsewhere:
-    provider calls cost less CPU on it (docs/benchmarks.md, "Activation")."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
 
 
 class DispatchLoop(BackgroundLoop):
