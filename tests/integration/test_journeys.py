@@ -411,3 +411,31 @@ def test_email_goes_through_a_real_smtp_server_with_tracked_links(
     body = mail.get_body(("plain",))
     assert body is not None
     assert "https://c360.example/t/c/" in body.get_content()
+
+
+def test_c360s_own_events_go_with_the_profile_when_it_merges(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from c360.activation.outbox import activation_event, append_events
+    from c360.storage.tables import event_log, profile_events
+
+    somchai = person(engine, tmp_path, 70)
+    track(engine, factories.track(event="Product Viewed", userId=None, anonymousId="anon-70"))
+    with engine.connect() as conn:
+        visitor = find_by_identifier(conn, "anonymous_id", "anon-70").id
+    assert visitor != somchai.profile_id
+    with engine.begin() as conn:
+        sent = activation_event(visitor, "LINE Message Sent", {"channel": "line"}, "m-70", T0)
+        append_events(conn, [sent], T0)
+    process(engine)
+
+    # the visitor logs in: their profile merges into Somchai's, and the send goes with it
+    track(engine, factories.identify(somchai.user, anonymousId="anon-70", traits={}))
+    with engine.connect() as conn:
+        assert find_by_identifier(conn, "anonymous_id", "anon-70").id == somchai.profile_id
+        names = conn.execute(
+            select(event_log.c.payload)
+            .select_from(profile_events.join(event_log, event_log.c.seq == profile_events.c.seq))
+            .where(profile_events.c.profile_id == somchai.profile_id)
+        ).scalars()
+        assert any('"LINE Message Sent"' in payload for payload in names)

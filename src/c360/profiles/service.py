@@ -275,6 +275,22 @@ def _file_directly(conn: Connection, direct: list[tuple[StoredEvent, str]]) -> s
 
 
 def _move_events(conn: Connection, result: ProfileChanges) -> None:
+    # c360's own events are filed under a profile, not a node: they go where it merges
+    merged = [
+        {"old": other, "new": survivor}
+        for action, survivor, other, _reason in result.history
+        if action == "merge"
+    ]
+    if merged:
+        conn.execute(
+            update(profile_events)
+            .where(
+                profile_events.c.profile_id == bindparam("old"),
+                profile_events.c.node_id.is_(None),
+            )
+            .values(profile_id=bindparam("new")),
+            merged,
+        )
     # a node new in this batch has no events filed under another profile yet
     moves = [
         {"nid": node_id, "pid": new}
