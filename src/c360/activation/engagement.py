@@ -89,9 +89,6 @@ def record_reply(conn: Connection, channel: str, address: str, text: str, now_us
     return row
 
 
-_RANK = {"sending": 0, "sent": 1, "delivered": 2, "failed": 2, "bounced": 2}
-
-
 def record_receipt(
     conn: Connection, channel: str, provider_id: str, outcome: str, now_us: int, reason: str = ""
 ) -> Any:
@@ -109,7 +106,7 @@ def record_receipt(
             )
             append_events(conn, [message_event(row, "opened", now_us)], now_us)
         return row
-    if _RANK.get(outcome, 0) <= _RANK.get(row.status, 0) and row.status == outcome:
+    if row.status == outcome:
         return row  # a receipt repeated
     conn.execute(
         update(messages)

@@ -32,7 +32,6 @@ from c360.activation.channels import ChannelName
 from c360.activation.journeys import ACTIVE, SavedJourney, load_active, next_local_time
 from c360.activation.model import END, Journey, Step, duration_s
 from c360.activation.outbox import (
-    QueuedMessage,
     activation_event,
     append_events,
     link_secret,
@@ -46,6 +45,7 @@ from c360.identity.decisions import live_profile_id
 from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
 from c360.profiles.model import ACTIVATION_SOURCE
+from c360.profiles.refresh import event_facts
 from c360.profiles.traits import EventFact
 from c360.segments import language as L
 from c360.segments.evaluate import Facts, Moment, evaluate, test_value
@@ -138,39 +138,7 @@ def load_events(
 ) -> list[EventFact]:
     if names is None:
         names = dict(conn.execute(select(sources.c.id, sources.c.name)).all())
-    events: list[EventFact] = []
-    for seq, at_us, kind, source_id, payload in conn.execute(
-        select(
-            profile_events.c.seq,
-            profile_events.c.at_us,
-            event_log.c.type,
-            event_log.c.source_id,
-            event_log.c.payload,
-        )
-        .select_from(profile_events.join(event_log, event_log.c.seq == profile_events.c.seq))
-        .where(profile_events.c.profile_id == profile_id)
-        .order_by(profile_events.c.seq)
-    ):
-        events.append(_event_fact(seq, at_us, kind, source_id, payload, names))
-    return events
-
-
-def _event_fact(
-    seq: int, at_us: int | None, kind: str, source_id: int, payload: str, names: dict[int, str]
-) -> EventFact:
-    body = orjson.loads(payload)
-    name = body.get("event") if kind == "track" else body.get("name")
-    properties = body.get("properties")
-    context = body.get("context")
-    return EventFact(
-        seq,
-        kind,
-        name if isinstance(name, str) else None,
-        properties if isinstance(properties, dict) else {},
-        context if isinstance(context, dict) else {},
-        at_us or 0,
-        names.get(source_id, str(source_id)),
-    )
+    return [fact for _pid, fact, _body in event_facts(conn, [profile_id], names)]
 
 
 def reads_events(condition: Any) -> bool:
@@ -1165,20 +1133,8 @@ class _EventBatch:
         if not pending:
             return
         found: dict[str, list[EventFact]] = {pid: [] for pid in pending}
-        for pid, seq, at_us, kind, source_id, payload in self.conn.execute(
-            select(
-                profile_events.c.profile_id,
-                profile_events.c.seq,
-                profile_events.c.at_us,
-                event_log.c.type,
-                event_log.c.source_id,
-                event_log.c.payload,
-            )
-            .select_from(profile_events.join(event_log, event_log.c.seq == profile_events.c.seq))
-            .where(key_in(self.conn, profile_events.c.profile_id, pending))
-            .order_by(profile_events.c.seq)
-        ):
-            found[pid].append(_event_fact(seq, at_us, kind, source_id, payload, self.names))
+        for pid, fact, _body in event_facts(self.conn, pending, self.names):
+            found[pid].append(fact)
         for pid, events in found.items():
             self.people[pid]._events = events
 
@@ -1229,18 +1185,6 @@ def _consented(consent: Any, purpose: str, channel: ChannelName) -> bool:
     from c360.segments.evaluate import consented
 
     return consented(consent if isinstance(consent, Mapping) else {}, purpose, channel.value)
-
-
-def _with(base: QueuedMessage, channel: ChannelName, address: str) -> QueuedMessage:
-    from dataclasses import replace
-
-    return replace(base, channel=channel.value, address=address)
-
-
-def _with_body(message: QueuedMessage, body: str, html: str | None) -> QueuedMessage:
-    from dataclasses import replace
-
-    return replace(message, body=body, html=html)
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:

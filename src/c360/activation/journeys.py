@@ -234,8 +234,8 @@ def set_status(
 
 
 def delete_journey(conn: Connection, name: str, *, now_us: int | None = None) -> int:
-    """Delete a journey; people in it leave (their entries stay for the report's history: no,
-    they go with it). Returns how many were still in it."""
+    """Delete a journey. People still in it leave (their entries end with "journey deleted";
+    entries and messages stay as history). Returns how many were still in it."""
     saved = get_journey(conn, name)
     now = system_clock() if now_us is None else now_us
     result = conn.execute(

@@ -109,31 +109,6 @@ def _insert_once(conn: Connection, row: dict[str, Any]) -> int:
     return int(found)
 
 
-def record_skip(conn: Connection, message: QueuedMessage, reason: str, now_us: int) -> int:
-    """Record a send that was decided against, with why (no consent, quiet hours, cap...)."""
-    row = {
-        "key": message.key,
-        "journey_id": message.journey_id,
-        "entry_id": message.entry_id,
-        "step": message.step,
-        "profile_id": message.profile_id,
-        "channel": message.channel or "none",
-        "address": message.address,
-        "purpose": message.purpose,
-        "consent": message.consent,
-        "subject": message.subject,
-        "body": message.body,
-        "html": message.html,
-        "status": "skipped",
-        "attempts": 0,
-        "next_attempt_us": None,
-        "reason": reason,
-        "created_at_us": now_us,
-        "updated_at_us": now_us,
-    }
-    return _insert_once(conn, row)
-
-
 # --- events about messages -------------------------------------------------------------------
 
 
@@ -297,22 +272,16 @@ def track_links(
     return new_body, new_html
 
 
-def find_message(conn: Connection, key: str) -> Any:
-    return conn.execute(select(messages).where(messages.c.key == key)).first()
-
-
 __all__ = [
     "BadToken",
     "QueuedMessage",
     "activation_event",
     "append_events",
     "event_name",
-    "find_message",
     "link_secret",
     "make_token",
     "message_event",
     "queue",
     "read_token",
-    "record_skip",
     "track_links",
 ]

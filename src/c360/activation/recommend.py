@@ -66,9 +66,7 @@ from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
 
 # the words computed traits read as a cancelled, returned or refunded order: one list for both
-from c360.profiles.traits import _CANCELLED_STATUS as CANCELLED_STATUS
-from c360.profiles.traits import DAY_US, EventFact, RecordFact, record_moment
-from c360.profiles.traits import _says as says
+from c360.profiles.traits import DAY_US, EventFact, RecordFact, is_cancelled, record_moment
 from c360.storage.dialect import key_in
 from c360.storage.tables import (
     event_log,
@@ -266,7 +264,7 @@ def purchases(records: Iterable[RecordFact], events: Iterable[EventFact]) -> dic
     lines: list[tuple[int, str, Product, float]] = []
     for order_key, item in items:
         order = orders.get(order_key) if order_key is not None else None
-        if order is not None and says(order.fields.get("status"), CANCELLED_STATUS):
+        if order is not None and is_cancelled(order.fields.get("status")):
             continue
         product = _item_product(item.fields)
         if product is None:

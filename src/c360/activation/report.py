@@ -5,7 +5,7 @@ the control group entered the same way and was held out, so the difference in co
 rate is what the journey's messages did (uplift, with a 95 % confidence interval).
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -38,25 +38,16 @@ class JourneyReport:
     skipped_reasons: dict[str, int]
     opened: int
     clicked: int
-    uplift: Any
+    uplift: experiment.Uplift
     goal: str | None
 
-    def rate(self, numerator: int) -> float | None:
-        sent = sum(
-            n
-            for by_status in self.sends.values()
-            for status, n in by_status.items()
-            if status in ("sent", "delivered")
-        )
-        return numerator / sent if sent else None
+    def counted(self, *statuses: str) -> int:
+        """Messages in any of ``statuses``, over every channel."""
+        return sum(n for s in self.sends.values() for k, n in s.items() if k in statuses)
 
     def as_json(self) -> dict[str, Any]:
-        sent = sum(
-            n for s in self.sends.values() for k, n in s.items() if k in ("sent", "delivered")
-        )
-        attempted = sent + sum(
-            n for s in self.sends.values() for k, n in s.items() if k in ("failed", "bounced")
-        )
+        sent = self.counted("sent", "delivered")
+        attempted = sent + self.counted("failed", "bounced")
         return {
             "journey": self.name,
             "goal": self.goal,
@@ -67,8 +58,8 @@ class JourneyReport:
             "sends_by_channel": self.sends,
             "skipped_reasons": self.skipped_reasons,
             "delivery_rate": sent / attempted if attempted else None,
-            "open_rate": self.rate(self.opened),
-            "click_rate": self.rate(self.clicked),
+            "open_rate": self.opened / sent if sent else None,
+            "click_rate": self.clicked / sent if sent else None,
             "uplift": experiment_json(self.uplift),
             "revenue_attributed": self.treatment.revenue,
         }
@@ -83,10 +74,8 @@ def _arm(arm: Arm) -> dict[str, Any]:
     }
 
 
-def experiment_json(uplift: Any) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(uplift) if is_dataclass(uplift) and not isinstance(uplift, type) else {}
+def experiment_json(uplift: experiment.Uplift) -> dict[str, Any]:
+    return asdict(uplift)
 
 
 def journey_report(conn: Connection, name: str) -> JourneyReport:

@@ -1,7 +1,6 @@
 """Builds the ASGI application: tracking API, management API, health, web app."""
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -13,10 +12,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine, text
 
 from c360 import __version__
-from c360.activation.dispatch import Dispatcher, DispatchLoop
-from c360.activation.engine import EngineConfig, JourneyEngine
 from c360.activation.policy import rules_from_config
-from c360.activation.recommend import RecommendationRefresher
 from c360.api import errors
 from c360.api.changes import FeedBell
 from c360.api.journeys import build_public_router
@@ -26,7 +22,6 @@ from c360.api.personalize import build_personalize_router
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
-from c360.connectors.channels import build_channels
 from c360.eventlog import GroupCommitWriter
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
@@ -36,8 +31,8 @@ from c360.settings import Settings
 from c360.storage import DurabilityReport, check_durability
 from c360.storage.engine import reader
 from c360.storage.maintenance import WalCheckpointer
+from c360.workers.activation import ActivationLoops
 from c360.workers.processor import Processor, lag
-from c360.workers.sync import SyncLoop, worker_for
 
 log = logging.getLogger(__name__)
 
@@ -73,19 +68,14 @@ class Runtime:
         self.bell = FeedBell()
         self.checkpointer: WalCheckpointer | None = None
         self.webhooks: WebhookIntake | None = None
-        self.journeys: JourneyEngine | None = None
-        self.sync: SyncLoop | None = None
-        self.recommender: RecommendationRefresher | None = None
-        self.dispatch: DispatchLoop | None = None
+        self.activation: ActivationLoops | None = None
 
     def _applied(self) -> None:
         # the change feed may have grown: wake webhook delivery and the open streams
         if self.delivery is not None:
             self.delivery.notify()
-        if self.journeys is not None:
-            self.journeys.notify()
-        if self.sync is not None:
-            self.sync.notify()
+        if self.activation is not None:
+            self.activation.notify()
         self.bell.ring()
 
     @property
@@ -110,21 +100,7 @@ class Runtime:
                 max_delay_s=self.settings.webhook_retry_max_delay_s,
                 allowed_hosts=self.settings.webhook_allowed_hosts,
             ).start()
-            channels = build_channels(self.settings.channels)
-            self.dispatch = DispatchLoop(Dispatcher(self.engine, channels)).start()
-            self.journeys = JourneyEngine(
-                self.engine,
-                EngineConfig(
-                    default_tz=self.settings.timezone,
-                    channels=frozenset(channels),
-                    base_url=self.settings.link_base_url,
-                    rules=rules_from_config(self.settings.send_rules),
-                ),
-                poll_s=self.settings.activation_poll_s,
-                on_queued=self.dispatch.notify,
-            ).start()
-            self.sync = SyncLoop(worker_for(self.engine, self.settings, os.environ)).start()
-            self.recommender = RecommendationRefresher(self.engine, poll_s=5.0).start()
+            self.activation = ActivationLoops(self.engine, self.settings).start()
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
@@ -147,14 +123,8 @@ class Runtime:
             self.processor.stop()
         if self.delivery is not None:
             self.delivery.stop()
-        if self.journeys is not None:
-            self.journeys.stop()
-        if self.sync is not None:
-            self.sync.stop()
-        if self.recommender is not None:
-            self.recommender.stop()
-        if self.dispatch is not None:
-            self.dispatch.stop()
+        if self.activation is not None:
+            self.activation.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
 

@@ -28,7 +28,7 @@ from c360.activation.policy import DEFAULT_RULES, RuleBook
 from c360.activation.recommend import recommendations_for
 from c360.activation.report import journey_report
 from c360.api.errors import ErrorBody
-from c360.api.segments import NoNulInput
+from c360.api.inputs import NoNulInput
 from c360.errors import InvalidInput, NotFound, Unauthorized
 from c360.kernel.clock import system_clock
 

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 from sqlalchemy import Connection, Engine
 
 from c360.activation import personalize as service
@@ -39,7 +39,8 @@ from c360.activation.recommend import (
     refresh_model,
 )
 from c360.api.errors import STATUS, ErrorBody
-from c360.api.tracking import _credentials as credentials  # one way to find a write key
+from c360.api.inputs import NoNulInput
+from c360.api.tracking import credentials
 from c360.errors import C360Error, InvalidInput
 from c360.identity.decisions import live_profile_id
 from c360.kernel.clock import system_clock
@@ -91,30 +92,6 @@ class ModelKeeper:
             self._lock.release()
         conn.rollback()  # read the refreshed model (SQLite keeps a reader's first snapshot)
         return model_state(conn)
-
-
-def _no_nul(value: Any) -> Any:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ValueError("text may not contain NUL (\\u0000) characters")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return value
-
-
-class NoNulInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _text_only(cls, value: Any) -> Any:
-        return _no_nul(value)
 
 
 def _link(value: str | None) -> str | None:

@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from c360.api.errors import ErrorBody
+from c360.api.inputs import NoNulInput
 from c360.errors import NotFound
 from c360.kernel.clock import isoformat_us
 from c360.profiles.export import export_lines, parse_traits, people
@@ -48,33 +49,6 @@ CURSOR_PATTERN = "^[0-9A-Za-z_-]{1,36}$"
 """A profile id."""
 
 _Description = Annotated[str | None, Field(max_length=2000, description="What it is for")]
-
-
-def _no_nul(value: Any) -> Any:
-    """Refuse NUL characters anywhere (the store cannot hold them in text)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise ValueError("text may not contain NUL (\\u0000) characters")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return value
-
-
-class NoNulInput(BaseModel):
-    """A request body: no unknown fields, no NUL in any text (the store cannot hold one)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*")
-    @classmethod
-    def _text_only(cls, value: Any) -> Any:
-        return _no_nul(value)
 
 
 class SegmentIn(NoNulInput):

@@ -247,7 +247,7 @@ class TrackingAPI:
         return body
 
     def _authenticate(self, headers: dict[bytes, bytes], body_key: str | None) -> ApiKey:
-        candidates = _credentials(headers, body_key)
+        candidates = credentials(headers, body_key)
         if not candidates:
             raise _Refusal(
                 401,
@@ -266,7 +266,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {name.lower(): value for name, value in scope["headers"]}
 
 
-def _credentials(headers: dict[bytes, bytes], body_key: str | None) -> list[str]:
+def credentials(headers: dict[bytes, bytes], body_key: str | None) -> list[str]:
     found: list[str] = []
     authorization = headers.get(b"authorization", b"").strip()
     scheme, _, token = authorization.partition(b" ")

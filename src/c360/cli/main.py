@@ -113,16 +113,11 @@ def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: 
 @app.command("worker")
 def worker_command() -> None:
     """Run a log processor alone (production: next to API processes started with
-    --no-worker), with the webhook deliveries that follow the change feed, the journeys and
-    the message dispatcher."""
-    from c360.activation.dispatch import Dispatcher, DispatchLoop
-    from c360.activation.engine import EngineConfig, JourneyEngine
-    from c360.activation.policy import rules_from_config
-    from c360.activation.recommend import RecommendationRefresher
+    --no-worker), with the webhook deliveries that follow the change feed, the journeys, the
+    message dispatcher, two-way sync and the recommendation model."""
     from c360.changes.delivery import DeliveryThread
-    from c360.connectors.channels import build_channels
     from c360.workers import Processor
-    from c360.workers.sync import SyncLoop, worker_for
+    from c360.workers.activation import ActivationLoops
 
     settings = load_settings()
     engine = store_for(settings)
@@ -133,27 +128,11 @@ def worker_command() -> None:
         max_delay_s=settings.webhook_retry_max_delay_s,
         allowed_hosts=settings.webhook_allowed_hosts,
     ).start()
-    channels = build_channels(settings.channels)
-    dispatch = DispatchLoop(Dispatcher(engine, channels)).start()
-    journeys = JourneyEngine(
-        engine,
-        EngineConfig(
-            default_tz=settings.timezone,
-            channels=frozenset(channels),
-            base_url=settings.link_base_url,
-            rules=rules_from_config(settings.send_rules),
-        ),
-        poll_s=settings.activation_poll_s,
-        on_queued=dispatch.notify,
-    ).start()
-
-    sync = SyncLoop(worker_for(engine, settings, os.environ)).start()
-    recommender = RecommendationRefresher(engine, poll_s=5.0).start()
+    activation = ActivationLoops(engine, settings).start()
 
     def applied() -> None:
         delivery.notify()
-        journeys.notify()
-        sync.notify()
+        activation.notify()
 
     processor = Processor(
         engine,
@@ -168,10 +147,7 @@ def worker_command() -> None:
             processor.run_forever()
     finally:
         delivery.stop()
-        journeys.stop()
-        dispatch.stop()
-        sync.stop()
-        recommender.stop()
+        activation.stop()
 
 
 @app.command()

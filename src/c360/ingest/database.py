@@ -140,7 +140,7 @@ def read_rows(read: TableRead, batch_size: int = 2000) -> Iterator[tuple[Incomin
                 query
             )
             for number, row in enumerate(result.mappings(), start=1):
-                values = {k: _plain(v) for k, v in row.items()}
+                values = {k: plain_value(v) for k, v in row.items()}
                 where = ",".join(str(values[k]) for k in keys) if keys else f"#{number}"
                 cursor = row[read.cursor_column] if read.cursor_column else None
                 yield IncomingRow(values, f"{table.name} row {where}"), cursor
@@ -153,7 +153,7 @@ def read_rows(read: TableRead, batch_size: int = 2000) -> Iterator[tuple[Incomin
         read.engine.dispose()
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A JSON-ready value: Decimals keep their digits as text, times become ISO strings."""
     if isinstance(value, Decimal):
         return str(value)

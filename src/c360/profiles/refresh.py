@@ -250,6 +250,20 @@ def _load_nodes(
 def _load_events(
     conn: Connection, chunk: list[str], names: dict[int, str], loaded: dict[str, _Loaded]
 ) -> None:
+    for pid, fact, body in event_facts(conn, chunk, names):
+        if fact.type == "identify" and fact.source == ACTIVATION_SOURCE:
+            # a trait a journey set: the profile holds it like a tracked identity's
+            given = body.get("traits")
+            if isinstance(given, dict) and given:
+                loaded[pid].traits.append((fact.seq, 0, given))
+        loaded[pid].events.append(fact)
+
+
+def event_facts(
+    conn: Connection, profile_ids: list[str], names: dict[int, str]
+) -> Iterator[tuple[str, EventFact, dict[str, Any]]]:
+    """The tracked messages filed under ``profile_ids``, oldest first: (profile id, the
+    event as conditions and traits read it, the decoded message)."""
     rows = conn.execute(
         select(
             profile_events.c.profile_id,
@@ -260,30 +274,24 @@ def _load_events(
             event_log.c.payload,
         )
         .select_from(profile_events.join(event_log, event_log.c.seq == profile_events.c.seq))
-        .where(key_in(conn, profile_events.c.profile_id, chunk))
+        .where(key_in(conn, profile_events.c.profile_id, profile_ids))
         .order_by(profile_events.c.seq)
     )
     for pid, seq, at_us, kind, source_id, payload in rows:
         body = orjson.loads(payload)
-        if kind == "identify" and names.get(source_id) == ACTIVATION_SOURCE:
-            # a trait a journey set: the profile holds it like a tracked identity's
-            given = body.get("traits")
-            if isinstance(given, dict) and given:
-                loaded[pid].traits.append((seq, 0, given))
         name = body.get("event") if kind == "track" else body.get("name")
         properties = body.get("properties")
         context = body.get("context")
-        loaded[pid].events.append(
-            EventFact(
-                seq,
-                kind,
-                name if isinstance(name, str) else None,
-                properties if isinstance(properties, dict) else {},
-                context if isinstance(context, dict) else {},
-                at_us if at_us is not None else 0,
-                names.get(source_id, str(source_id)),
-            )
+        fact = EventFact(
+            seq,
+            kind,
+            name if isinstance(name, str) else None,
+            properties if isinstance(properties, dict) else {},
+            context if isinstance(context, dict) else {},
+            at_us if at_us is not None else 0,
+            names.get(source_id, str(source_id)),
         )
+        yield pid, fact, body
 
 
 def _differences(

@@ -713,6 +713,12 @@ _DELIVERED_STATUS = _terms(
 )
 
 
+def is_cancelled(status: Any) -> bool:
+    """An order status that says the order did not happen (cancelled, refunded, returned...,
+    in English, Thai and Vietnamese)."""
+    return _says(status, _CANCELLED_STATUS)
+
+
 def _says(text: Any, terms: re.Pattern[str]) -> bool:
     """Whether a status says one of ``terms`` and nothing negates it ("chưa giải quyết")."""
     if not isinstance(text, str):
@@ -889,7 +895,7 @@ def _find_purchases(records: list[_Timed], events: list[EventFact]) -> _Purchase
     purchases = [
         _record_purchase(key, timed)
         for key, timed in orders.items()
-        if not _says(timed.fields.get("status"), _CANCELLED_STATUS)
+        if not is_cancelled(timed.fields.get("status"))
     ]
     bought = {purchase.order_key for purchase in purchases}
     items = [

@@ -21,8 +21,7 @@ from c360.activation.sync.model import Decide, SyncFailed, TableSpec, Upserted
 
 # The row must read exactly as ``c360.ingest.database.read_rows`` reads it when the table
 # comes back as a source, or c360's own writes would not be recognised as echoes.
-from c360.ingest.database import _plain as plain_value
-from c360.ingest.database import external_engine
+from c360.ingest.database import external_engine, plain_value
 
 
 class TableTarget:
