@@ -1,5 +1,6 @@
 """Settings (``C360_*`` environment variables), validated once by each entry point."""
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
         "comma-separated origins such as https://shop.example; * for any.",
     )
     activation_poll_s: float = Field(0.2, gt=0, description="How often journeys look for work.")
+    feedback_config: Path | None = Field(
+        None,
+        description="YAML file configuring feedback: sources, topics, priority weights, "
+        "routing rules, SLAs and the thank-you message (docs/feedback.md); default built in.",
+    )
 
     @property
     def link_base_url(self) -> str:

@@ -22,7 +22,9 @@ from c360.api.personalize import build_personalize_router
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
+from c360.connectors.channels import configured_channels
 from c360.eventlog import GroupCommitWriter
+from c360.feedback.model import load_config as load_feedback_config
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
 from c360.kernel.clock import Clock, system_clock
@@ -165,6 +167,8 @@ def build_app(
             settings.timezone,
             settings.webhook_allowed_hosts,
             send_rules,
+            load_feedback_config(settings.feedback_config),
+            frozenset(configured_channels(settings.channels)),
         )
     )
     api.include_router(

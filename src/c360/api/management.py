@@ -12,15 +12,18 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from c360.activation.channels import ChannelName
 from c360.activation.policy import DEFAULT_RULES, RuleBook
 from c360.api.changes import FeedBell, add_change_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
+from c360.api.feedback import add_feedback_routes
 from c360.api.journeys import add_journey_routes, add_suppression_routes
 from c360.api.personalize import add_personalize_routes
 from c360.api.profiles import add_profile_routes
 from c360.api.segments import READ_ONLY_POSTS, add_segment_routes
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from c360.eventlog import service as log_service
+from c360.feedback.model import FeedbackConfig
 from c360.kernel.clock import isoformat_us, system_clock
 from c360.privacy.keys import ApiKey, KeyCache, Role
 from c360.profiles import service as profile_service
@@ -213,6 +216,8 @@ def build_router(
     timezone: str = "UTC",
     webhook_allowed_hosts: str = "",
     send_rules: RuleBook = DEFAULT_RULES,
+    feedback_config: FeedbackConfig | None = None,
+    channels: frozenset[ChannelName] = frozenset(),
 ) -> APIRouter:
     """Routes of the management API over ``engine`` (``timezone``: new segments' default)."""
     read_engine = reader(engine)
@@ -428,6 +433,9 @@ def build_router(
     add_journey_routes(router, engine, read_engine, timezone, webhook_allowed_hosts, send_rules)
     add_suppression_routes(router, engine, read_engine)
     add_personalize_routes(router, engine, read_engine, timezone)
+    add_feedback_routes(
+        router, engine, read_engine, feedback_config or FeedbackConfig(), channels, timezone
+    )
     return router
 
 

@@ -28,6 +28,9 @@ class ChangeKind(StrEnum):
     SPLIT = "split"
     SEGMENT_ENTERED = "segment_entered"
     SEGMENT_EXITED = "segment_exited"
+    FEEDBACK_RECEIVED = "feedback_received"
+    FEEDBACK_STATUS_CHANGED = "feedback_status_changed"
+    FEEDBACK_SLA_BREACHED = "feedback_sla_breached"
 
 
 KINDS = frozenset(k.value for k in ChangeKind)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.cli.demo import demo_app
+from c360.cli.feedback import feedback_app
 from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
 from c360.cli.journeys import journeys_app, suppressions_app
 from c360.cli.profiles import changes_app, profile_app, traits_app
@@ -45,6 +46,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(identity_app, name="identity")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(sync_app, name="sync")
+app.add_typer(feedback_app, name="feedback")
 app.add_typer(segments_app, name="segments")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(suppressions_app, name="suppressions")

@@ -18,6 +18,7 @@ class RecordKind(StrEnum):
     SHIPMENT = "shipment"
     TICKET = "ticket"
     SURVEY_RESPONSE = "survey_response"
+    FEEDBACK = "feedback"
     REGISTRATION = "registration"
     SUBSCRIPTION = "subscription"
     PRODUCT = "product"
@@ -158,6 +159,19 @@ KIND_FIELDS: dict[RecordKind, dict[str, str]] = {
         "comment": "text",
         "responded_at": "datetime",
         "channel": "text",
+    },
+    RecordKind.FEEDBACK: {
+        "feedback_id": "identifier",
+        "channel": "text",
+        "platform": "text",
+        "subject": "text",
+        "text": "text",
+        "rating": "number",
+        "rating_scale": "integer",
+        "submitted_at": "datetime",
+        "author": "text",
+        "url": "text",
+        "language": "text",
     },
     RecordKind.REGISTRATION: {
         "registration_id": "identifier",

@@ -76,12 +76,11 @@ User-defined traits (``settings.custom``) add one value each under their own nam
 dated after ``now_us`` counts already, except in a windowed custom trait, where it enters the
 window when its moment comes.
 
-**Sentiment.** Each feedback item (survey response, ticket, NPS event, "Product Reviewed"
-event) scores the mean of what it has: its text (positive minus negative lexicon hits over
-all hits; see ``_LEXICON``) and its rating (NPS promoter 1, passive 0, detractor -1; a 1..5
-product rating as (rating - 3) / 2); an item with neither is neutral (0). Text is folded (lower
-case, Vietnamese diacritics removed) so Vietnamese matches with and without diacritics; a
-negator (not, không, chưa, ไม่...) just before a term flips it. ``last`` is the latest item's
+**Sentiment.** Each feedback item (survey response, ticket, feedback record, NPS event,
+"Product Reviewed" and "Feedback Submitted" events) scores the mean of what it has: its text
+(the feedback analyser's score, ``c360.analysis``) and its rating (NPS promoter 1, passive 0,
+detractor -1; a 1..5 product rating as (rating - 3) / 2); an item with neither is neutral (0).
+``last`` is the latest item's
 label (score >= 0.25 positive, <= -0.25 negative); ``trend`` compares the mean of the newer half
 of the last 5 items with the older half (a change of 0.3 or more).
 
@@ -108,6 +107,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from c360.analysis import text_sentiment as analysed_sentiment
 from c360.errors import InvalidInput
 from c360.ingest.schema import RecordKind
 from c360.kernel.clock import from_us, parse_timestamp
@@ -530,6 +530,7 @@ _MOMENT_FIELDS: dict[str, tuple[str, ...]] = {
     "shipment": ("delivered_at", "scheduled_at"),
     "ticket": ("opened_at",),
     "survey_response": ("responded_at",),
+    "feedback": ("submitted_at",),
     "registration": ("registered_at",),
     "subscription": ("subscribed_at",),
     "web_event": ("occurred_at",),
@@ -719,6 +720,12 @@ def is_cancelled(status: Any) -> bool:
     return _says(status, _CANCELLED_STATUS)
 
 
+def is_finished(status: Any) -> bool:
+    """A status that says the thing is done: delivered, completed, closed (English, Thai,
+    Vietnamese)."""
+    return _says(status, _DELIVERED_STATUS) or _says(status, _CLOSED_STATUS)
+
+
 def _says(text: Any, terms: re.Pattern[str]) -> bool:
     """Whether a status says one of ``terms`` and nothing negates it ("chưa giải quyết")."""
     if not isinstance(text, str):
@@ -772,91 +779,10 @@ _ENGAGEMENT_EVENTS: dict[str, str] = {
 }
 """Tracked events of the person answering a message, and the channel they answered on."""
 
-_LEXICON: dict[str, int] = {
-    # English
-    **dict.fromkeys(
-        (
-            "great", "good", "excellent", "fast", "quick", "happy", "love", "loved", "thanks",
-            "thank you", "satisfied", "recommend", "nice", "amazing", "perfect", "helpful",
-            "friendly", "polite", "best", "easy", "awesome", "pleased", "wonderful",
-        ),
-        1,
-    ),
-    **dict.fromkeys(
-        (
-            "bad", "late", "slow", "broken", "damaged", "dented", "poor", "terrible", "awful",
-            "hard to use", "difficult", "angry", "disappointed", "disappointing", "refund",
-            "wrong", "missing", "worst", "rude", "complaint", "defective", "stopped working",
-            "not arrived", "not received", "not as described", "never arrived", "unhappy",
-            "problem", "issue", "cancel",
-        ),
-        -1,
-    ),
-    **dict.fromkeys(("ok", "okay", "fine"), 0),
-    # Vietnamese, folded (diacritics removed): tốt, hài lòng, nhiệt tình...
-    **dict.fromkeys(
-        (
-            "tot", "hai long", "nhiet tinh", "nhanh", "tuyet voi", "hop ly", "cam on", "thich",
-            "de dung", "chu dao", "chuyen nghiep", "than thien", "xuat sac", "ung y",
-        ),
-        1,
-    ),
-    **dict.fromkeys(
-        (
-            "cham", "kho dung", "bi loi", "hang loi", "bi hong", "hu hong", "may hong", "bi vo",
-            "bi mop", "that vong", "buc minh", "toi te", "chua nhan duoc",
-            "khong nhan duoc", "hoan tien", "doi tra lau", "lau qua", "khong giong hinh",
-            "qua te", "rat te", "te qua", "kem chat luong", "chat luong kem", "rat kem",
-        ),
-        -1,
-    ),
-    **dict.fromkeys(("tam duoc", "binh thuong", "cham soc", "cham diem"), 0),
-    # Thai
-    **dict.fromkeys(
-        (
-            "ดี", "ดีมาก", "บริการดี", "คุณภาพดี", "ประทับใจ", "เร็ว", "รวดเร็ว", "สุภาพ",
-            "เหมาะสม", "ชอบ", "ขอบคุณ", "พอใจ", "ยอดเยี่ยม", "สะดวก", "ถูกใจ", "ใส่ใจ",
-            "รับผิดชอบ",
-        ),
-        1,
-    ),
-    **dict.fromkeys(
-        (
-            "ช้า", "ชำรุด", "แตก", "เสีย", "ไม่ดี", "แย่", "ผิดหวัง", "ยาก", "นาน", "บุบ",
-            "ยังไม่ถึง", "ไม่ถึง", "ไม่ได้รับ", "ไม่ตรงปก", "คืนเงิน", "ไม่พอใจ", "หงุดหงิด",
-            "ดีเลย์", "ปัญหา",
-        ),
-        -1,
-    ),
-    **dict.fromkeys(("โอเค", "ใช้ได้", "ก็ใช้ได้", "อยาก", "เสียง", "แตกต่าง", "ดีไซน์"), 0),
-}  # fmt: skip
-"""Sentiment words (folded) and their polarity; 0 marks words that only keep a shorter one
-from matching inside them ("chăm sóc" is care, not "chậm", slow; "อยาก", want, holds "ยาก",
-hard)."""
-
-_SENTIMENT = _terms(set(_LEXICON) | _NEGATORS)
-_NEGATION_REACH = 12
-"""A negator flips a sentiment word starting at most this many characters after it."""
-
 
 def text_sentiment(text: str) -> float | None:
-    """-1..1 from the lexicon (positive minus negative hits over all hits); None without hits."""
-    folded = fold(text)
-    total = hits = 0
-    negated_until = -1
-    for match in _SENTIMENT.finditer(folded):
-        word = match.group(0)
-        if word in _NEGATORS:
-            negated_until = match.end() + _NEGATION_REACH
-            continue
-        polarity = _LEXICON[word]
-        if polarity and match.start() <= negated_until:
-            polarity = -polarity
-        negated_until = -1
-        if polarity:
-            total += polarity
-            hits += 1
-    return total / hits if hits else None
+    """-1..1 from the feedback analyser (``c360.analysis``); None without a sentiment term."""
+    return analysed_sentiment(text)
 
 
 # --- purchases -----------------------------------------------------------------------------
@@ -1259,6 +1185,7 @@ def ticket_is_open(fields: Mapping[str, Any]) -> bool:
 
 _NPS_EVENTS = frozenset({"survey answered", "nps submitted", "survey submitted"})
 _REVIEW_EVENTS = frozenset({"product reviewed"})
+_FEEDBACK_EVENTS = frozenset({"feedback submitted"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -1283,6 +1210,10 @@ def _feedback(records: list[_Timed], events: list[EventFact]) -> list[_Feedback]
             parts = (_text(fields.get(name)) for name in ("subject", "description", "notes"))
             text = ". ".join(part for part in parts if part) or None
             items.append(_Feedback(timed.at_us, timed.tiebreak, text))
+        elif kind == "feedback":
+            parts = (_text(fields.get(name)) for name in ("subject", "text"))
+            text = ". ".join(part for part in parts if part) or None
+            items.append(_Feedback(timed.at_us, timed.tiebreak, text))
     for event in events:
         props, tiebreak = event.properties, _event_tiebreak(event)
         if _is_event(event, _NPS_EVENTS):
@@ -1297,6 +1228,9 @@ def _feedback(records: list[_Timed], events: list[EventFact]) -> list[_Feedback]
             rating = rating if rating is not None and 1 <= rating <= 5 else None
             text = _text(props.get("review_body"))
             items.append(_Feedback(event.at_us, tiebreak, text, rating=rating))
+        elif _is_event(event, _FEEDBACK_EVENTS):
+            text = _text(props.get("text")) or _text(props.get("comment"))
+            items.append(_Feedback(event.at_us, tiebreak, text))
     return sorted(items, key=lambda f: (f.at_us, f.tiebreak))
 
 

@@ -714,3 +714,65 @@ personalization_rules = Table(
 )
 """What to show whom: per placement, content for the people a condition holds for, while
 active. Not derived from the log: ``c360 rebuild`` keeps them."""
+
+
+# --- feedback (the voice of the customer) ---
+
+feedback_items = Table(
+    "feedback_items",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    # where it came from: a tracked message ("e:<message id>") or a record ("r:<record id>")
+    Column("source_id", Integer, nullable=False),
+    Column("origin_key", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(10), nullable=False),  # direct, indirect, inferred
+    Column("channel", String(40), nullable=False),
+    Column("profile_id", String(36), nullable=True, index=True),
+    Column("received_at_us", BigInteger, nullable=False, index=True),
+    Column("subject", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("rating", Float, nullable=True),
+    Column("rating_scale", Integer, nullable=True),
+    Column("language", String(5), nullable=False),
+    Column("sentiment", String(10), nullable=False),
+    Column("sentiment_score", Float, nullable=False),
+    Column("topic", String(40), nullable=False),
+    Column("analysis", Json, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("level", String(2), nullable=False),
+    Column("factors", Json, nullable=False),
+    Column("team", String(40), nullable=False),
+    Column("assignee", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("respond_by_us", BigInteger, nullable=True),
+    Column("resolve_by_us", BigInteger, nullable=True),
+    Column("responded_at_us", BigInteger, nullable=True),
+    Column("resolved_at_us", BigInteger, nullable=True),
+    Column("notified_at_us", BigInteger, nullable=True),
+    Column("breached", Json, nullable=False),
+    Column("resolution", Text, nullable=True),
+    Column("message_key", String(100), nullable=True),
+    Column("updated_at_us", BigInteger, nullable=False),
+    UniqueConstraint("source_id", "origin_key", name="uq_feedback_items_origin"),
+    Index("ix_feedback_items_open", "status", "resolve_by_us"),
+    Index("ix_feedback_items_topic", "topic", "received_at_us"),
+)
+"""Every piece of feedback, analysed, prioritised and routed, with where its workflow stands.
+Collected from the log by the feedback loop; its workflow is people's work, so ``c360
+rebuild`` keeps the table (collecting again only refreshes the analysis of changed items)."""
+
+feedback_history = Table(
+    "feedback_history",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("feedback_id", BigInteger, nullable=False, index=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    # received, assigned, started, resolved, notified, reopened, noted, breached, updated
+    Column("action", String(20), nullable=False),
+    Column("from_status", String(20), nullable=True),
+    Column("to_status", String(20), nullable=True),
+    Column("detail", Json, nullable=False),
+)
+"""What happened to each feedback item, in order: the agent's notes are here too."""

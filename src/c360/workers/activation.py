@@ -1,5 +1,6 @@
 """The loops that act on profiles, as ``c360 serve`` and ``c360 worker`` both run them: the
-journey engine, the message dispatcher, two-way sync and the recommendation refresher."""
+journey engine, the message dispatcher, two-way sync, the recommendation refresher and the
+feedback loop."""
 
 import os
 
@@ -10,7 +11,9 @@ from c360.activation.engine import EngineConfig, JourneyEngine
 from c360.activation.policy import rules_from_config
 from c360.activation.recommend import RecommendationRefresher
 from c360.connectors.channels import build_channels
+from c360.feedback.model import load_config
 from c360.settings import Settings
+from c360.workers.feedback import FeedbackLoop
 from c360.workers.sync import SyncLoop, worker_for
 
 
@@ -33,16 +36,18 @@ class ActivationLoops:
         )
         self.sync = SyncLoop(worker_for(engine, settings, os.environ))
         self.recommender = RecommendationRefresher(engine, poll_s=5.0)
+        self.feedback = FeedbackLoop(engine, load_config(settings.feedback_config))
 
     def start(self) -> "ActivationLoops":
-        for loop in (self.dispatch, self.journeys, self.sync, self.recommender):
+        for loop in (self.dispatch, self.journeys, self.sync, self.recommender, self.feedback):
             loop.start()
         return self
 
     def notify(self) -> None:
         self.journeys.notify()
         self.sync.notify()
+        self.feedback.notify()
 
     def stop(self) -> None:
-        for loop in (self.journeys, self.dispatch, self.sync, self.recommender):
+        for loop in (self.journeys, self.dispatch, self.sync, self.recommender, self.feedback):
             loop.stop()

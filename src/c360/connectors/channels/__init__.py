@@ -35,7 +35,21 @@ __all__ = [
     "ZaloChannel",
     "ZaloConfig",
     "build_channels",
+    "configured_channels",
 ]
+
+
+def configured_channels(config: ChannelsConfig) -> set[ChannelName]:
+    """The channels that have a provider configured (without building the adapters)."""
+    names = {
+        ChannelName.EMAIL: config.email,
+        ChannelName.SMS: config.sms,
+        ChannelName.LINE: config.line,
+        ChannelName.ZALO: config.zalo,
+        ChannelName.PUSH: config.push,
+        ChannelName.WEBHOOK: config.webhook,
+    }
+    return {name for name, provider in names.items() if provider}
 
 
 def build_channels(config: ChannelsConfig) -> dict[ChannelName, Channel]:
