@@ -2,6 +2,7 @@
 report). Read keys read; admin keys change (the management router's rules)."""
 
 from collections.abc import Set
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -9,15 +10,23 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, and_, or_, select
 
 from c360.activation.channels import ChannelName
+from c360.api.errors import ErrorBody
 from c360.api.inputs import NoNulInput
-from c360.errors import InvalidInput
 from c360.feedback import report as reports
 from c360.feedback import service
 from c360.feedback.model import FeedbackConfig, Status
 from c360.feedback.notify import notify_customer
 from c360.identity.features import NODE_RECORD
-from c360.kernel.clock import isoformat_us, parse_timestamp
+from c360.kernel.clock import isoformat_us, to_us
 from c360.storage.tables import feedback_items, identity_nodes, profile_events
+
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
+    422: {
+        "model": ErrorBody,
+        "description": "A field is missing or wrong, or the move is not allowed",
+    },
+}
 
 FeedbackId = Annotated[int, Path(ge=1, le=2**62, description="The feedback item's id")]
 STATUSES = tuple(s.value for s in Status)
@@ -133,7 +142,7 @@ def add_feedback_routes(
         sentiment: Annotated[Literal["negative", "neutral", "positive"] | None, Query()] = None,
         profile_id: Annotated[str | None, Query(max_length=36)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+        cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     ) -> dict[str, Any]:
         """Feedback items, most urgent first within a page of the newest (``status=open``:
         new, assigned or in progress)."""
@@ -166,8 +175,10 @@ def add_feedback_routes(
 
     @router.get("/feedback/report", tags=["feedback"])
     def feedback_report(
-        since: Annotated[str | None, Query(max_length=40)] = None,
-        until: Annotated[str | None, Query(max_length=40)] = None,
+        since: Annotated[
+            datetime | None, Query(description="ISO 8601; default 30 days ago")
+        ] = None,
+        until: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
         period: Annotated[Literal["day", "week"], Query()] = "day",
     ) -> dict[str, Any]:
         """Volume by topic and sentiment, NPS and CSAT trends, times against SLA, top issues."""
@@ -175,8 +186,8 @@ def add_feedback_routes(
             return reports.build_report(
                 conn,
                 config,
-                since_us=_time(since, "since"),
-                until_us=_time(until, "until"),
+                since_us=_time(since),
+                until_us=_time(until),
                 period=period,
                 default_tz=timezone,
             ).as_json()
@@ -192,7 +203,12 @@ def add_feedback_routes(
                 "history": service.history(conn, item_id),
             }
 
-    @router.post("/feedback/{item_id}/assign", response_model=FeedbackOut, tags=["feedback"])
+    @router.post(
+        "/feedback/{item_id}/assign",
+        response_model=FeedbackOut,
+        tags=["feedback"],
+        responses=BODY_ERRORS,
+    )
     def assign(item_id: FeedbackId, body: AssignIn, request: Request) -> dict[str, Any]:
         """Give the item to a person and/or a team."""
         with engine.begin() as conn:
@@ -201,13 +217,18 @@ def add_feedback_routes(
             )
             return out(conn, row)
 
-    @router.post("/feedback/{item_id}/start", response_model=FeedbackOut, tags=["feedback"])
+    @router.post(
+        "/feedback/{item_id}/start",
+        response_model=FeedbackOut,
+        tags=["feedback"],
+        responses=BODY_ERRORS,
+    )
     def start(item_id: FeedbackId, request: Request) -> dict[str, Any]:
         """Work has begun (or a resolved item is reopened)."""
         with engine.begin() as conn:
             return out(conn, service.start(conn, item_id, actor=actor(request)))
 
-    @router.post("/feedback/{item_id}/resolve", tags=["feedback"])
+    @router.post("/feedback/{item_id}/resolve", tags=["feedback"], responses=BODY_ERRORS)
     def resolve(item_id: FeedbackId, body: ResolveIn, request: Request) -> dict[str, Any]:
         """Resolve, and with ``notify`` thank the customer on their own channel."""
         with engine.begin() as conn:
@@ -224,7 +245,7 @@ def add_feedback_routes(
                 ).as_json()
             return {"item": out(conn, service.get_item(conn, row.id)), "notify": notified}
 
-    @router.post("/feedback/{item_id}/notes", tags=["feedback"])
+    @router.post("/feedback/{item_id}/notes", tags=["feedback"], responses=BODY_ERRORS)
     def note(item_id: FeedbackId, body: NoteIn, request: Request) -> dict[str, Any]:
         """Add an agent's note to the item's history."""
         with engine.begin() as conn:
@@ -250,12 +271,7 @@ def _of_profile(conn: Any, profile_id: str) -> Any:
     )
 
 
-def _time(value: str | None, name: str) -> int | None:
-    if value is None:
+def _time(moment: datetime | None) -> int | None:
+    if moment is None:
         return None
-    try:
-        return parse_timestamp(value)
-    except (InvalidInput, ValueError, TypeError) as exc:
-        raise InvalidInput(
-            f"{name}: expected an ISO 8601 time such as 2026-12-01T00:00:00Z"
-        ) from exc
+    return to_us(moment if moment.tzinfo else moment.replace(tzinfo=UTC))

@@ -81,10 +81,8 @@ def build_report(
     """The report over items received in [since, until) (default: the last 30 days)."""
     until = system_clock() if until_us is None else until_us
     since = until - 30 * _DAY_US if since_us is None else since_us
-    if since >= until:
-        raise InvalidInput("since must be before until")
-    if until - since > MAX_DAYS * _DAY_US:
-        raise InvalidInput(f"a report covers at most {MAX_DAYS} days")
+    # a report covers at most MAX_DAYS days, up to ``until``; since after until is empty
+    since = min(max(since, until - MAX_DAYS * _DAY_US), until)
     if period not in ("day", "week"):
         raise InvalidInput("period is day or week")
     zone_name = config.timezone or default_tz
