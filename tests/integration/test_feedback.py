@@ -348,3 +348,37 @@ def test_cli_lists_and_resolves(tmp_path: Path) -> None:
     assert c360(url, "feedback", "show", "424242").returncode == 4
     analysed = c360(url, "feedback", "analyse", "Hàng bị lỗi, tôi muốn trả hàng")
     assert json.loads(analysed.stdout)["sentiment"] == "negative"
+
+
+def test_cli_reads_a_mailbox_folder_into_feedback(tmp_path: Path) -> None:
+    from tests.integration.test_cli import c360
+
+    url = f"sqlite:///{tmp_path / 'mail.db'}"
+    mails = tmp_path / "inbox"
+    mails.mkdir()
+    (mails / "1.eml").write_text(
+        "From: Ploy <ploy@example.co.th>\r\nTo: care@shop.example\r\n"
+        "Subject: =?utf-8?b?4Liq4LmI4LiH4LiC4Lit4LiH4LiK4LmJ4Liy?=\r\n"
+        "Message-ID: <m1@example.co.th>\r\nDate: Sat, 05 Dec 2026 09:00:00 +0700\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        "สั่งของไปสองอาทิตย์แล้ว ยังไม่ได้รับเลยค่ะ\r\n",
+        "utf-8",
+    )
+    (mails / "2.eml").write_text("Subject: no sender\r\n\r\nhello\r\n", "utf-8")
+    read = c360(url, "feedback", "mailbox", str(mails))
+    assert read.returncode == 0, read.stderr
+    assert "read 2 mail(s): 1 new feedback, 0 already imported, 1 quarantined" in read.stdout
+    again = c360(url, "feedback", "mailbox", str(mails))
+    assert "0 new feedback, 1 already imported" in again.stdout
+    from tests.customer360 import process
+
+    from c360.storage import open_store
+
+    engine = open_store(url)
+    process(engine)
+    feedback_cycle(engine, CONFIG)
+    [item] = items(engine)
+    engine.dispose()
+    assert (item.channel, item.language, item.topic) == ("email", "th", "delivery")
+    nothing = c360(url, "feedback", "mailbox")
+    assert nothing.returncode == 2 and ".eml files" in nothing.stderr

@@ -176,7 +176,7 @@ không đúng, sai, nhầm, bị nhầm, thất bại, không thanh toán đư�
 chả ra gì, không ra gì, ức chế, quá chán, nguy hiểm, bốc khói, bị chập, bị cháy,
 không ai, ko ai, chờ mãi, đợi mãi, gọi mãi, nhắn mãi, mấy lần rồi, bao giờ mới, sao vẫn,
 kém cỏi, kiểu gì, làm ăn kiểu gì, tào lao, xạo, quá đáng, không chấp nhận được,
-mệt ghê, mệt mỏi, mệt quá, ồn ào, ồn quá, kêu to, chưa ai rep, chưa ai trả lời,
+rò rỉ, bị rò, rỉ nước, chảy nước, mệt ghê, mệt mỏi, mệt quá, ồn ào, ồn quá, kêu to, chưa ai rep, chưa ai trả lời,
 không ai trả lời, bắt chờ, phải chờ, không bấm được, không áp dụng được, không đủ điều kiện,
 chỉ nhận được, dở tệ, dở ẹc, dở quá, quá dở, hỏng rồi, hỏng hóc, đã hỏng, hỏng luôn, bị lỗi,
 lỗi rồi, lỗi hoài,
@@ -278,7 +278,8 @@ stale, durable, sturdy, flimsy, works perfectly, works great,
 chất lượng, sản phẩm, sp, hỏng, bị hỏng, hư, lỗi, bị lỗi, vỡ, móp, méo, rách, trầy,
 xước, không hoạt động, không lên nguồn, pin, màn hình, size, kích thước, chật, rộng, vải,
 chất vải, mùi, vị, hết hạn, hàng giả, hàng nhái, chính hãng, giống hình, không giống hình,
-đúng mô tả, sai màu, sai size, phai màu, đường may, bền, dùng
+đúng mô tả, sai màu, sai size, phai màu, đường may, bền, dùng, rò rỉ, bị rò, đổi máy,
+đổi sản phẩm, đổi hàng, máy
 """,
         "billing": """
 bill, billing, billed, invoice, receipt, charge, charged, charged twice, double charged,

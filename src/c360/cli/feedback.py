@@ -2,18 +2,20 @@
 thank the customer), note, report, analyse a text, and read a mailbox."""
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
 
 from c360.analysis import analyse
-from c360.cli.common import load_settings, out, reported_errors, store_for
+from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.connectors.channels import configured_channels
+from c360.feedback import mailbox, service
 from c360.feedback import report as reports
-from c360.feedback import service
 from c360.feedback.model import OPEN_STATUSES, load_config
 from c360.feedback.notify import notify_customer
 from c360.kernel.clock import isoformat_us, parse_timestamp
@@ -28,6 +30,14 @@ feedback_app = typer.Typer(
 
 Actor = Annotated[str | None, typer.Option("--actor", help="Who is acting (default: your user).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def mailbox_files(paths: list[Path]) -> list[Path]:
+    """The .eml files named, and those in the folders named."""
+    found: list[Path] = []
+    for path in paths:
+        found += sorted(path.glob("*.eml")) if path.is_dir() else [path]
+    return found
 
 
 def _dump(data: Any) -> None:
@@ -277,21 +287,51 @@ def mailbox_command(
     ssl: Annotated[bool, typer.Option("--ssl/--no-ssl")] = True,
 ) -> None:
     """Read customers' emails into the log as feedback (.eml files or an IMAP folder)."""
-    import os
-
-    from c360.feedback import mailbox
-
     settings = load_settings()
     engine = store_for(settings)
-    with reported_errors():
+    files = sorted(mailbox_files(paths or []))
+    if not imap_host and not files:
+        err.print("[red]error:[/red] give .eml files or folders, or --imap-host")
+        raise typer.Exit(2)
+    with (
+        reported_errors(),
+        Progress(
+            TextColumn("mail"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("mail", total=None if imap_host else len(files), detail="")
+
+        def progress(done: Any) -> None:
+            bar.update(
+                task,
+                completed=done.read,
+                detail=f"{done.accepted} new, {done.duplicates} known, "
+                f"{done.quarantined} quarantined",
+            )
+
         if imap_host:
             password = os.environ.get(imap_password_env, "")
             result = mailbox.import_imap(
-                engine, source, imap_host, imap_port, imap_user or "", password, folder, ssl
+                engine,
+                source,
+                imap_host,
+                imap_port,
+                imap_user or "",
+                password,
+                folder,
+                ssl,
+                progress=progress,
             )
         else:
-            result = mailbox.import_mail(engine, source, mailbox.read_eml(paths or []))
+            result = mailbox.import_mail(engine, source, mailbox.read_eml(files), progress=progress)
     out.print(
-        f"read {result.read}, accepted {result.accepted}, duplicates {result.duplicates}, "
-        f"quarantined {result.quarantined}"
+        f"read {result.read} mail(s): {result.accepted} new feedback, {result.duplicates} "
+        f"already imported, {result.quarantined} quarantined"
+        + (" (see c360 quarantine list)" if result.quarantined else "")
     )

@@ -127,6 +127,21 @@ def _print_briefing(b: dict[str, Any]) -> None:
             str(t["last_note"] or "")[:60],
         )
     out.print(tickets)
+    requests = Table(
+        "#", "when", "channel", "what", "status", "with", "latest note", title="requests"
+    )
+    for r in b.get("requests") or []:
+        note = (r["notes"] or [{}])[0].get("text") or r.get("resolution") or ""
+        requests.add_row(
+            str(r["id"]),
+            r["received_at"][:10],
+            r["channel"],
+            f"{r['topic']}: {(r['text'] or '')[:50]}",
+            r["status"],
+            str(r["assignee"] or r["team"]),
+            str(note)[:50],
+        )
+    out.print(requests)
     feedback = {k: v for k, v in b["feedback"].items() if v is not None}
     out.print(
         Panel(

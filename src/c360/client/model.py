@@ -193,6 +193,8 @@ class Briefing:
     next_action: dict[str, Any]
     """``action`` and ``why``."""
     counts: dict[str, int]
+    requests: tuple[dict[str, Any], ...] = ()
+    """Feedback items (open first) with status, assignee, resolution and latest notes."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -211,6 +213,7 @@ class Briefing:
             feedback=_dict(body.get("feedback")),
             next_action=_dict(body.get("next_action")),
             counts={str(k): int(v) for k, v in _dict(body.get("counts")).items()},
+            requests=_dicts(body.get("requests")),
             raw=body,
         )
 

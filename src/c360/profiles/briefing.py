@@ -8,15 +8,19 @@ thing to do next, so the customer does not have to tell their story again.
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, case, or_, select
 
 from c360.kernel.clock import isoformat_us, system_clock
 from c360.profiles.golden import display_name, golden_values
 from c360.profiles.service import get_profile
 from c360.profiles.timeline import TimelineItem, timeline_page
 from c360.profiles.traits import at_read, ticket_is_open
+from c360.storage.tables import feedback_history, feedback_items, profiles
 
 RECENT = 3
+REQUESTS = 10
+NOTES = 3
+OPEN_FEEDBACK = ("new", "assigned", "in_progress")
 CONTACT_FIELDS = ("email", "phone", "line_user_id", "zalo_user_id")
 WHO_FIELDS = ("nickname", "gender", "birth_date", "language", "company", "job_title", "country")
 
@@ -41,6 +45,9 @@ class Briefing:
     recent_tickets: list[dict[str, Any]]
     feedback: dict[str, Any]
     next_action: NextAction
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    """What they told us through any channel (feedback items, open ones first), with status,
+    who has it, how it was resolved and the agents' latest notes."""
     counts: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -56,6 +63,7 @@ class Briefing:
             "open_tickets": self.open_tickets,
             "recent_tickets": self.recent_tickets,
             "feedback": self.feedback,
+            "requests": self.requests,
             "next_action": {"action": self.next_action.action, "why": self.next_action.why},
             "counts": self.counts,
         }
@@ -101,12 +109,13 @@ def briefing(conn: Connection, profile_id: str, now_us: int | None = None) -> Br
     }
     feedback = {k: computed.get(k) for k in ("last_nps", "sentiment", "days_since_last_contact")}
     deliveries = [_shipment(s) for s in shipments]
-    action = next_action(computed, open_tickets, deliveries)
+    requests = _requests(conn, profile.id)
+    action = next_action(computed, open_tickets, deliveries, requests)
     who = {f: values.get(f) for f in WHO_FIELDS if values.get(f)}
     return Briefing(
         profile_id=profile.id,
         name=name,
-        summary=_summary(name, computed, open_tickets, contact),
+        summary=_summary(name, computed, open_tickets, contact, requests),
         who=who,
         contact=contact,
         value=value,
@@ -116,12 +125,16 @@ def briefing(conn: Connection, profile_id: str, now_us: int | None = None) -> Br
         recent_tickets=[_ticket(t) for t in tickets[:RECENT]],
         feedback=feedback,
         next_action=action,
+        requests=requests,
         counts={**profile.linked, "events": profile.event_count},
     )
 
 
 def next_action(
-    computed: dict[str, Any], open_tickets: list[dict[str, Any]], deliveries: list[dict[str, Any]]
+    computed: dict[str, Any],
+    open_tickets: list[dict[str, Any]],
+    deliveries: list[dict[str, Any]],
+    requests: list[dict[str, Any]] | None = None,
 ) -> NextAction:
     """The first rule that applies, most urgent first."""
     urgent = [t for t in open_tickets if str(t.get("priority") or "").lower() in ("high", "urgent")]
@@ -130,6 +143,16 @@ def next_action(
         return NextAction(
             f"Resolve ticket {t['ticket_id']} ({t.get('topic') or t.get('subject') or 'open'})",
             "an urgent ticket is still open",
+        )
+    waiting = [r for r in requests or [] if r["status"] in OPEN_FEEDBACK]
+    if waiting:
+        r = waiting[0]
+        return NextAction(
+            f"Update them on their {r['channel']} request #{r['id']} about {r['topic']} "
+            f"({r['status'].replace('_', ' ')}"
+            + (f", with {r['assignee']}" if r.get("assignee") else "")
+            + ")",
+            f"{len(waiting)} open request(s); the latest came in {r['received_at'][:10]}",
         )
     if open_tickets:
         t = open_tickets[0]
@@ -227,11 +250,56 @@ def _subscription(item: TimelineItem) -> dict[str, Any]:
     }
 
 
+def _requests(conn: Connection, profile_id: str) -> list[dict[str, Any]]:
+    """The profile's feedback items (also those filed under profiles merged into it), open
+    ones first, newest first, with the latest notes."""
+    merged = select(profiles.c.id).where(profiles.c.merged_into == profile_id)
+    open_first = case((feedback_items.c.status.in_(OPEN_FEEDBACK), 0), else_=1)
+    rows = conn.execute(
+        select(feedback_items)
+        .where(
+            or_(feedback_items.c.profile_id == profile_id, feedback_items.c.profile_id.in_(merged))
+        )
+        .order_by(open_first, feedback_items.c.received_at_us.desc(), feedback_items.c.id.desc())
+        .limit(REQUESTS)
+    ).all()
+    out = []
+    for row in rows:
+        notes = conn.execute(
+            select(feedback_history.c.at_us, feedback_history.c.actor, feedback_history.c.detail)
+            .where(feedback_history.c.feedback_id == row.id, feedback_history.c.action == "noted")
+            .order_by(feedback_history.c.id.desc())
+            .limit(NOTES)
+        ).all()
+        text = " — ".join(t for t in (row.subject, row.text) if t)
+        out.append(
+            {
+                "id": row.id,
+                "received_at": isoformat_us(row.received_at_us),
+                "channel": row.channel,
+                "text": text[:300] if text else None,
+                "topic": row.topic,
+                "sentiment": row.sentiment,
+                "level": row.level,
+                "status": row.status,
+                "team": row.team,
+                "assignee": row.assignee,
+                "resolution": row.resolution,
+                "notes": [
+                    {"at": isoformat_us(n.at_us), "by": n.actor, "text": n.detail.get("text")}
+                    for n in notes
+                ],
+            }
+        )
+    return out
+
+
 def _summary(
     name: str | None,
     computed: dict[str, Any],
     open_tickets: list[dict[str, Any]],
     contact: dict[str, Any],
+    requests: list[dict[str, Any]] | None = None,
 ) -> str:
     parts = [name or "Unnamed customer"]
     if computed.get("value_tier") not in (None, "none"):
@@ -240,6 +308,9 @@ def _summary(
         parts.append(f"{computed['order_count']} orders")
     if open_tickets:
         parts.append(f"{len(open_tickets)} open ticket(s)")
+    waiting = [r for r in requests or [] if r["status"] in OPEN_FEEDBACK]
+    if waiting:
+        parts.append(f"{len(waiting)} open request(s)")
     sentiment = (computed.get("sentiment") or {}).get("last")
     if sentiment:
         parts.append(f"sentiment {sentiment}")
