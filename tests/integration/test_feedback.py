@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.customer360 import load, track
+from tests.customer360 import load, process, track
 from tests.factories import identify
 from tests.factories import track as tracked
 
@@ -227,6 +227,17 @@ def test_workflow_moves_and_refuses_wrong_moves(engine: Engine) -> None:
             )
         ).scalar_one()
     assert moves == 3
+    process(engine)  # the moves are on the person's timeline, as c360's own events
+    from c360.profiles.timeline import timeline_page
+
+    with engine.connect() as conn:
+        page, _ = timeline_page(conn, item.profile_id, limit=50)
+    changed = [i.body for i in page if i.body.get("event") == "Feedback Status Changed"]
+    assert sorted(b["properties"]["status"] for b in changed) == [
+        "assigned",
+        "in_progress",
+        "resolved",
+    ]
 
 
 def test_sla_breach_alerts_once(engine: Engine) -> None:
@@ -345,9 +356,6 @@ def test_cli_lists_and_resolves(tmp_path: Path) -> None:
     assert done.returncode == 0 and "resolved" in done.stdout
     shown = c360(url, "feedback", "show", str(row["id"]), "--json")
     assert [h["action"] for h in json.loads(shown.stdout)["history"]] == ["received", "resolved"]
-    assert c360(url, "feedback", "show", "424242").returncode == 4
-    analysed = c360(url, "feedback", "analyse", "Hàng bị lỗi, tôi muốn trả hàng")
-    assert json.loads(analysed.stdout)["sentiment"] == "negative"
 
 
 def test_cli_reads_a_mailbox_folder_into_feedback(tmp_path: Path) -> None:
@@ -380,5 +388,3 @@ def test_cli_reads_a_mailbox_folder_into_feedback(tmp_path: Path) -> None:
     [item] = items(engine)
     engine.dispose()
     assert (item.channel, item.language, item.topic) == ("email", "th", "delivery")
-    nothing = c360(url, "feedback", "mailbox")
-    assert nothing.returncode == 2 and ".eml files" in nothing.stderr

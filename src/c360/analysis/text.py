@@ -1,27 +1,34 @@
 """Reading customer feedback in Thai, Vietnamese and English: language, sentiment, topic and
 urgency cues, offline and explainable.
 
-The method is a lexicon with rules (``c360.analysis.lexicon``), chosen because it runs
-anywhere without a model download, answers in microseconds, and says why (``Analysis.hits``):
+Two parts, both offline (no download, no service):
 
-- **language**: Thai when most letters are Thai; Vietnamese when the text has Vietnamese
-  letters (ă â đ ê ô ơ ư and the tone marks), or, typed without diacritics, when enough of its
-  words are Vietnamese syllables that are not English words (``khong``, ``duoc``, ``qua``...);
-  otherwise English.
-- **sentiment**: the text is folded (lower case; Vietnamese also without diacritics; letters
-  repeated three times or more kept once: "sooo", "มากกกก"), then the language's terms and
-  the English ones are found, longest first. A negator just before a term flips it ("not
-  good" -1, "không tệ" +0.5: a denied complaint is mild praise); terms after a contrast ("but",
-  "nhưng", "แต่") count double. The sum decides the label (above 0 positive, below 0
-  negative, 0 neutral); text with an urgency cue and no praise is negative. ``score`` is the
-  sum over the weights, -1..1. A rating given with the text (NPS 0-10, or 1-5 stars) is
-  averaged in: NPS 0-6 is -1, 7-8 is 0, 9-10 is +1; stars (r - 3) / 2.
-- **topic**: the topic with the most term hits (delivery, product_quality, billing, service,
-  website_app, price; configurable); none: ``other``; ties go to the topic listed first.
-- **cues**: refund, cancel, legal, safety and anger terms; anger also from shouting (at least
-  8 Latin letters, 70 % or more capitals) and three or more exclamation marks in a row.
+- **a lexicon with rules** (``c360.analysis.lexicon``), which finds the words that carry
+  sentiment and urgency and says why (``Analysis.hits``):
 
-``docs/feedback.md`` gives the measured accuracy (``bench/feedback_analysis.py``).
+  - *language*: Thai when most letters are Thai; Vietnamese when the text has Vietnamese
+    letters (ă â đ ê ô ơ ư and the tone marks), or, typed without diacritics, when enough of
+    its words are Vietnamese syllables that are not English words; otherwise English;
+  - *terms*: the text is folded (lower case; Vietnamese also without diacritics; a letter
+    repeated three times or more kept twice, Thai once), then the language's terms and the
+    English ones are found, longest first. A negator just before a term flips it ("not good"
+    -1, "không tệ" +0.5) within its clause; terms after a contrast ("but", "nhưng", "แต่")
+    count double;
+  - *cues*: refund, cancel, legal, safety and anger terms; anger also from shouting (at least
+    8 Latin letters, 70 % or more capitals) and three or more exclamation marks in a row;
+
+- **trained linear models** (``c360.analysis.model``) for sentiment and topic, over character
+  and word n-grams of the folded text plus the lexicon's reading, trained on labelled sets
+  kept in the repository (``bench/train_feedback_model.py``). When the package holds them they
+  decide the sentiment and topic (a configured extra topic found by its terms still wins);
+  without them the lexicon decides: its sum (above 0 positive, below 0 negative), a cue
+  without praise negative, topics by most term hits.
+
+``score`` is -1..1: P(positive) - P(negative) (or the lexicon's polarity). A rating given with
+the text (NPS 0-10, or 1-5 stars) is averaged in: NPS 0-6 is -1, 7-8 is 0, 9-10 is +1; stars
+(r - 3) / 2; with both, above 0.2 is positive and below -0.2 negative.
+
+``docs/benchmarks.md`` ("Feedback analysis") gives the measured accuracy.
 """
 
 import re
@@ -32,6 +39,7 @@ from functools import lru_cache
 from typing import Final, Literal
 
 from c360.analysis import lexicon
+from c360.analysis.model import load_models
 from c360.kernel.textfold import fold
 
 Language = Literal["th", "vi", "en"]
@@ -311,7 +319,7 @@ def _matcher(language: Language) -> _Matcher:
     return _Matcher(pattern, polarity, negators, contrasts)
 
 
-def _sentiment_of(folded: str, language: Language) -> tuple[float, float, tuple[str, ...], bool]:
+def sentiment_terms(folded: str, language: Language) -> tuple[float, float, tuple[str, ...], bool]:
     """(net, total weight, hits, any praise)."""
     matcher = _matcher(language)
     reach = NEGATION_REACH[language]
@@ -425,22 +433,41 @@ def analyse(
         if language == known:
             lang = known
     folded = normalise(body)
-    net, weights, hits, praised = _sentiment_of(folded, lang)
+    net, weights, hits, praised = sentiment_terms(folded, lang)
     cues = find_cues(body, folded)
-    text_score = net / weights if weights else None
-    if cues and not praised and net >= 0:
-        net, text_score = -1.0, -1.0 if text_score is None else min(text_score, -0.5)
+    topic, counts = find_topics(folded, topics)
+    models = load_models() if folded else None
+    if models is not None:
+        lexical = [
+            net / weights if weights else 0.0,
+            1.0 if praised else 0.0,
+            1.0 if any(h.startswith("-") for h in hits) else 0.0,
+            1.0 if cues else 0.0,
+            1.0 if "?" in body else 0.0,
+        ]
+        feeling = models.sentiment.probabilities(folded, lexical)
+        text_score: float | None = feeling.get("positive", 0.0) - feeling.get("negative", 0.0)
+        text_label = max(feeling, key=lambda k: feeling[k])
+        about = models.topic.probabilities(folded, lexical)
+        extra = set(topics or {}) - set(lexicon.TOPIC_TERMS)
+        if topic not in extra:
+            topic = max(about, key=lambda k: about[k])
+    else:
+        text_score = net / weights if weights else None
+        if cues and not praised and net >= 0:
+            net, text_score = -1.0, -1.0 if text_score is None else min(text_score, -0.5)
+        text_label = "positive" if net > 0 else ("negative" if net < 0 else "neutral")
     rated = rating_score(rating, scale)
     parts = [s for s in (text_score, rated) if s is not None]
     score = round(sum(parts) / len(parts), 3) if parts else 0.0
     if text_score is not None and rated is not None:
-        decided = score
+        label: Sentiment = (
+            "positive" if score > 0.2 else ("negative" if score < -0.2 else "neutral")
+        )
     elif rated is not None:
-        decided = rated
+        label = "positive" if rated > 0 else ("negative" if rated < 0 else "neutral")
     else:
-        decided = net
-    label: Sentiment = "positive" if decided > 0 else ("negative" if decided < 0 else "neutral")
-    topic, counts = find_topics(folded, topics)
+        label = text_label  # type: ignore[assignment]
     return Analysis(lang, label, score, topic, counts, cues, hits)
 
 
@@ -448,5 +475,5 @@ def text_sentiment(text: str) -> float | None:
     """-1..1 for a text alone; None when it holds no sentiment term (the computed traits'
     ``sentiment`` reads this)."""
     lang = detect_language(text)
-    net, weights, _, _ = _sentiment_of(normalise(text), lang)
+    net, weights, _, _ = sentiment_terms(normalise(text), lang)
     return net / weights if weights else None

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
+from c360.activation.outbox import activation_event, append_events
 from c360.analysis import analyse
 from c360.changes.feed import ChangeKind, NewChange, record_changes
 from c360.errors import InvalidInput, NotFound
@@ -775,6 +776,25 @@ def _move(
     detail = {k: v for k, v in values.items() if k in ("assignee", "team", "resolution")}
     _history(conn, item_id, now_us, actor, action, current.value, to.value, detail)
     profile_id = _live(conn, row.profile_id)
+    if profile_id is not None:
+        # on the person's timeline, as c360's own event (filed under the profile directly)
+        step = conn.execute(
+            select(func.count()).where(feedback_history.c.feedback_id == item_id)
+        ).scalar_one()
+        properties = {"feedback_id": item_id, "status": to.value, "topic": row.topic, **detail}
+        append_events(
+            conn,
+            [
+                activation_event(
+                    profile_id,
+                    "Feedback Status Changed",
+                    properties,
+                    f"feedback-{item_id}-{step}",
+                    now_us,
+                )
+            ],
+            now_us,
+        )
     _feed(
         conn,
         profile_id,

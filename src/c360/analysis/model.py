@@ -1,0 +1,137 @@
+"""The trained part of the feedback analyser: linear models for sentiment and topic.
+
+Trained by ``bench/train_feedback_model.py`` (scikit-learn, on the training and development
+sets) and stored as plain JSON (``data/feedback_model.json.gz``: vocabularies, idf weights,
+coefficients), so c360 needs neither scikit-learn nor pickles at run time: this module computes
+the same features (TF-IDF of character n-grams within words and of word n-grams over the
+folded text, each block L2-normalised, plus the lexicon's reading) and the softmax of the
+linear scores. ``tests/unit/analysis`` checks it against scikit-learn's own ``predict_proba``.
+"""
+
+import gzip
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Final
+
+MODEL_PATH: Final = Path(__file__).parent / "data" / "feedback_model.json.gz"
+CHAR_NGRAMS: Final = (2, 5)
+WORD_NGRAMS: Final = (1, 2)
+WORD_PATTERN: Final = r"(?u)\b\w+\b"
+_WORD = re.compile(WORD_PATTERN)
+_SPACE = re.compile(r"\s\s+")
+
+
+def lexicon_features(text: str) -> list[float]:
+    """What the lexicon reads in a raw text: net polarity (-1..1), any praise, any complaint,
+    any urgency cue, a question mark."""
+    from c360.analysis.text import detect_language, find_cues, normalise, sentiment_terms
+
+    folded = normalise(text)
+    net, weights, hits, _ = sentiment_terms(folded, detect_language(text))
+    return [
+        net / weights if weights else 0.0,
+        1.0 if any(h.startswith("+") for h in hits) else 0.0,
+        1.0 if any(h.startswith("-") for h in hits) else 0.0,
+        1.0 if find_cues(text, folded) else 0.0,
+        1.0 if "?" in text else 0.0,
+    ]
+
+
+def char_wb_ngrams(text: str, low: int, high: int) -> list[str]:
+    """scikit-learn's ``char_wb`` analyzer: n-grams of each space-padded word."""
+    grams: list[str] = []
+    for word in _SPACE.sub(" ", text).split():
+        padded = f" {word} "
+        length = len(padded)
+        for n in range(low, high + 1):
+            offset = 0
+            grams.append(padded[offset : offset + n])
+            while offset + n < length:
+                offset += 1
+                grams.append(padded[offset : offset + n])
+            if offset == 0:
+                break
+    return grams
+
+
+def word_ngrams(text: str, low: int, high: int) -> list[str]:
+    tokens = _WORD.findall(text)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return grams
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    index: Mapping[str, int]
+    idf: Sequence[float]
+
+    def vector(self, grams: list[str], offset: int) -> dict[int, float]:
+        counts = Counter(g for g in grams if g in self.index)
+        values = {
+            offset + self.index[g]: (1.0 + math.log(c)) * self.idf[self.index[g]]
+            for g, c in counts.items()
+        }
+        norm = math.sqrt(sum(v * v for v in values.values()))
+        return {k: v / norm for k, v in values.items()} if norm else {}
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    classes: tuple[str, ...]
+    intercept: tuple[float, ...]
+    coef: tuple[tuple[float, ...], ...]
+    char: _Block
+    word: _Block
+
+    def probabilities(self, folded: str, lexicon: Sequence[float]) -> dict[str, float]:
+        x = self.char.vector(char_wb_ngrams(folded, *CHAR_NGRAMS), 0)
+        x |= self.word.vector(word_ngrams(folded, *WORD_NGRAMS), len(self.char.idf))
+        base = len(self.char.idf) + len(self.word.idf)
+        x |= {base + i: v for i, v in enumerate(lexicon) if v}
+        scores = [
+            b + sum(row[i] * v for i, v in x.items())
+            for row, b in zip(self.coef, self.intercept, strict=True)
+        ]
+        top = max(scores)
+        exps = [math.exp(s - top) for s in scores]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+
+def _linear(body: Mapping[str, object]) -> LinearModel:
+    def block(part: object) -> _Block:
+        assert isinstance(part, dict)
+        terms = part["terms"]
+        return _Block({t: i for i, t in enumerate(terms)}, tuple(part["idf"]))
+
+    return LinearModel(
+        tuple(body["classes"]),  # type: ignore[arg-type]
+        tuple(body["intercept"]),  # type: ignore[arg-type]
+        tuple(tuple(row) for row in body["coef"]),  # type: ignore[attr-defined]
+        block(body["char"]),
+        block(body["word"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Models:
+    sentiment: LinearModel
+    topic: LinearModel
+
+
+@lru_cache(maxsize=2)
+def load_models(path: Path = MODEL_PATH) -> Models | None:
+    """The trained models, or None when the package has none (the lexicon decides alone)."""
+    if not path.exists():
+        return None
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        body = json.load(handle)
+    return Models(_linear(body["sentiment"]), _linear(body["topic"]))
