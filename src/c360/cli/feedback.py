@@ -11,17 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import select
 
-from c360.analysis import analyse
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
-from c360.connectors.channels import configured_channels
-from c360.feedback import mailbox, service
-from c360.feedback import report as reports
-from c360.feedback.model import OPEN_STATUSES, load_config
-from c360.feedback.notify import notify_customer
 from c360.kernel.clock import isoformat_us, parse_timestamp
 from c360.storage.engine import reader
-from c360.storage.tables import feedback_items
-from c360.workers.feedback import feedback_cycle
+
+# The feedback modules are imported by the commands that use them: every c360 command starts
+# faster for it.
 
 feedback_app = typer.Typer(
     help="The feedback inbox: collect, list, show, assign, start, resolve, note, report.",
@@ -70,6 +65,9 @@ def _row(row: Any) -> dict[str, Any]:
 def collect_command() -> None:
     """Collect new feedback from the log now, then check SLAs and thank-yous (the worker and
     ``c360 serve`` do this continuously)."""
+    from c360.feedback.model import load_config
+    from c360.workers.feedback import feedback_cycle
+
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors():
@@ -88,6 +86,9 @@ def list_command(
     as_json: AsJson = False,
 ) -> None:
     """Feedback items, most urgent first (default: the open ones)."""
+    from c360.feedback.model import OPEN_STATUSES
+    from c360.storage.tables import feedback_items
+
     settings = load_settings()
     engine = store_for(settings)
     query = select(feedback_items)
@@ -127,6 +128,8 @@ def list_command(
 @feedback_app.command("show")
 def show_command(item_id: int, as_json: AsJson = False) -> None:
     """One item: its analysis, priority factors and history."""
+    from c360.feedback import service
+
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors(), reader(engine).connect() as conn:
@@ -157,6 +160,8 @@ def assign_command(
     actor: Actor = None,
 ) -> None:
     """Give an item to a person and/or a team."""
+    from c360.feedback import service
+
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors(), engine.begin() as conn:
@@ -167,6 +172,8 @@ def assign_command(
 @feedback_app.command("start")
 def start_command(item_id: int, actor: Actor = None) -> None:
     """Mark an item in progress (or reopen a resolved one)."""
+    from c360.feedback import service
+
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors(), engine.begin() as conn:
@@ -184,6 +191,11 @@ def resolve_command(
     actor: Actor = None,
 ) -> None:
     """Resolve an item, and with --notify thank the customer (consent and quiet hours apply)."""
+    from c360.connectors.channels import configured_channels
+    from c360.feedback import service
+    from c360.feedback.model import load_config
+    from c360.feedback.notify import notify_customer
+
     settings = load_settings()
     engine = store_for(settings)
     who = service.actor_name(actor)
@@ -208,6 +220,8 @@ def resolve_command(
 @feedback_app.command("note")
 def note_command(item_id: int, text: str, actor: Actor = None) -> None:
     """Add a note to an item's history."""
+    from c360.feedback import service
+
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors(), engine.begin() as conn:
@@ -223,6 +237,9 @@ def report_command(
     as_json: AsJson = False,
 ) -> None:
     """Volume by topic and sentiment, NPS and CSAT trends, times against SLA, top issues."""
+    from c360.feedback import report as reports
+    from c360.feedback.model import load_config
+
     settings = load_settings()
     engine = store_for(settings)
     with reported_errors(), reader(engine).connect() as conn:
@@ -268,6 +285,8 @@ def report_command(
 @feedback_app.command("analyse")
 def analyse_command(text: str) -> None:
     """What the analyser reads in a text: language, sentiment, topic, urgency cues."""
+    from c360.analysis import analyse
+
     _dump(analyse(text).as_json())
 
 
@@ -287,6 +306,8 @@ def mailbox_command(
     ssl: Annotated[bool, typer.Option("--ssl/--no-ssl")] = True,
 ) -> None:
     """Read customers' emails into the log as feedback (.eml files or an IMAP folder)."""
+    from c360.feedback import mailbox
+
     settings = load_settings()
     engine = store_for(settings)
     files = sorted(mailbox_files(paths or []))

@@ -52,6 +52,7 @@ from c360.identity.features import NODE_RECORD
 from c360.ingest.records import RECORD_TYPE
 from c360.kernel.clock import from_us, isoformat_us, system_clock, to_us
 from c360.profiles.traits import is_cancelled, is_finished, ticket_is_open
+from c360.storage.engine import reader
 from c360.storage.tables import (
     feedback_history,
     feedback_items,
@@ -265,6 +266,9 @@ def collect_available(
 ) -> CollectReport:
     """Collect the feedback in the next batch of processed log entries."""
     now = system_clock() if now_us is None else now_us
+    with reader(engine).connect() as conn:  # most passes find nothing: no write lock for them
+        if get_checkpoint(conn, PROFILES_CHECKPOINT) <= get_checkpoint(conn, CHECKPOINT):
+            return CollectReport(0, 0, 0, get_checkpoint(conn, CHECKPOINT))
     with engine.begin() as conn:
         checkpoint = get_checkpoint(conn, CHECKPOINT, lock=True)
         ready = get_checkpoint(conn, PROFILES_CHECKPOINT)
@@ -907,33 +911,27 @@ def check_slas(engine: Engine, *, now_us: int | None = None, limit: int = 500) -
     alert on the change feed; return how many alerts were raised."""
     now = _now(now_us)
     raised = 0
+    overdue = or_(
+        feedback_items.c.resolve_by_us < now,
+        and_(feedback_items.c.respond_by_us < now, feedback_items.c.responded_at_us.is_(None)),
+    )
+    open_items = feedback_items.c.status.in_([s.value for s in OPEN_STATUSES])
+    with reader(engine).connect() as conn:
+        candidates = conn.execute(select(feedback_items).where(open_items, overdue).limit(limit))
+        if not any(_new_breaches(r, now) for r in candidates):
+            return 0  # nothing new to raise (the common case): no write lock
     with engine.begin() as conn:
         rows = conn.execute(
             select(feedback_items)
-            .where(
-                feedback_items.c.status.in_([s.value for s in OPEN_STATUSES]),
-                or_(
-                    feedback_items.c.resolve_by_us < now,
-                    and_(
-                        feedback_items.c.respond_by_us < now,
-                        feedback_items.c.responded_at_us.is_(None),
-                    ),
-                ),
-            )
+            .where(open_items, overdue)
             .order_by(feedback_items.c.id)
             .limit(limit)
         ).all()
         for row in rows:
-            breached = list(row.breached or [])
-            due: list[tuple[str, int]] = []
-            if row.responded_at_us is None and row.respond_by_us and row.respond_by_us < now:
-                due.append(("respond", row.respond_by_us))
-            if row.resolve_by_us and row.resolve_by_us < now:
-                due.append(("resolve", row.resolve_by_us))
-            new = [(which, at) for which, at in due if which not in breached]
+            new = _new_breaches(row, now)
             if not new:
                 continue
-            breached += [which for which, _ in new]
+            breached = list(row.breached or []) + [which for which, _ in new]
             conn.execute(
                 update(feedback_items)
                 .where(feedback_items.c.id == row.id)
@@ -960,6 +958,16 @@ def check_slas(engine: Engine, *, now_us: int | None = None, limit: int = 500) -
     return raised
 
 
+def _new_breaches(row: Any, now: int) -> list[tuple[str, int]]:
+    """The SLAs of an item that have passed and were not raised yet: (which, due time)."""
+    due: list[tuple[str, int]] = []
+    if row.responded_at_us is None and row.respond_by_us and row.respond_by_us < now:
+        due.append(("respond", row.respond_by_us))
+    if row.resolve_by_us and row.resolve_by_us < now:
+        due.append(("resolve", row.resolve_by_us))
+    return [(which, at) for which, at in due if which not in (row.breached or [])]
+
+
 # --- closing the loop -------------------------------------------------------------------------
 
 _SENT = ("sent", "delivered")
@@ -972,6 +980,18 @@ def follow_notifications(engine: Engine, *, now_us: int | None = None, limit: in
     when it could not be sent. Returns the items moved."""
     now = _now(now_us)
     moved = 0
+    with reader(engine).connect() as conn:
+        waiting = conn.execute(
+            select(feedback_items.c.id)
+            .where(
+                feedback_items.c.status == Status.RESOLVED.value,
+                feedback_items.c.message_key.is_not(None),
+                feedback_items.c.message_key.not_like(FAILED_PREFIX + "%"),
+            )
+            .limit(1)
+        ).first()
+    if waiting is None:
+        return 0
     with engine.begin() as conn:
         rows = conn.execute(
             select(
