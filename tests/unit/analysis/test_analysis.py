@@ -131,3 +131,17 @@ def test_the_shipped_model_loads() -> None:
     assert set(models.sentiment.classes) == {"negative", "neutral", "positive"}
     with gzip.open(MODEL_PATH, "rt", encoding="utf-8") as handle:
         assert json.load(handle)["version"] == 1
+
+
+def test_terms_are_found_whole_longest_first_and_without_overlap() -> None:
+    from c360.analysis.text import Terms
+
+    terms = Terms(["not", "not good", "good", "ดี", "ไว", "ไม่ดี", "😍"])
+    assert terms.findall("not good, not bad, good") == ["not good", "not", "good"]
+    assert terms.findall("goods notable") == []  # inside other words
+    assert terms.findall("ไม่ดี ดีมาก") == ["ไม่ดี", "ดี"]
+    assert terms.findall("เดียว") == []  # ดี after a leading vowel is another syllable
+    assert terms.findall("ฝากไว้") == []  # ไว before a tone mark is another word
+    assert terms.findall("😍😍") == ["😍", "😍"]
+    found = terms.search("it is not")
+    assert found is not None and (found.start, found.end) == (6, 9)
