@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 MODEL_PATH: Final = Path(__file__).parent / "data" / "feedback_model.json.gz"
 CHAR_NGRAMS: Final = (2, 5)
@@ -84,18 +84,29 @@ class _Block:
 
 
 @dataclass(frozen=True, slots=True)
-class LinearModel:
-    classes: tuple[str, ...]
-    intercept: tuple[float, ...]
-    coef: tuple[tuple[float, ...], ...]
+class Features:
+    """The shared feature space: TF-IDF blocks of character and word n-grams, then the
+    lexicon's reading."""
+
     char: _Block
     word: _Block
 
-    def probabilities(self, folded: str, lexicon: Sequence[float]) -> dict[str, float]:
+    def vector(self, folded: str, lexicon: Sequence[float]) -> dict[int, float]:
         x = self.char.vector(char_wb_ngrams(folded, *CHAR_NGRAMS), 0)
         x |= self.word.vector(word_ngrams(folded, *WORD_NGRAMS), len(self.char.idf))
         base = len(self.char.idf) + len(self.word.idf)
         x |= {base + i: v for i, v in enumerate(lexicon) if v}
+        return x
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    classes: tuple[str, ...]
+    intercept: tuple[float, ...]
+    coef: tuple[tuple[float, ...], ...]
+    threshold: float | None = None
+
+    def probabilities(self, x: Mapping[int, float]) -> dict[str, float]:
         scores = [
             b + sum(row[i] * v for i, v in x.items())
             for row, b in zip(self.coef, self.intercept, strict=True)
@@ -106,25 +117,27 @@ class LinearModel:
         return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
 
 
-def _linear(body: Mapping[str, object]) -> LinearModel:
-    def block(part: object) -> _Block:
-        assert isinstance(part, dict)
-        terms = part["terms"]
-        return _Block({t: i for i, t in enumerate(terms)}, tuple(part["idf"]))
+def _block(part: Mapping[str, Any]) -> _Block:
+    terms = part["terms"]
+    return _Block({t: i for i, t in enumerate(terms)}, tuple(part["idf"]))
 
+
+def _linear(body: Mapping[str, Any]) -> LinearModel:
     return LinearModel(
-        tuple(body["classes"]),  # type: ignore[arg-type]
-        tuple(body["intercept"]),  # type: ignore[arg-type]
-        tuple(tuple(row) for row in body["coef"]),  # type: ignore[attr-defined]
-        block(body["char"]),
-        block(body["word"]),
+        tuple(body["classes"]),
+        tuple(body["intercept"]),
+        tuple(tuple(row) for row in body["coef"]),
+        body.get("threshold"),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Models:
+    features: Features
     sentiment: LinearModel
     topic: LinearModel
+    urgent: LinearModel
+    """Classes ``no``/``yes``; urgent from ``threshold`` up (with or without a cue word)."""
 
 
 @lru_cache(maxsize=2)
@@ -134,4 +147,10 @@ def load_models(path: Path = MODEL_PATH) -> Models | None:
         return None
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         body = json.load(handle)
-    return Models(_linear(body["sentiment"]), _linear(body["topic"]))
+    models = body["models"]
+    return Models(
+        Features(_block(body["char"]), _block(body["word"])),
+        _linear(models["sentiment"]),
+        _linear(models["topic"]),
+        _linear(models["urgent"]),
+    )

@@ -501,10 +501,14 @@ def analyse(
             1.0 if cues else 0.0,
             1.0 if "?" in body else 0.0,
         ]
-        feeling = models.sentiment.probabilities(folded, lexical)
+        x = models.features.vector(folded, lexical)
+        feeling = models.sentiment.probabilities(x)
         text_score: float | None = feeling.get("positive", 0.0) - feeling.get("negative", 0.0)
         text_label = max(feeling, key=lambda k: feeling[k])
-        about = models.topic.probabilities(folded, lexical)
+        about = models.topic.probabilities(x)
+        pressing = models.urgent.probabilities(x).get("yes", 0.0)
+        if not cues and pressing >= (models.urgent.threshold or 0.5):
+            cues = ("urgent",)  # no cue word, but written like the urgent items it learnt
         extra = set(topics or {}) - set(lexicon.TOPIC_TERMS)
         if topic not in extra:
             topic = max(about, key=lambda k: about[k])

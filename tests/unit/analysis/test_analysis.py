@@ -81,7 +81,7 @@ def test_the_model_file_reads_as_scikit_learn_trained_it(tmp_path: Path) -> None
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
 
-    from c360.analysis.model import _linear, lexicon_features
+    from c360.analysis.model import Features, _block, _linear, lexicon_features
 
     raw = [
         "ส่งช้ามาก", "ของดีค่ะ", "Giao hàng chậm quá", "hang dep lam", "never arrived",
@@ -100,14 +100,13 @@ def test_the_model_file_reads_as_scikit_learn_trained_it(tmp_path: Path) -> None
     body = {
         "classes": list(model.classes_),
         "intercept": list(model.intercept_),
-        "char": _vectorizer(char),
-        "word": _vectorizer(word),
         "coef": [list(row) for row in model.coef_],
     }
     ours = _linear(json.loads(json.dumps(body)))
+    space = Features(_block(_vectorizer(char)), _block(_vectorizer(word)))
     expected = model.predict_proba(x)
     for i, text in enumerate(texts):
-        got = ours.probabilities(text, lexicon_features(raw[i]))
+        got = ours.probabilities(space.vector(text, lexicon_features(raw[i])))
         for j, label in enumerate(model.classes_):
             assert got[label] == pytest.approx(expected[i][j], abs=1e-3)
 
@@ -129,8 +128,9 @@ def test_the_shipped_model_loads() -> None:
     models = load_models()
     assert models is not None
     assert set(models.sentiment.classes) == {"negative", "neutral", "positive"}
+    assert set(models.urgent.classes) == {"no", "yes"} and models.urgent.threshold is not None
     with gzip.open(MODEL_PATH, "rt", encoding="utf-8") as handle:
-        assert json.load(handle)["version"] == 1
+        assert json.load(handle)["version"] == 2
 
 
 def test_terms_are_found_whole_longest_first_and_without_overlap() -> None:
