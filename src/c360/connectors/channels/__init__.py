@@ -3,6 +3,9 @@
 point builds them from ``Settings.channels``, hands them to the dispatcher, and closes them
 (``aclose``) when it stops. See ``docs/channels.md``."""
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from c360.activation.channels import Channel, ChannelName
 from c360.connectors.channels.config import (
     ChannelsConfig,
@@ -13,12 +16,33 @@ from c360.connectors.channels.config import (
     WebhookConfig,
     ZaloConfig,
 )
-from c360.connectors.channels.email import SmtpEmail
-from c360.connectors.channels.line import LineChannel
-from c360.connectors.channels.push import FcmPush
-from c360.connectors.channels.sms import TwilioSms
-from c360.connectors.channels.webhook import WebhookChannel
-from c360.connectors.channels.zalo import ZaloChannel
+
+if TYPE_CHECKING:
+    from c360.connectors.channels.email import SmtpEmail
+    from c360.connectors.channels.line import LineChannel
+    from c360.connectors.channels.push import FcmPush
+    from c360.connectors.channels.sms import TwilioSms
+    from c360.connectors.channels.webhook import WebhookChannel
+    from c360.connectors.channels.zalo import ZaloChannel
+
+_ADAPTERS = {
+    "SmtpEmail": "email",
+    "LineChannel": "line",
+    "FcmPush": "push",
+    "TwilioSms": "sms",
+    "WebhookChannel": "webhook",
+    "ZaloChannel": "zalo",
+}
+"""The adapters load when first used (their HTTP and SMTP clients are slow to import, and
+every command reads the settings, which import this package's configuration)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ADAPTERS:
+        module = importlib.import_module(f"c360.connectors.channels.{_ADAPTERS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ChannelsConfig",
@@ -55,6 +79,13 @@ def configured_channels(config: ChannelsConfig) -> set[ChannelName]:
 def build_channels(config: ChannelsConfig) -> dict[ChannelName, Channel]:
     """An adapter for each configured provider (none opens a connection before its first
     send)."""
+    from c360.connectors.channels.email import SmtpEmail
+    from c360.connectors.channels.line import LineChannel
+    from c360.connectors.channels.push import FcmPush
+    from c360.connectors.channels.sms import TwilioSms
+    from c360.connectors.channels.webhook import WebhookChannel
+    from c360.connectors.channels.zalo import ZaloChannel
+
     channels: dict[ChannelName, Channel] = {}
     if config.email:
         channels[ChannelName.EMAIL] = SmtpEmail(config.email)
