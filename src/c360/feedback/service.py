@@ -556,7 +556,13 @@ def prioritise(
     open_count = _open_orders(conn, profile_id, now_us) if profile_id else 0
     affected = analysis["topic"] in ("delivery", "billing", "product_quality")
     open_f = (1.0 if affected else 0.5) if open_count else 0.0
-    spike = spike_for(conn, config, str(analysis["topic"]), item.received_at_us, extra=1)
+    spike = spike_for(
+        conn,
+        config,
+        str(analysis["topic"]),
+        item.received_at_us,
+        newcomer=profile_id or f"new:{item.source_id}:{item.origin_key}",
+    )
     spike_f = 1.0 if spike["spike"] else min(1.0, spike["count"] / max(1, spike["threshold"])) * 0.5
     weights = config.weights
     factors = {
@@ -676,35 +682,44 @@ def day_bounds(at_us: int, tz: ZoneInfo) -> tuple[int, int]:
 
 
 def spike_for(
-    conn: Connection, config: FeedbackConfig, topic: str, at_us: int, *, extra: int = 0
+    conn: Connection,
+    config: FeedbackConfig,
+    topic: str,
+    at_us: int,
+    *,
+    newcomer: str | None = None,
 ) -> dict[str, Any]:
-    """How many items of ``topic`` arrived on ``at_us``'s day (plus ``extra`` not yet stored),
-    the threshold for that day, and whether it is a spike (docs/feedback.md)."""
+    """How many customers raised ``topic`` on ``at_us``'s day (``newcomer``: one more whose
+    item is not stored yet), the threshold for that day, and whether it is a spike
+    (docs/feedback.md). A customer is a profile; an item linked to nobody counts as one."""
     tz = _zone(config)
     start, end = day_bounds(at_us, tz)
     since = start - config.spike_days * _DAY_US
-    times = conn.execute(
-        select(feedback_items.c.received_at_us).where(
+    rows = conn.execute(
+        select(
+            feedback_items.c.id, feedback_items.c.profile_id, feedback_items.c.received_at_us
+        ).where(
             feedback_items.c.topic == topic,
             feedback_items.c.received_at_us >= since,
             feedback_items.c.received_at_us < end,
         )
-    ).scalars()
-    per_day = [0] * config.spike_days
-    today = extra
-    for t in times:
-        if t >= start:
-            today += 1
+    ).all()
+    days: list[set[str]] = [set() for _ in range(config.spike_days)]
+    today: set[str] = {newcomer} if newcomer else set()
+    for row in rows:
+        who = row.profile_id or f"item:{row.id}"
+        if row.received_at_us >= start:
+            today.add(who)
         else:
-            per_day[min(config.spike_days - 1, (start - 1 - t) // _DAY_US)] += 1
-    mean = sum(per_day) / config.spike_days
+            days[min(config.spike_days - 1, (start - 1 - row.received_at_us) // _DAY_US)].add(who)
+    mean = sum(len(d) for d in days) / config.spike_days
     threshold = max(config.spike_min, math.floor(mean + 3 * math.sqrt(max(mean, 1.0))) + 1)
     return {
         "topic": topic,
-        "count": today,
+        "count": len(today),
         "mean": round(mean, 2),
         "threshold": threshold,
-        "spike": today >= threshold,
+        "spike": len(today) >= threshold,
     }
 
 
