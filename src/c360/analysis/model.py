@@ -28,19 +28,18 @@ _SPACE = re.compile(r"\s\s+")
 
 
 def lexicon_features(text: str) -> list[float]:
-    """What the lexicon reads in a raw text: net polarity (-1..1), any praise, any complaint,
-    any urgency cue, a question mark."""
-    from c360.analysis.text import detect_language, find_cues, normalise, sentiment_terms
+    """What the lexicon reads in a raw text (``c360.analysis.text.lexical_reading``)."""
+    from c360.analysis.text import (
+        detect_language,
+        find_cues,
+        lexical_reading,
+        normalise,
+        sentiment_terms,
+    )
 
     folded = normalise(text)
     net, weights, hits, _ = sentiment_terms(folded, detect_language(text))
-    return [
-        net / weights if weights else 0.0,
-        1.0 if any(h.startswith("+") for h in hits) else 0.0,
-        1.0 if any(h.startswith("-") for h in hits) else 0.0,
-        1.0 if find_cues(text, folded) else 0.0,
-        1.0 if "?" in text else 0.0,
-    ]
+    return lexical_reading(net, weights, hits, find_cues(text, folded), text)
 
 
 def char_wb_ngrams(text: str, low: int, high: int) -> list[str]:

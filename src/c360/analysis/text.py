@@ -416,6 +416,20 @@ def _starts_negated(term: str, matcher: _Matcher) -> bool:
     return any(term.startswith(n) and term != n for n in matcher.negators)
 
 
+def lexical_reading(
+    net: float, weights: float, hits: tuple[str, ...], cues: tuple[str, ...], text: str
+) -> list[float]:
+    """What the lexicon read, as the models' last features: net polarity (-1..1), any
+    praise, any complaint, any urgency cue, a question mark."""
+    return [
+        net / weights if weights else 0.0,
+        1.0 if any(h.startswith("+") for h in hits) else 0.0,
+        1.0 if any(h.startswith("-") for h in hits) else 0.0,
+        1.0 if cues else 0.0,
+        1.0 if "?" in text else 0.0,
+    ]
+
+
 def rating_score(rating: float | None, scale: int | None) -> float | None:
     """-1..1 from a rating: NPS (scale 10: 0-6 -1, 7-8 0, 9-10 +1) or 1..scale stars."""
     if rating is None:
@@ -494,13 +508,7 @@ def analyse(
     topic, counts = find_topics(folded, topics)
     models = load_models() if folded else None
     if models is not None:
-        lexical = [
-            net / weights if weights else 0.0,
-            1.0 if praised else 0.0,
-            1.0 if any(h.startswith("-") for h in hits) else 0.0,
-            1.0 if cues else 0.0,
-            1.0 if "?" in body else 0.0,
-        ]
+        lexical = lexical_reading(net, weights, hits, cues, body)
         x = models.features.vector(folded, lexical)
         feeling = models.sentiment.probabilities(x)
         text_score: float | None = feeling.get("positive", 0.0) - feeling.get("negative", 0.0)

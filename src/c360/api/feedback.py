@@ -100,7 +100,7 @@ def out(conn: Any, row: Any) -> dict[str, Any]:
         "kind": row.kind,
         "channel": row.channel,
         "received_at": isoformat_us(row.received_at_us),
-        "profile_id": service._live(conn, row.profile_id),
+        "profile_id": service.live_profile(conn, row.profile_id),
         "subject": row.subject,
         "text": row.text,
         "rating": row.rating,
@@ -262,12 +262,12 @@ def _of_profile(conn: Any, profile_id: str) -> Any:
     )
     by_record = [
         and_(feedback_items.c.source_id == s, feedback_items.c.origin_key == f"r:{k}")
-        for s, k in conn.execute(records).all()
+        for s, k in conn.execute(records.limit(1000)).all()
     ]
     return or_(
         feedback_items.c.profile_id == profile_id,
         and_(feedback_items.c.origin_key.like("e:%"), feedback_items.c.seq.in_(seqs)),
-        *by_record[:1000],
+        *by_record,
     )
 
 

@@ -28,7 +28,7 @@ from c360.activation.engine import addresses_of, load_person, person_country
 from c360.activation.outbox import QueuedMessage, queue
 from c360.errors import InvalidInput
 from c360.feedback.model import FeedbackConfig, Status
-from c360.feedback.service import _history, _live, get_item
+from c360.feedback.service import get_item, live_profile, record_history
 from c360.kernel.clock import system_clock
 from c360.storage.tables import feedback_items, suppressions
 
@@ -74,7 +74,7 @@ def notify_customer(
         )
     if row.message_key:
         return Notified(False, None, None, "the customer was already notified", row.message_key)
-    profile_id = _live(conn, row.profile_id)
+    profile_id = live_profile(conn, row.profile_id)
     if profile_id is None:
         return _skipped(conn, item_id, actor, now, "the feedback is linked to no known person")
     person = load_person(conn, profile_id, default_tz)
@@ -164,7 +164,7 @@ def notify_customer(
         .values(message_key=key, updated_at_us=now)
     )
     reason = "queued" if send_at == now else f"waits for {rules.hours} local time"
-    _history(
+    record_history(
         conn,
         item_id,
         now,
@@ -207,7 +207,7 @@ def _suppressed(conn: Connection, reachable: Mapping[ChannelName, str]) -> set[s
 
 def _skipped(conn: Connection, item_id: int, actor: str, now: int, reason: str) -> Notified:
     row = get_item(conn, item_id)
-    _history(
+    record_history(
         conn, item_id, now, actor, "notify_skipped", row.status, row.status, {"reason": reason}
     )
     return Notified(False, None, None, reason)

@@ -10,7 +10,6 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -219,11 +218,3 @@ def top_issues(
             }
         )
     return out
-
-
-def week_start(at_us: int, zone: ZoneInfo) -> int:
-    day = from_us(at_us).astimezone(zone)
-    monday = (day - timedelta(days=day.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    return int(monday.timestamp() * _US)

@@ -51,7 +51,7 @@ from c360.identity.decisions import live_profile_id
 from c360.identity.features import NODE_RECORD
 from c360.ingest.records import RECORD_TYPE
 from c360.kernel.clock import from_us, isoformat_us, system_clock, to_us
-from c360.profiles.traits import is_cancelled, is_finished, ticket_is_open
+from c360.profiles.traits import instant, is_cancelled, is_finished, ticket_is_open
 from c360.storage.engine import reader
 from c360.storage.tables import (
     feedback_history,
@@ -204,7 +204,7 @@ def incoming_record(
     """The feedback a standardized record carries (feedback, ticket, survey response)."""
     if kind not in config.record_kinds:
         return None
-    at = _instant(fields.get(_RECORD_TIME.get(kind, ""))) or _instant(fields.get("created_at"))
+    at = instant(fields.get(_RECORD_TIME.get(kind, ""))) or instant(fields.get("created_at"))
     if kind == "ticket":
         text = (
             ". ".join(t for t in (_text(fields.get(n)) for n in ("description", "notes")) if t)
@@ -244,18 +244,6 @@ def incoming_record(
         _text(fields.get("language")),
         record_status=_text(fields.get("status")) if kind == "ticket" else None,
     )
-
-
-def _instant(value: Any) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return to_us(moment)
 
 
 # --- collecting -----------------------------------------------------------------------------
@@ -457,7 +445,7 @@ def _upsert(conn: Connection, config: FeedbackConfig, item: Incoming, now_us: in
     item_id = conn.execute(
         insert(feedback_items).values(**row).returning(feedback_items.c.id)
     ).scalar_one()
-    _history(
+    record_history(
         conn,
         item_id,
         now_us,
@@ -664,7 +652,7 @@ def _open_orders(conn: Connection, profile_id: str, now_us: int) -> int:
         if is_cancelled(status) or is_finished(status):
             continue
         if row.kind == "order":
-            at = _instant(row.fields.get("ordered_at")) or row.updated_at_us
+            at = instant(row.fields.get("ordered_at")) or row.updated_at_us
             if at < now_us - OPEN_ORDER_DAYS * _DAY_US:
                 continue
         count += 1
@@ -733,7 +721,7 @@ def get_item(conn: Connection, item_id: int) -> Any:
     return row
 
 
-def _history(
+def record_history(
     conn: Connection,
     item_id: int,
     at_us: int,
@@ -793,8 +781,8 @@ def _move(
         Status.NEW: "updated",
     }[to]
     detail = {k: v for k, v in values.items() if k in ("assignee", "team", "resolution")}
-    _history(conn, item_id, now_us, actor, action, current.value, to.value, detail)
-    profile_id = _live(conn, row.profile_id)
+    record_history(conn, item_id, now_us, actor, action, current.value, to.value, detail)
+    profile_id = live_profile(conn, row.profile_id)
     if profile_id is not None:
         # on the person's timeline, as c360's own event (filed under the profile directly)
         step = conn.execute(
@@ -829,7 +817,7 @@ def _move(
     return get_item(conn, item_id)
 
 
-def _live(conn: Connection, profile_id: str | None) -> str | None:
+def live_profile(conn: Connection, profile_id: str | None) -> str | None:
     if not profile_id:
         return None
     try:
@@ -882,7 +870,7 @@ def add_note(
     if not text.strip():
         raise InvalidInput("a note needs text")
     row = get_item(conn, item_id)
-    _history(
+    record_history(
         conn,
         item_id,
         _now(now_us),
@@ -963,9 +951,15 @@ def check_slas(engine: Engine, *, now_us: int | None = None, limit: int = 500) -
                     "status": row.status,
                     "topic": row.topic,
                 }
-                _history(conn, row.id, now, "c360", "breached", row.status, row.status, detail)
+                record_history(
+                    conn, row.id, now, "c360", "breached", row.status, row.status, detail
+                )
                 _feed(
-                    conn, _live(conn, row.profile_id), ChangeKind.FEEDBACK_SLA_BREACHED, detail, now
+                    conn,
+                    live_profile(conn, row.profile_id),
+                    ChangeKind.FEEDBACK_SLA_BREACHED,
+                    detail,
+                    now,
                 )
                 raised += 1
     if raised:
@@ -1041,7 +1035,7 @@ def follow_notifications(engine: Engine, *, now_us: int | None = None, limit: in
                     .where(feedback_items.c.id == row.id)
                     .values(message_key=FAILED_PREFIX + row.message_key, updated_at_us=now)
                 )
-                _history(
+                record_history(
                     conn,
                     row.id,
                     now,

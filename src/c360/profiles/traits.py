@@ -580,13 +580,13 @@ def record_moment(kind: str, fields: Mapping[str, Any]) -> int | None:
     """When a record happened: its kind's own time field, else ``created_at`` (None when it
     has neither; the timeline then uses when the source last sent it)."""
     for name in (*_MOMENT_FIELDS.get(kind, ()), "created_at"):
-        at = _instant(fields.get(name))
+        at = instant(fields.get(name))
         if at is not None:
             return at
     return None
 
 
-def _instant(value: Any) -> int | None:
+def instant(value: Any) -> int | None:
     """Epoch microseconds of a standardized datetime (or date) string."""
     if not isinstance(value, str) or not value:
         return None
@@ -1144,9 +1144,9 @@ def _reachable_moments(records: list[_Timed], events: list[EventFact]) -> list[i
     for timed in records:
         fields, kind = timed.fields, timed.record.kind
         if kind == "shipment" and _delivered(fields):
-            moments.append(_instant(fields.get("delivered_at")))
+            moments.append(instant(fields.get("delivered_at")))
         elif kind == "ticket" and _channel_name(fields.get("channel")) == "phone":
-            moments.append(_instant(fields.get("opened_at")))
+            moments.append(instant(fields.get("opened_at")))
     moments += [e.at_us for e in events if _is_event(e, _ENGAGEMENT_EVENTS)]
     return [at for at in moments if at is not None]
 
@@ -1154,7 +1154,7 @@ def _reachable_moments(records: list[_Timed], events: list[EventFact]) -> list[i
 def _delivered(fields: Mapping[str, Any]) -> bool:
     """A shipment with a delivery time whose status (if any) says delivered."""
     status = fields.get("status")
-    return _instant(fields.get("delivered_at")) is not None and (
+    return instant(fields.get("delivered_at")) is not None and (
         _text(status) is None or _says(status, _DELIVERED_STATUS)
     )
 
@@ -1177,7 +1177,7 @@ def ticket_is_open(fields: Mapping[str, Any]) -> bool:
     open), or without a status and without ``closed_at``."""
     status = fields.get("status")
     if _text(status) is None:
-        return _instant(fields.get("closed_at")) is None
+        return instant(fields.get("closed_at")) is None
     return not _says(status, _CLOSED_STATUS)
 
 

@@ -6,7 +6,7 @@ import logging
 from sqlalchemy import Engine
 
 from c360.feedback.model import FeedbackConfig
-from c360.feedback.service import check_slas, collect_available, follow_notifications
+from c360.feedback.service import check_slas, collect_all, follow_notifications
 from c360.kernel.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -14,12 +14,7 @@ log = logging.getLogger(__name__)
 
 def feedback_cycle(engine: Engine, config: FeedbackConfig, now_us: int | None = None) -> int:
     """One pass: collect until caught up, then SLAs and notifications; returns items created."""
-    created = 0
-    while True:
-        report = collect_available(engine, config, now_us=now_us)
-        created += report.created
-        if report.read == 0:
-            break
+    created = collect_all(engine, config, now_us=now_us)
     check_slas(engine, now_us=now_us)
     follow_notifications(engine, now_us=now_us)
     return created
