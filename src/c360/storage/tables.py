@@ -52,6 +52,7 @@ api_keys = Table(
     Column("key_prefix", String(16), nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
     Column("revoked_at_us", BigInteger, nullable=True),
+    Column("expires_at_us", BigInteger, nullable=True),  # a rotated key's grace period
 )
 
 event_log = Table(
@@ -776,3 +777,124 @@ feedback_history = Table(
     Column("detail", Json, nullable=False),
 )
 """What happened to each feedback item, in order: the agent's notes are here too."""
+
+# --- privacy: users, audit, data subject requests, erasure suppression, restriction ---
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("display_name", Text, nullable=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("password_changed_at_us", BigInteger, nullable=False),
+    Column("last_login_at_us", BigInteger, nullable=True),
+    Column("disabled_at_us", BigInteger, nullable=True),
+)
+"""People who sign in to the web app (passwords stored only as argon2 hashes)."""
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("csrf_hash", String(64), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("last_seen_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+    Column("client", Text, nullable=True),
+)
+"""Signed-in sessions; the cookie holds the token, the table only its hash."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("at_us", BigInteger, nullable=False, index=True),
+    Column("actor", Text, nullable=False),  # "key:12 ops", "user:alice", "cli:root", "system"
+    Column("role", String(20), nullable=True),
+    Column("action", String(60), nullable=False),  # e.g. profile.read, segment.export
+    Column("object_type", String(40), nullable=True),
+    Column("object_id", Text, nullable=True),
+    Column("detail", Json, nullable=False),
+    Column("client", Text, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_actor", "actor", "at_us"),
+    Index("ix_audit_log_object", "object_type", "object_id"),
+)
+"""Who did what, when: append-only (the database refuses updates and deletes) and chained,
+each row's ``hash`` covering its content and the previous row's hash."""
+
+privacy_requests = Table(
+    "privacy_requests",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("kind", String(12), nullable=False),  # access, erase, rectify, restrict, unrestrict
+    Column("status", String(20), nullable=False),  # received, running, completed, failed, rejected
+    Column("law", String(10), nullable=False),  # pdpa, vn, gdpr
+    Column("profile_id", String(36), nullable=True, index=True),
+    Column("subject", Text, nullable=True),  # as asked (cleared once the person is erased)
+    Column("requested_by", Text, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("deadline_us", BigInteger, nullable=False),
+    Column("completed_at_us", BigInteger, nullable=True),
+    Column("detail", Json, nullable=False),
+    Column("report", Json, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_privacy_requests_open", "status", "deadline_us"),
+)
+"""Data subject requests, with their status, legal deadline and report."""
+
+privacy_suppressions = Table(
+    "privacy_suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_type", String(50), nullable=False),
+    Column("value_hash", String(64), nullable=False),
+    Column("request_id", BigInteger, nullable=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("lifted_at_us", BigInteger, nullable=True),
+    UniqueConstraint("id_type", "value_hash", name="uq_privacy_suppressions_value"),
+)
+"""What is left of an erased person: keyed hashes of their identifiers, so that a later event
+or import does not create them again."""
+
+privacy_suppressed_arrivals = Table(
+    "privacy_suppressed_arrivals",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("suppression_id", Integer, nullable=False, index=True),
+    Column("source_id", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),  # event, record
+    Column("at_us", BigInteger, nullable=False),
+)
+"""Messages and rows accepted and then not stored because they named an erased person: counted
+here, without their content, so every accepted item stays accounted for."""
+
+privacy_restrictions = Table(
+    "privacy_restrictions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("profile_id", String(36), nullable=False, index=True),
+    Column("request_id", BigInteger, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("since_us", BigInteger, nullable=False),
+    Column("lifted_at_us", BigInteger, nullable=True),
+)
+"""People whose data is kept but not used (restriction of processing), while it lasts."""
+
+retention_runs = Table(
+    "retention_runs",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("started_at_us", BigInteger, nullable=False),
+    Column("finished_at_us", BigInteger, nullable=True),
+    Column("dry_run", Integer, nullable=False),
+    Column("report", Json, nullable=False),
+)
+"""Each run of the retention job, with what it removed per policy and source."""
