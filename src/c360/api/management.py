@@ -14,11 +14,14 @@ from sqlalchemy import Engine
 
 from c360.activation.channels import ChannelName
 from c360.activation.policy import DEFAULT_RULES, RuleBook
+from c360.api.audit import add_audit_routes
 from c360.api.changes import FeedBell, add_change_routes
+from c360.api.consent import add_consent_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
 from c360.api.feedback import add_feedback_routes
 from c360.api.journeys import add_journey_routes, add_suppression_routes
 from c360.api.personalize import add_personalize_routes
+from c360.api.privacy import add_privacy_routes
 from c360.api.profiles import add_profile_routes
 from c360.api.segments import READ_ONLY_POSTS, add_segment_routes
 from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -436,6 +439,9 @@ def build_router(
     add_feedback_routes(
         router, engine, read_engine, feedback_config or FeedbackConfig(), channels, timezone
     )
+    add_consent_routes(router, engine, read_engine)
+    add_privacy_routes(router, engine, read_engine)
+    add_audit_routes(router, engine, read_engine)
     return router
 
 

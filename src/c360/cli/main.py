@@ -13,16 +13,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy import Engine
 
+from c360.cli.audit import audit_app
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.consent import consent_app
 from c360.cli.demo import demo_app
 from c360.cli.feedback import feedback_app
 from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
 from c360.cli.journeys import journeys_app, suppressions_app
+from c360.cli.privacy import privacy_app
 from c360.cli.profiles import changes_app, profile_app, traits_app
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
+from c360.cli.retention import retention_app
 from c360.cli.segments import segments_app
 from c360.cli.subscriptions import subscriptions_app
 from c360.cli.sync import sync_app
+from c360.cli.users import users_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
 from c360.kernel.clock import isoformat_us
@@ -47,6 +52,11 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(sync_app, name="sync")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(consent_app, name="consent")
+app.add_typer(privacy_app, name="privacy")
+app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
+app.add_typer(retention_app, name="retention")
 app.add_typer(segments_app, name="segments")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(suppressions_app, name="suppressions")
