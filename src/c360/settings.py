@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     rate_limit_burst_s: float = Field(
         2.0, gt=0, description="Seconds of a source's rate limit that may arrive at once."
     )
+    max_api_body_bytes: int = Field(
+        4 * 1024 * 1024,
+        gt=0,
+        description="Largest request body outside /v1 (management API, web app, webhooks in).",
+    )
+    api_rate_limit_per_s: float | None = Field(
+        200.0,
+        gt=0,
+        description="Requests per second one caller (key, session or address) may make "
+        "outside /v1; unset for no limit.",
+    )
+    api_rate_limit_burst_s: float = Field(
+        5.0, gt=0, description="Seconds of a caller's rate limit that may arrive at once."
+    )
     webhook_retry_window_s: float = Field(
         4 * 3600.0,
         ge=0,

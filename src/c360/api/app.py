@@ -15,6 +15,7 @@ from c360 import __version__
 from c360.activation.policy import rules_from_config
 from c360.api import errors
 from c360.api.changes import FeedBell
+from c360.api.hardening import Hardening
 from c360.api.journeys import build_public_router
 from c360.api.management import build_router
 from c360.api.openapi import SECURITY_SCHEMES, tracking_paths
@@ -270,11 +271,18 @@ def build_app(
         webhooks=lambda: runtime.webhooks,
     )
 
+    hardened = Hardening(
+        api,
+        max_body_bytes=settings.max_api_body_bytes,
+        rate_per_s=settings.api_rate_limit_per_s,
+        burst_s=settings.api_rate_limit_burst_s,
+    )
+
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1/"):
             await tracking(scope, receive, send)
         else:
-            await api(scope, receive, send)
+            await hardened(scope, receive, send)
 
     return app
 
