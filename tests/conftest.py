@@ -8,6 +8,7 @@ Where no server answers, those tests skip and say why.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import subprocess
@@ -260,3 +261,53 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+# --- S10: no personal data in c360's logs, in any test ----------------------------------------
+
+SEEDED_PERSONAL_DATA = (
+    "somchai@example.co.th",
+    "081-234-5678",
+    "+66812345678",
+    "0812345678",
+    "สมชาย",
+    "ใจดี",
+)
+"""Values the tests use for their people (tests/customer360.py and others): none may appear in
+a log line c360 writes at INFO or above, whatever the test does."""
+
+
+class _LogWatch(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        from c360.privacy.logsafe import SafeFormatter
+
+        self.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(("c360", "uvicorn")):
+            return
+        line = self.format(record)
+        if any(value in line for value in SEEDED_PERSONAL_DATA):
+            self.leaks.append(line[:500])
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs() -> Iterator[None]:
+    """Every test runs with c360's loggers watched at INFO: a log line carrying one of the
+    seeded people's email, phone or name fails the test that caused it."""
+    watch = _LogWatch()
+    loggers = [logging.getLogger("c360"), logging.getLogger("uvicorn")]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(watch)
+        if lg.level == logging.NOTSET or lg.level > logging.INFO:
+            lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, saved, strict=True):
+            lg.removeHandler(watch)
+            lg.setLevel(level)
+    assert not watch.leaks, f"personal data in {len(watch.leaks)} log line(s): {watch.leaks[:3]}"

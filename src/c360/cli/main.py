@@ -2,7 +2,6 @@
 
 import contextlib
 import gc
-import logging
 import os
 import signal
 from pathlib import Path
@@ -92,10 +91,9 @@ def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: 
     import uvicorn
 
     from c360.api import build_app
+    from c360.privacy.logsafe import configure_logging
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    log_config = configure_logging()
     report = check_durability(engine)
     err.print(
         f"c360 on http://{host}:{port}  store: {report.backend} "
@@ -116,6 +114,7 @@ def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: 
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=log_config,
         proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=10,
@@ -128,9 +127,11 @@ def worker_command() -> None:
     --no-worker), with the webhook deliveries that follow the change feed, the journeys, the
     message dispatcher, two-way sync and the recommendation model."""
     from c360.changes.delivery import DeliveryThread
+    from c360.privacy.logsafe import configure_logging
     from c360.workers import Processor
     from c360.workers.activation import ActivationLoops
 
+    configure_logging()
     settings = load_settings()
     engine = store_for(settings)
     delivery = DeliveryThread(

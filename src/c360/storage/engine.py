@@ -40,7 +40,10 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = create_engine(
-            parsed, json_serializer=_json_dumps, connect_args={"check_same_thread": False}
+            parsed,
+            json_serializer=_json_dumps,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,  # errors must not carry personal data into logs
         )
         _configure_sqlite(engine)
         return engine
@@ -53,6 +56,7 @@ def create_engine_for(url: str, *, pool_size: int = 10) -> Engine:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            hide_parameters=True,
         )
     raise InvalidInput(
         f"database {backend!r} is not supported: use SQLite (sqlite:///...) or "
