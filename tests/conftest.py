@@ -311,3 +311,17 @@ def no_personal_data_in_logs() -> Iterator[None]:
             lg.removeHandler(watch)
             lg.setLevel(level)
     assert not watch.leaks, f"personal data in {len(watch.leaks)} log line(s): {watch.leaks[:3]}"
+
+
+@pytest.fixture(autouse=True)
+def wide_cli_output() -> Iterator[None]:
+    """The CLI's consoles are made at import, in whichever test imports them first, so their
+    width would depend on test order: tests read tables 200 columns wide."""
+    from c360.cli.common import err, out
+
+    saved = out.width, err.width
+    out.width = err.width = 200
+    try:
+        yield
+    finally:
+        out.width, err.width = saved

@@ -32,7 +32,35 @@ class Settings(BaseSettings):
     unsafe_durability: bool = Field(
         False, description="Serve /v1 even when the store's durability settings are off."
     )
-    key_cache_ttl_s: float = Field(2.0, ge=0, description="How long a key lookup is cached.")
+    key_cache_ttl_s: float = Field(
+        2.0,
+        ge=0,
+        le=5,
+        description="How long a key lookup is cached: a revoked key is refused at most this "
+        "long after (5 s at most).",
+    )
+    session_idle_timeout_s: float = Field(
+        12 * 3600.0, gt=0, description="A web session unused this long ends (default 12 h)."
+    )
+    session_max_age_s: float = Field(
+        7 * 86400.0, gt=0, description="A web session ends this long after sign-in (7 days)."
+    )
+    session_cookie_secure: bool | None = Field(
+        None,
+        description="Mark the session cookie Secure; unset: when the request came over HTTPS "
+        "(set true behind a TLS-terminating proxy).",
+    )
+    sign_in_max_failures: int = Field(
+        5, gt=0, description="Wrong passwords per username before sign-in is refused (429)."
+    )
+    sign_in_max_client_failures: int = Field(
+        20,
+        gt=0,
+        description="Failed sign-ins from one address (any usernames) before it gets 429.",
+    )
+    sign_in_window_s: float = Field(
+        15 * 60.0, gt=0, description="The window the failed sign-ins are counted in."
+    )
     worker_batch_size: int = Field(200, gt=0)
     worker_poll_s: float = Field(0.2, gt=0)
     commit_batch_max_rows: int = Field(
@@ -111,6 +139,23 @@ class Settings(BaseSettings):
         None,
         description="YAML file configuring feedback: sources, topics, priority weights, "
         "routing rules, SLAs and the thank-you message (docs/feedback.md); default built in.",
+    )
+    retention_config: Path | None = Field(
+        None,
+        description="YAML file of retention policies (docs/retention.md), applied once a day "
+        "by the worker; unset: nothing is purged.",
+    )
+    privacy_key: SecretStr | None = Field(
+        None,
+        description="Key of the erasure suppression hashes (HMAC-SHA256); kept out of the "
+        "database, a copy of it cannot test guesses. Unset: the store makes its own key "
+        "(docs/privacy-requests.md). Every process must use the same one.",
+    )
+    privacy_deadlines: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Data subject request deadlines over the built-in ones, by law and kind "
+        '(JSON), e.g. {"vn": {"erase": "72h"}, "pdpa": {"access": "30d"}}; '
+        "docs/privacy-requests.md.",
     )
 
     @property

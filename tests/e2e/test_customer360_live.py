@@ -187,6 +187,7 @@ def check_search_and_resumption(api: httpx.Client) -> None:
     assert len(found("0912 345 678")) == 1
     assert found("ANH.NGUYEN@example.vn") == found("nguyen thi anh")
     assert api.get("/api/profiles", params={"query": ""}).status_code == 422
+    assert found("- / .") == [], "punctuation alone finds no one (the CLI explains why)"
 
     first = api.get("/api/changes", params={"limit": 1}).json()
     rest = api.get("/api/changes", params={"since": first["next"], "limit": 1000}).json()

@@ -148,3 +148,35 @@ def test_idle_callers_are_forgotten_only_once_their_bucket_is_full_again() -> No
     limiter.forget_idle(now_s=2.0)
     assert len(limiter) == 1, "'idle' is full again and forgotten; 'busy' still owes tokens"
     assert limiter.admit("busy", 2.0, 1, now_s=2.0) > 0, "its debt was not forgiven"
+
+
+def test_query_mistakes_are_refused_not_guessed(tmp_path: Path) -> None:
+    """A parameter given twice (which one?) and a bare number given as a time (not seconds
+    since 1970) are refused with 422 and the reason; a NUL, which no stored text can hold,
+    finds nothing (rather than failing in PostgreSQL)."""
+    with served(tmp_path) as (client, admin, _):
+        nothing = client.get("/api/feedback?profile_id=a%00b", headers=bearer(admin))
+        assert nothing.status_code == 200 and nothing.json()["items"] == [], nothing.text
+        missing = client.get("/api/profiles/a%00b", headers=bearer(admin))
+        assert missing.status_code == 404, missing.text
+        cases = {
+            "/api/feedback?limit=5&limit=500": "given 2 times",
+            "/api/feedback/report?since=49.0": "ISO 8601",
+            "/api/audit?until=0.88": "ISO 8601",
+        }
+        for url, reason in cases.items():
+            response = client.get(url, headers=bearer(admin))
+            assert response.status_code == 422, (url, response.text)
+            assert reason in response.text, (url, response.text)
+        fine = client.get("/api/feedback/report?since=2026-12-01", headers=bearer(admin))
+        assert fine.status_code == 200, fine.text
+
+
+def test_only_parameters_that_take_one_value_are_refused_when_repeated() -> None:
+    from typing import Annotated
+
+    from c360.api.management import takes_many
+
+    assert takes_many(list[str]) and takes_many(list[str] | None)
+    assert takes_many(Annotated[tuple[int, ...] | None, "doc"])
+    assert not takes_many(str) and not takes_many(int | None)

@@ -723,10 +723,12 @@ def test_the_api_explains_splits_and_serves_the_review_queue(
     with serve(database_url) as api:
         admin = {"Authorization": f"Bearer {api.admin_key}"}
         reader = {"Authorization": f"Bearer {api.read_key}"}
-        found = api.client.get("/api/profiles/by-identifier/phone/0812345678", headers=reader)
+        found = api.client.get("/api/profiles/by-identifier/phone/0812345678", headers=admin)
         assert found.status_code == 200, found.text
         profile = found.json()
         assert profile["golden"]["values"]["email"]["value"] == "somchai@example.co.th"
+        masked = api.client.get(f"/api/profiles/{profile['id']}", headers=reader).json()
+        assert masked["golden"]["values"]["email"]["value"] == "s***@example.co.th"
         assert {i["type"] for i in profile["identifiers"]} >= {"phone", "email"}
         why = api.client.get(f"/api/profiles/{profile['id']}/identity", headers=reader).json()
         assert len(why["records"]) == 2 and why["edges"][0]["because"]

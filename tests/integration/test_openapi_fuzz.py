@@ -21,13 +21,19 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
+from schemathesis import GenerationMode, checks
 from tests.conftest import LiveServer, fresh_database
 
 # Per operation: A1's fast profile asks for 50 cases; invalid data adds 25 more.
 CASES = {GenerationMode.POSITIVE: 50, GenerationMode.NEGATIVE: 25}
 
 pytestmark = pytest.mark.slow
+
+EXCLUDED_CHECKS = {
+    # Sign-in answers 429 once an address has failed 20 times in 15 minutes (documented):
+    # generated usernames never exist, so later valid requests are throttled by design.
+    "/auth/login": [checks.positive_data_acceptance],
+}
 
 
 @pytest.fixture
@@ -66,12 +72,15 @@ def fuzz(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: schemathesis.Case) -> None:
+        if isinstance(case.query, dict) and "" in case.query:
+            return  # a query parameter without a name cannot be sent: requests drops it
         counts[label] = counts.get(label, 0) + 1
         case.call_and_validate(
             base_url=server.url,
             session=session,
             headers=credentials(server, case.path),
             timeout=10,
+            excluded_checks=EXCLUDED_CHECKS.get(case.path, []),
         )
 
     run()

@@ -19,10 +19,13 @@ import httpx
 import orjson
 import pytest
 from sqlalchemy import Engine
-from tests.customer360 import load
+from tests.customer360 import load, process
 
 from c360.api import build_app
+from c360.api.consent import record_changes
 from c360.changes.feed import ChangeKind, changes_after
+from c360.privacy.audit import Actor
+from c360.privacy.consent import statement_from
 from c360.privacy.keys import Role, create_key
 from c360.profiles.service import find_by_identifier
 from c360.segments.language import ConditionError, parse
@@ -113,6 +116,17 @@ def customers(engine: Engine, tmp_path: Path) -> dict[str, str]:
     )
     with engine.connect() as conn:
         return {p[3]: find_by_identifier(conn, "email", p[3]).id for p in PEOPLE}
+
+
+def consenting(engine: Engine, ids: dict[str, str]) -> None:
+    """Every customer consents to marketing (exports need it, docs/consent.md)."""
+    with engine.begin() as conn:
+        for pid in ids.values():
+            grant = statement_from(
+                {"purpose": "marketing", "state": "granted"}, default_source="crm", default_at_us=1
+            )
+            record_changes(conn, pid, [grant], Actor("test"))
+    process(engine)
 
 
 @dataclass
@@ -385,6 +399,7 @@ def test_members_page_through_in_profile_id_order(api: Api) -> None:
 
 
 def test_export_streams_every_member_as_csv_or_json_lines(api: Api) -> None:
+    consenting(api.engine, api.ids)
     api.ok("POST", "/api/segments", {"name": "thai", "condition": THAI}, status=201)
     response = api.call(
         "GET",

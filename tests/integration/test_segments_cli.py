@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from tests.integration.test_cli import c360
-from tests.integration.test_segments_api import TH_EMAILS, VN_EMAILS, customers
+from tests.integration.test_segments_api import TH_EMAILS, VN_EMAILS, consenting, customers
 
 
 @pytest.fixture
@@ -108,8 +108,9 @@ def test_create_list_show_update_preview_and_delete(
 
 
 def test_export_writes_csv_and_json_lines(
-    database_url: str, ids: dict[str, str], tmp_path: Path
+    database_url: str, engine: Engine, ids: dict[str, str], tmp_path: Path
 ) -> None:
+    consenting(engine, ids)
     ok(database_url, "segments", "create", "thai", "--condition", 'country = "TH"')
     target = tmp_path / "thai.csv"
     wrote = c360(

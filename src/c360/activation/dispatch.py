@@ -30,6 +30,7 @@ from c360.activation.outbox import append_events, message_event
 from c360.changes.delivery import backoff_s
 from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
+from c360.privacy.restrict import RESTRICTED_REASON, restricted
 from c360.segments.evaluate import consented
 from c360.storage.dialect import insert_many_ignoring_duplicates
 from c360.storage.tables import messages, profiles, suppressions
@@ -177,8 +178,9 @@ class Dispatcher:
             return claimed
 
     def _not_allowed(self, conn: Connection, rows: list[Any]) -> dict[int, str]:
-        """Messages that may no longer go: consent withdrawn, address suppressed, channel
-        without a provider."""
+        """Messages that may no longer go: the person's processing restricted, consent
+        withdrawn, address suppressed, channel without a provider."""
+        held = restricted(conn, {r.profile_id for r in rows})
         pids = sorted({r.profile_id for r in rows if r.consent})
         views = (
             dict(
@@ -200,7 +202,9 @@ class Dispatcher:
         }
         out: dict[int, str] = {}
         for row in rows:
-            if (row.channel, row.address) in blocked or ("*", row.address) in blocked:
+            if row.profile_id in held:
+                out[row.id] = RESTRICTED_REASON
+            elif (row.channel, row.address) in blocked or ("*", row.address) in blocked:
                 out[row.id] = f"address suppressed on {row.channel}"
             elif ChannelName(row.channel) not in self._channels:
                 out[row.id] = f"no provider configured for {row.channel}"

@@ -44,6 +44,7 @@ from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint, set_check
 from c360.identity.decisions import live_profile_id
 from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
+from c360.privacy.restrict import RESTRICTED_REASON, restricted
 from c360.profiles.model import ACTIVATION_SOURCE
 from c360.profiles.refresh import event_facts
 from c360.profiles.traits import EventFact
@@ -394,6 +395,8 @@ class _Run:
         self.done: dict[tuple[int, str], dict[str, Any]] = {}
         self.history: dict[tuple[str, str, str], list[int]] = {}
         self.blocked: set[tuple[str, str]] = set()
+        self.restricted: set[str] = set()
+        """People whose processing is restricted: no entry, no step (c360.privacy.restrict)."""
         self.new_entries: list[_Entry] = []
         self.tracked: list[_Entry] = []
         """Every entry this cycle holds; the changed ones are written by ``flush``."""
@@ -419,6 +422,7 @@ class _Run:
             )
         }
         segments = member_names(self.conn, wanted)
+        self.restricted |= restricted(self.conn, wanted)
         batch = _EventBatch(self.conn, self.names)
         for pid in wanted:
             row = rows.get(pid)
@@ -707,7 +711,7 @@ class _Run:
             if last.entered_at_us + wait_s * 1_000_000 > self.now:
                 return
         person = self.person(pid)
-        if person is None:
+        if person is None or pid in self.restricted:
             return
         if compiled.entry_when is not None and not self.holds(compiled.entry_when, pid, journey):
             return
@@ -772,6 +776,9 @@ class _Run:
             )
             entry.profile_id = live
             self.load_history({live})
+        if person.profile_id in self.restricted:
+            self.end(entry, RESTRICTED_REASON)
+            return
         step_id = entry.step or END
         for _ in range(len(journey.steps) + 1):
             if step_id == END:

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, text
 from c360 import __version__
 from c360.activation.policy import rules_from_config
 from c360.api import errors
+from c360.api.audit_trail import AuditTrail
+from c360.api.auth import MaskResponses, SessionAuth, build_auth_router
 from c360.api.changes import FeedBell
 from c360.api.hardening import Hardening
 from c360.api.journeys import build_public_router
@@ -23,19 +25,24 @@ from c360.api.personalize import build_personalize_router
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
+from c360.compliance.requests import configure_deadlines
+from c360.compliance.retention import start_retention_loop
 from c360.connectors.channels import configured_channels
 from c360.eventlog import GroupCommitWriter
 from c360.feedback.model import load_config as load_feedback_config
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
 from c360.kernel.clock import Clock, system_clock
+from c360.privacy import suppression
 from c360.privacy.keys import KeyCache
+from c360.privacy.users import SessionPolicy
 from c360.settings import Settings
 from c360.storage import DurabilityReport, check_durability
 from c360.storage.engine import reader
 from c360.storage.maintenance import WalCheckpointer
 from c360.workers.activation import ActivationLoops
 from c360.workers.processor import Processor, lag
+from c360.workers.retention import RetentionLoop
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,7 @@ class Runtime:
         self.checkpointer: WalCheckpointer | None = None
         self.webhooks: WebhookIntake | None = None
         self.activation: ActivationLoops | None = None
+        self.retention: RetentionLoop | None = None
 
     def _applied(self) -> None:
         # the change feed may have grown: wake webhook delivery and the open streams
@@ -104,6 +112,7 @@ class Runtime:
                 allowed_hosts=self.settings.webhook_allowed_hosts,
             ).start()
             self.activation = ActivationLoops(self.engine, self.settings).start()
+            self.retention = start_retention_loop(self.engine, self.settings.retention_config)
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
@@ -115,6 +124,7 @@ class Runtime:
             self.engine,
             max_rows=self.settings.commit_batch_max_rows,
             on_commit=processor.notify if processor else None,
+            screen=suppression.screen_events,
         )
         self.webhooks = WebhookIntake(self.engine, processor.notify if processor else None)
         self.checkpointer = WalCheckpointer(self.engine).start()
@@ -128,6 +138,8 @@ class Runtime:
             self.delivery.stop()
         if self.activation is not None:
             self.activation.stop()
+        if self.retention is not None:
+            self.retention.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
 
@@ -141,8 +153,22 @@ def build_app(
 ) -> Any:
     """The whole server as one ASGI callable (the store must already be migrated)."""
     send_rules = rules_from_config(settings.send_rules)  # refused here, before serving
+    suppression.configure_key(_secret(settings.privacy_key))  # ingest screens with it
+    configure_deadlines(settings.privacy_deadlines)  # refused here, before serving
     runtime = Runtime(engine, settings, run_worker)
-    keys = KeyCache(engine, settings.key_cache_ttl_s)
+    keys = KeyCache(engine, settings.key_cache_ttl_s, clock)
+    sessions = SessionAuth(
+        engine,
+        SessionPolicy(
+            idle_s=settings.session_idle_timeout_s,
+            absolute_s=settings.session_max_age_s,
+            max_failures=settings.sign_in_max_failures,
+            max_client_failures=settings.sign_in_max_client_failures,
+            window_s=settings.sign_in_window_s,
+        ),
+        clock=clock,
+        cookie_secure=settings.session_cookie_secure,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -160,6 +186,8 @@ def build_app(
         lifespan=lifespan,
     )
     errors.install(api)
+    api.add_middleware(MaskResponses)  # personal data masked by role in /api answers
+    api.include_router(build_auth_router(sessions, keys))
     api.include_router(
         build_router(
             engine,
@@ -170,6 +198,7 @@ def build_app(
             send_rules,
             load_feedback_config(settings.feedback_config),
             frozenset(configured_channels(settings.channels)),
+            sessions=sessions,
         )
     )
     api.include_router(
@@ -272,7 +301,7 @@ def build_app(
     )
 
     hardened = Hardening(
-        api,
+        AuditTrail(api, engine),  # who read, exported or changed what under /api
         max_body_bytes=settings.max_api_body_bytes,
         rate_per_s=settings.api_rate_limit_per_s,
         burst_s=settings.api_rate_limit_burst_s,

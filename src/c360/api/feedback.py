@@ -11,7 +11,7 @@ from sqlalchemy import Engine, and_, or_, select
 
 from c360.activation.channels import ChannelName
 from c360.api.errors import ErrorBody
-from c360.api.inputs import NoNulInput
+from c360.api.inputs import IsoTime, NoNulInput
 from c360.feedback import report as reports
 from c360.feedback import service
 from c360.feedback.model import FeedbackConfig, Status
@@ -175,10 +175,8 @@ def add_feedback_routes(
 
     @router.get("/feedback/report", tags=["feedback"])
     def feedback_report(
-        since: Annotated[
-            datetime | None, Query(description="ISO 8601; default 30 days ago")
-        ] = None,
-        until: Annotated[datetime | None, Query(description="ISO 8601; default now")] = None,
+        since: Annotated[IsoTime | None, Query(description="ISO 8601; default 30 days ago")] = None,
+        until: Annotated[IsoTime | None, Query(description="ISO 8601; default now")] = None,
         period: Annotated[Literal["day", "week"], Query()] = "day",
     ) -> dict[str, Any]:
         """Volume by topic and sentiment, NPS and CSAT trends, times against SLA, top issues."""

@@ -7,6 +7,7 @@ can forget it. The tracking API (``/v1``) has its own limits, per source and per
 """
 
 import hashlib
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -91,6 +92,7 @@ class Hardening:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = without_nul(scope)
         path = str(scope.get("path", ""))
         https = scope.get("scheme") == "https"
         extra = security_headers(path, https)
@@ -138,6 +140,27 @@ class Hardening:
 
     def _too_large(self) -> str:
         return f"the request body is larger than {self.max_body_bytes} bytes"
+
+
+_NUL_IN_QUERY = re.compile(rb"%00")
+_REPLACEMENT = b"%EF%BF%BD"
+
+
+def without_nul(scope: Scope) -> Scope:
+    """The request with every NUL in its path and query read as U+FFFD.
+
+    No text c360 stores can hold a NUL (PostgreSQL refuses it), so a filter or an id with one
+    matches nothing either way; read as U+FFFD it reaches the query as a value that finds
+    nothing, instead of an error from the database."""
+    query = scope.get("query_string", b"")
+    path = scope.get("path", "")
+    if b"%00" not in query and "\x00" not in path:
+        return scope
+    return {
+        **scope,
+        "query_string": _NUL_IN_QUERY.sub(_REPLACEMENT, query),
+        "path": path.replace("\x00", "\ufffd"),
+    }
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -1,8 +1,24 @@
-"""What every management request body shares."""
+"""What every management request body and query shares."""
 
-from typing import Any
+import re
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _iso_only(value: Any) -> Any:
+    """Refuse a bare number where a time is asked: pydantic would read ``49.0`` as seconds
+    after 1970, which is never what a caller writing a time meant."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("give the time in ISO 8601, e.g. 2026-12-07 or 2026-12-07T09:00:00+07:00")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A time given in ISO 8601 (a date, or a date and time with or without an offset)."""
 
 
 def _no_nul(value: Any) -> Any:

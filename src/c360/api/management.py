@@ -1,11 +1,13 @@
 """The management API (``/api/*``): profiles, events, sources and their quarantine.
 
-Every route takes ``Authorization: Bearer <key>``; admin keys may do everything here, read keys
-may read, writer keys are refused (403).
+Every route takes ``Authorization: Bearer <key>`` or a web session's cookie (with its CSRF token
+on changes); the caller's role decides what it may call (:mod:`c360.privacy.roles`: 403
+otherwise) and which personal data it sees unmasked. Writer keys are refused (403).
 """
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -15,6 +17,7 @@ from sqlalchemy import Engine
 from c360.activation.channels import ChannelName
 from c360.activation.policy import DEFAULT_RULES, RuleBook
 from c360.api.audit import add_audit_routes
+from c360.api.auth import MASKING_STATE, Caller, SessionAuth, identify
 from c360.api.changes import FeedBell, add_change_routes
 from c360.api.consent import add_consent_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
@@ -23,12 +26,13 @@ from c360.api.journeys import add_journey_routes, add_suppression_routes
 from c360.api.personalize import add_personalize_routes
 from c360.api.privacy import add_privacy_routes
 from c360.api.profiles import add_profile_routes
-from c360.api.segments import READ_ONLY_POSTS, add_segment_routes
-from c360.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from c360.api.segments import add_segment_routes
+from c360.errors import InvalidInput, NotFound
 from c360.eventlog import service as log_service
 from c360.feedback.model import FeedbackConfig
 from c360.kernel.clock import isoformat_us, system_clock
-from c360.privacy.keys import ApiKey, KeyCache, Role
+from c360.privacy.keys import KeyCache
+from c360.privacy.roles import authorize, hidden_fields
 from c360.profiles import service as profile_service
 from c360.profiles.model import Profile
 from c360.profiles.traits import at_read
@@ -201,15 +205,34 @@ def known_query_only(request: Request) -> None:
     if dependant is None:
         return
     allowed: set[str] = set()
+    single: set[str] = set()
     stack = [dependant]
     while stack:
         item = stack.pop()
         allowed.update(p.alias for p in item.query_params)
+        single.update(
+            p.alias for p in item.query_params if not takes_many(p.field_info.annotation)
+        )
         stack.extend(item.dependencies)
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         names = ", ".join(sorted(allowed)) or "none"
         raise InvalidInput(f"unknown query parameter {unknown[0]!r}; this route takes: {names}")
+    # ?limit=5&limit=500 would silently mean the last one
+    for name in sorted(single):
+        given = len(request.query_params.getlist(name))
+        if given > 1:
+            raise InvalidInput(f"query parameter {name!r} is given {given} times; give it once")
+
+
+def takes_many(annotation: Any) -> bool:
+    """Whether a parameter's type is a list (``?kind=a&kind=b``) rather than one value."""
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset, Sequence):
+        return True
+    if origin in (Union, UnionType, Annotated):
+        return any(takes_many(arg) for arg in get_args(annotation))
+    return False
 
 
 def build_router(
@@ -221,29 +244,28 @@ def build_router(
     send_rules: RuleBook = DEFAULT_RULES,
     feedback_config: FeedbackConfig | None = None,
     channels: frozenset[ChannelName] = frozenset(),
+    sessions: SessionAuth | None = None,
 ) -> APIRouter:
-    """Routes of the management API over ``engine`` (``timezone``: new segments' default)."""
+    """Routes of the management API over ``engine`` (``timezone``: new segments' default;
+    ``sessions``: web sign-in, else keys only)."""
     read_engine = reader(engine)
 
     def caller(
         request: Request,
         authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    ) -> ApiKey:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("send an admin or read key as Authorization: Bearer <key>")
-        key = keys.lookup(token.strip())
-        if key is None:
-            raise Unauthorized("the key is not valid or was revoked")
-        if key.role is Role.WRITER:
-            raise Forbidden("a writer key can only send messages to /v1; use an admin or read key")
-        read_only = request.method in ("GET", "HEAD") or (
-            request.method == "POST" and request.scope["path"] in READ_ONLY_POSTS
-        )
-        if key.role is Role.READ and not read_only:
-            raise Forbidden("a read key can only read")
-        request.state.api_key = key
-        return key
+    ) -> Caller:
+        """Who calls (key or session), whether their role may call this route, and what the
+        response masks for them; sets ``request.state.actor`` (and ``.api_key`` for keys)."""
+        found = identify(request, authorization, keys, sessions)
+        template = getattr(request.scope.get("route"), "path", None) or request.scope["path"]
+        authorize(found.role, request.method, str(template))
+        request.state.actor = found.actor
+        setattr(request.state, MASKING_STATE, hidden_fields(found.role))
+        if found.api_key is not None:
+            request.state.api_key = found.api_key
+        if found.session is not None:
+            request.state.user = found.session.user
+        return found
 
     router = APIRouter(
         prefix="/api",
@@ -446,6 +468,9 @@ def build_router(
 
 
 def _actor(request: Request) -> str:
+    actor = getattr(request.state, "actor", None)
+    if actor is not None:
+        return str(actor.name)
     key = getattr(request.state, "api_key", None)
     return f"key {key.name}" if key is not None else "api"
 

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
+from c360.api.inputs import IsoTime
 from c360.identity.decisions import live_profile_id
 from c360.kernel.clock import to_us
 from c360.profiles.briefing import briefing
 from c360.profiles.golden import display_name, golden_values
-from c360.profiles.search import search_profiles
+from c360.profiles.search import NothingToSearch, search_profiles
 from c360.profiles.timeline import (
     CURSOR_PATTERN,
     KINDS_PATTERN,
@@ -62,7 +63,10 @@ def add_profile_routes(router: APIRouter, read_engine: Engine) -> None:
         diacritics, the start of the last word is enough), email, phone in any local format,
         or any identifier (customer number, LINE id, order id). Best matches first."""
         with read_engine.connect() as conn:
-            hits = search_profiles(conn, query, limit)
+            try:
+                hits = search_profiles(conn, query, limit)
+            except NothingToSearch:
+                hits = []  # punctuation or spaces alone, as typed into a search box: no one
             rows = {
                 r.id: r.golden
                 for r in conn.execute(
@@ -90,8 +94,8 @@ def add_profile_routes(router: APIRouter, read_engine: Engine) -> None:
     def timeline(
         profile_id: Annotated[str, Path(max_length=36)],
         kinds: Annotated[str | None, Query(pattern=KINDS_PATTERN)] = None,
-        since: Annotated[datetime | None, Query(description="ISO 8601 time, inclusive")] = None,
-        until: Annotated[datetime | None, Query(description="ISO 8601 time, exclusive")] = None,
+        since: Annotated[IsoTime | None, Query(description="ISO 8601 time, inclusive")] = None,
+        until: Annotated[IsoTime | None, Query(description="ISO 8601 time, exclusive")] = None,
         cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Response:

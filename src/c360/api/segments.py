@@ -19,7 +19,14 @@ from c360.api.errors import ErrorBody
 from c360.api.inputs import NoNulInput
 from c360.errors import NotFound
 from c360.kernel.clock import isoformat_us
-from c360.profiles.export import export_lines, parse_traits, people
+from c360.profiles.export import (
+    EXPORT_PURPOSE,
+    LeftOut,
+    export_lines,
+    parse_traits,
+    people,
+    permitted,
+)
 from c360.profiles.golden import display_name
 from c360.segments import language as L
 from c360.segments import service
@@ -329,18 +336,42 @@ def add_segment_routes(
                 "in the profile's values, e.g. lifetime_value,rfm.segment",
             ),
         ] = None,
+        purpose: Annotated[
+            str,
+            Query(
+                pattern=r"^[a-z][a-z0-9_]{0,49}$",
+                description="The consent purpose members need to be exported "
+                "(docs/consent.md); people whose processing is restricted are never exported",
+            ),
+        ] = EXPORT_PURPOSE,
+        channel: Annotated[
+            str | None,
+            Query(
+                pattern=r"^[a-z]{1,10}$",
+                description="Check consent on this channel (email, sms, line, zalo, push, "
+                "phone) rather than purpose-wide",
+            ),
+        ] = None,
     ) -> Response:
-        """Every member, streamed: one CSV row or JSON line per member."""
+        """Every member with consent to ``purpose``, streamed: one CSV row or JSON line per
+        member. The headers ``X-C360-Left-Out-Consent`` and ``X-C360-Left-Out-Restricted``
+        count the members left out (as the export started)."""
         wanted = parse_traits(traits)
+        tally = LeftOut()
         with read_engine.connect() as conn:
             service.get_segment(conn, _existing_name(name))  # 404 before the stream starts
+            for _chunk in permitted(
+                conn, service.iter_members(conn, name), purpose, channel, tally
+            ):
+                pass
 
         def stream() -> Iterator[bytes]:
             with read_engine.connect() as conn:
+                members = permitted(
+                    conn, service.iter_members(conn, name), purpose, channel, LeftOut()
+                )
                 try:
-                    for text, _count in export_lines(
-                        service.iter_members(conn, name), file_format, wanted
-                    ):
+                    for text, _count in export_lines(members, file_format, wanted):
                         yield text.encode("utf-8")
                 except NotFound:  # deleted while streaming: the export ends there
                     return
@@ -350,5 +381,10 @@ def add_segment_routes(
         return StreamingResponse(
             stream(),
             media_type=media,
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "X-C360-Consent-Purpose": purpose,
+                "X-C360-Left-Out-Consent": str(tally.consent),
+                "X-C360-Left-Out-Restricted": str(tally.restricted),
+            },
         )

@@ -95,8 +95,15 @@ from c360.changes.feed import Change, changes_after, last_change_id
 from c360.errors import InvalidInput
 from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import Clock, system_clock
+from c360.privacy.consent import permits
+from c360.privacy.restrict import restricted
 from c360.storage.engine import reader
-from c360.storage.tables import profile_changes, subscription_dead_letters, subscriptions
+from c360.storage.tables import (
+    profile_changes,
+    profiles,
+    subscription_dead_letters,
+    subscriptions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +300,7 @@ class Deliverer:
             end = row.cursor
             if not changes:
                 changes, end = self._next_changes(conn, row.cursor, list(row.kinds or ()))
+                changes = withhold(conn, changes, row.consent_purpose)
             if not changes:
                 if end > row.cursor:
                     conn.execute(
@@ -563,6 +571,26 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds / 60:.0f} min"
     return f"{seconds:.3g} s"
+
+
+def withhold(conn: Connection, changes: list[Change], purpose: str | None) -> list[Change]:
+    """The changes a subscription may receive: none about a person whose processing is
+    restricted, or (with a ``purpose``) who lacks consent to it at the moment of delivery.
+    Changes about nobody in particular pass. Left-out changes are passed by the cursor."""
+    people = {c.profile_id for c in changes if c.profile_id}
+    if not people:
+        return changes
+    held = restricted(conn, people)
+    if purpose is not None:
+        views = dict(
+            conn.execute(
+                select(profiles.c.id, profiles.c.attributes).where(
+                    profiles.c.id.in_(sorted(people - held))
+                )
+            ).all()
+        )
+        held |= {p for p in people - held if not permits(views.get(p), purpose)}
+    return [c for c in changes if c.profile_id not in held]
 
 
 def _due_now(now_us: int) -> list[Any]:

@@ -12,6 +12,7 @@ the rows are deleted (the change has arrived), and if they fail again they wait 
 the new error.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,6 +51,9 @@ class Subscription:
     failing_since_us: int | None = None
     """The first failure of the batch being retried (None: not failing); the batch is
     dead-lettered once this is older than the deliverer's retry window."""
+    consent_purpose: str | None = None
+    """Changes about people without consent to it (or whose processing is restricted) are
+    not delivered (None: only restriction applies; docs/consent.md)."""
 
     @property
     def enabled(self) -> bool:
@@ -81,6 +85,7 @@ def add_subscription(
     *,
     start: Start = "now",
     allowed_hosts: str = "",
+    consent_purpose: str | None = None,
 ) -> tuple[Subscription, str]:
     """A new subscription and its signing secret (returned once, for the receiver to keep).
 
@@ -92,6 +97,8 @@ def add_subscription(
     if start not in ("now", "beginning"):
         raise InvalidInput(f"start {start!r}: use 'now' or 'beginning'")
     url = check_url(url, allowed_hosts=allowed_hosts)
+    if consent_purpose is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", consent_purpose):
+        raise InvalidInput(f"consent purpose {consent_purpose!r}: a lowercase name")
     secret = new_secret_key("whsec")
     subscription_id = conn.execute(
         insert(subscriptions)
@@ -106,6 +113,7 @@ def add_subscription(
             next_attempt_us=None,
             last_error=None,
             failing_since_us=None,
+            consent_purpose=consent_purpose,
         )
         .returning(subscriptions.c.id)
     ).scalar_one()
@@ -171,6 +179,7 @@ def _to_subscription(row: Row[Any]) -> Subscription:
         next_attempt_us=row.next_attempt_us,
         last_error=row.last_error,
         failing_since_us=row.failing_since_us,
+        consent_purpose=row.consent_purpose,
     )
 
 

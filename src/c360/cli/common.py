@@ -35,10 +35,15 @@ def reported_errors() -> Iterator[None]:
 
 def load_settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except Exception as exc:  # pydantic's message names the variable and the problem
         err.print(f"[red]error:[/red] invalid C360_* setting: {exc}")
         raise typer.Exit(2) from None
+    from c360.privacy.suppression import configure_key  # every import screens with it
+
+    key = settings.privacy_key
+    configure_key(key.get_secret_value() if key is not None else None)
+    return settings
 
 
 def store_for(settings: Settings) -> Engine:

@@ -257,6 +257,7 @@ def split_command(
     """Move records out of a profile into their own; the matcher never joins them again."""
     from c360.eventlog.service import get_checkpoint
     from c360.identity.decisions import split
+    from c360.privacy import audit
     from c360.profiles.service import follow_resolution
     from c360.workers.processor import PROFILES_CHECKPOINT
 
@@ -273,6 +274,7 @@ def split_command(
         seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
         result, parts = split(conn, profile_id, pairs, actor="cli", reason=reason, seq=seq)
         follow_resolution(conn, result, seq)
+        audit.record_operator(conn, "identity.split", "profile", profile_id, {"into": parts})
     out.print(f"split: the records are now in {len(parts)} profiles: " + ", ".join(parts))
 
 
@@ -290,6 +292,7 @@ def review_command(
     """The review queue: record pairs a person should decide on; decide with --decide."""
     from c360.eventlog.service import get_checkpoint
     from c360.identity.decisions import decide_review, review_items
+    from c360.privacy import audit
     from c360.profiles.service import follow_resolution
     from c360.workers.processor import PROFILES_CHECKPOINT
 
@@ -303,6 +306,8 @@ def review_command(
             seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
             result = decide_review(conn, decide, decision, actor="cli", reason=reason, seq=seq)
             follow_resolution(conn, result, seq)
+            done = {"decision": decision, "merges": result.merges}
+            audit.record_operator(conn, "identity.review", "identity_review", decide, done)
         out.print(f"decided {decide}: {decision} ({result.merges} merges, {result.splits} splits)")
         return
     with reported_errors(), engine.connect() as conn:

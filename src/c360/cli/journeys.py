@@ -11,6 +11,7 @@ from rich.table import Table
 
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.kernel.clock import isoformat_us
+from c360.privacy import audit
 from c360.storage.engine import reader
 
 journeys_app = typer.Typer(
@@ -57,6 +58,7 @@ def create_command(file: FileArg) -> None:
             allowed_hosts=settings.webhook_allowed_hosts,
             rules=rules_from_config(settings.send_rules),
         )
+        audit.record_operator(conn, "journey.create", "journey", saved.name)
     out.print(
         f"journey {escape(saved.name)!r} created and active ({len(saved.journey.steps)} steps)"
     )
@@ -80,6 +82,7 @@ def update_command(name: NameArg, file: FileArg) -> None:
             allowed_hosts=settings.webhook_allowed_hosts,
             rules=rules_from_config(settings.send_rules),
         )
+        audit.record_operator(conn, "journey.update", "journey", name)
     out.print(f"journey {escape(saved.name)!r} updated to version {saved.version}")
 
 
@@ -143,6 +146,8 @@ def _set_status(name: str, status: str) -> None:
     engine = store_for(load_settings())
     with reported_errors(), engine.begin() as conn:
         saved = journeys.set_status(conn, name, status)
+        action = "journey.pause" if status == "paused" else "journey.resume"
+        audit.record_operator(conn, action, "journey", name)
     out.print(f"journey {escape(saved.name)!r} is {saved.status}")
 
 
@@ -171,6 +176,7 @@ def delete_command(
     engine = store_for(load_settings())
     with reported_errors(), engine.begin() as conn:
         removed = journeys.delete_journey(conn, name)
+        audit.record_operator(conn, "journey.delete", "journey", name)
     out.print(f"journey {escape(name)!r} deleted ({removed:,} people were in it)")
 
 

@@ -19,6 +19,7 @@ from c360.cli.demo import demo_app
 from c360.cli.feedback import feedback_app
 from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
 from c360.cli.journeys import journeys_app, suppressions_app
+from c360.cli.keys import keys_app
 from c360.cli.privacy import privacy_app
 from c360.cli.profiles import changes_app, profile_app, traits_app
 from c360.cli.records import export_app, import_command, quality_command, quarantine_app
@@ -29,15 +30,13 @@ from c360.cli.sync import sync_app
 from c360.cli.users import users_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
-from c360.kernel.clock import isoformat_us
-from c360.privacy.keys import Role, create_key, list_keys, revoke_key
+from c360.privacy import audit
 from c360.settings import Settings
 from c360.storage import check_durability
 from c360.storage.migrations import current_revision
 
 app = typer.Typer(help="c360: an open-source Customer Data Platform.", no_args_is_help=True)
 db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 sources_app = typer.Typer(help="Sources: list and set rate limits.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
@@ -127,6 +126,7 @@ def worker_command() -> None:
     --no-worker), with the webhook deliveries that follow the change feed, the journeys, the
     message dispatcher, two-way sync and the recommendation model."""
     from c360.changes.delivery import DeliveryThread
+    from c360.compliance.retention import start_retention_loop
     from c360.privacy.logsafe import configure_logging
     from c360.workers import Processor
     from c360.workers.activation import ActivationLoops
@@ -142,6 +142,7 @@ def worker_command() -> None:
         allowed_hosts=settings.webhook_allowed_hosts,
     ).start()
     activation = ActivationLoops(engine, settings).start()
+    retention = start_retention_loop(engine, settings.retention_config)
 
     def applied() -> None:
         delivery.notify()
@@ -161,6 +162,8 @@ def worker_command() -> None:
     finally:
         delivery.stop()
         activation.stop()
+        if retention is not None:
+            retention.stop()
 
 
 @app.command()
@@ -184,6 +187,7 @@ def rebuild() -> None:
             progress.update(task, completed=done, total=total)
 
         applied = run_rebuild(engine, batch_size=settings.worker_batch_size, progress=report)
+    audit.record_cli(engine, "rebuild.run", detail={"log_entries": applied})
     out.print(f"rebuilt from {applied} log entries")
 
 
@@ -192,6 +196,7 @@ def db_upgrade() -> None:
     """Apply any pending migrations (a new database is created)."""
     settings = load_settings()
     engine = store_for(settings)
+    audit.record_cli(engine, "db.upgrade", detail={"revision": current_revision(engine)})
     out.print(f"database at revision {current_revision(engine)}")
 
 
@@ -206,53 +211,6 @@ def db_status() -> None:
     for name, value in report.settings.items():
         out.print(f"  {name} = {value}")
     out.print("durable: yes" if report.ok else f"durable: NO ({'; '.join(report.problems)})")
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
-    role: Annotated[Role, typer.Option(help="writer, read or admin.")],
-    source: Annotated[str | None, typer.Option(help="The source a writer key writes to.")] = None,
-) -> None:
-    """Create a key; the secret is printed once, as the last line."""
-    settings = load_settings()
-    engine = store_for(settings)
-    with reported_errors(), engine.begin() as conn:
-        key, secret = create_key(conn, name=name, role=role, source=source)
-    where = f" for source {key.source_name}" if key.source_name else ""
-    err.print(f"created {key.role.value} key {key.id} ({key.name}){where}; it is shown only now:")
-    print(secret)
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """List keys (never their secrets)."""
-    engine = store_for(load_settings())
-    with engine.connect() as conn:
-        keys = list_keys(conn)
-    table = Table("id", "name", "role", "source", "prefix", "created", "revoked")
-    for k in keys:
-        table.add_row(
-            str(k.id),
-            k.name,
-            k.role.value,
-            k.source_name or "",
-            k.prefix + "…",
-            isoformat_us(k.created_at_us),
-            isoformat_us(k.revoked_at_us) if k.revoked_at_us else "",
-        )
-    out.print(table)
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    key_id: Annotated[int, typer.Argument(help="The key's id (c360 keys list).")],
-) -> None:
-    """Revoke a key; running servers refuse it within their key cache TTL."""
-    engine = store_for(load_settings())
-    with reported_errors(), engine.begin() as conn:
-        key = revoke_key(conn, key_id)
-    out.print(f"key {key.id} ({key.name}) revoked")
 
 
 @sources_app.command("list")

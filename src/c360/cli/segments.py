@@ -20,6 +20,7 @@ from rich.table import Table
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.errors import InvalidInput
 from c360.kernel.clock import isoformat_us
+from c360.privacy import audit
 from c360.storage.engine import reader
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ def create_command(
                 timezone=timezone or settings.timezone,
                 description=description,
             )
+            audit.record_operator(conn, "segment.create", "segment", name)
     out.print(
         f"created segment '{escape(segment.name)}' ({segment.timezone}): "
         f"{segment.members:,} members",
@@ -232,6 +234,7 @@ def update_command(
             segment = service.update_segment(
                 conn, name, condition=parsed, timezone=timezone, description=description
             )
+            audit.record_operator(conn, "segment.update", "segment", name)
     out.print(
         f"segment '{escape(segment.name)}' is at version {segment.version}: "
         f"{segment.members:,} members (was {before:,})",
@@ -316,10 +319,21 @@ def export_command(
             help="Extra columns from the profile's values, e.g. lifetime_value,rfm.segment"
         ),
     ] = None,
+    purpose: Annotated[
+        str,
+        typer.Option(
+            help="The consent purpose members need (people without it, or restricted, are "
+            "left out and counted)"
+        ),
+    ] = "marketing",
+    channel: Annotated[
+        str | None,
+        typer.Option(help="Check consent on this channel (email, sms, line...), not purpose-wide"),
+    ] = None,
 ) -> None:
-    """Every member, one row each: profile_id, entered_at, name, email, phone, country and the
-    traits asked for."""
-    from c360.profiles.export import export_lines, parse_traits
+    """Every member with consent to the purpose, one row each: profile_id, entered_at, name,
+    email, phone, country and the traits asked for."""
+    from c360.profiles.export import LeftOut, export_lines, parse_traits, permitted
     from c360.segments import service
 
     engine = store_for(load_settings())
@@ -338,11 +352,20 @@ def export_command(
                 )
             except OSError as exc:
                 raise InvalidInput(f"{output}: cannot write it ({exc.strerror})") from None
-            lines = export_lines(service.iter_members(conn, name), file_format, wanted)
+            tally = LeftOut()
+            members = permitted(conn, service.iter_members(conn, name), purpose, channel, tally)
+            lines = export_lines(members, file_format, wanted)
             with target as handle, _progress(segment.members) as advance:
                 count = _write(handle, lines, advance)
+        detail = {"format": file_format, "rows": count, "purpose": purpose, "via": "cli"}
+        audit.record_cli(engine, "segment.export", "segment", name, detail)
     if not to_stdout:
         err.print(f"wrote {count:,} members of '{escape(segment.name)}' to {escape(str(output))}")
+    if tally.consent or tally.restricted:
+        err.print(
+            f"left out {tally.consent:,} without consent to {escape(purpose)}"
+            f" and {tally.restricted:,} whose processing is restricted"
+        )
 
 
 def _write(handle: TextIO, lines: Iterator[tuple[str, int]], advance: Any) -> int:
@@ -395,4 +418,5 @@ def delete_command(
                 raise typer.Exit(1)
         with engine.begin() as conn:
             members = service.delete_segment(conn, name)
+            audit.record_operator(conn, "segment.delete", "segment", name)
     out.print(f"segment '{escape(name)}' deleted ({members:,} members left it)", highlight=False)

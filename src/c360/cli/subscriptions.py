@@ -51,6 +51,14 @@ def add_command(
         bool,
         typer.Option("--from-beginning", help="Send the whole feed so far first, not only new."),
     ] = False,
+    consent_purpose: Annotated[
+        str | None,
+        typer.Option(
+            "--consent-purpose",
+            help="Leave out changes about people without this consent, e.g. "
+            "third_party_sharing for a receiver outside the business (docs/consent.md)",
+        ),
+    ] = None,
 ) -> None:
     """Add a subscription; its signing secret is printed once, as the last line."""
     kinds = [k for item in events or [] for k in item.split(",")]
@@ -63,6 +71,7 @@ def add_command(
             kinds,
             start="beginning" if from_beginning else "now",
             allowed_hosts=settings.webhook_allowed_hosts,
+            consent_purpose=consent_purpose,
         )
     start = "from the first change" if from_beginning else f"after change {subscription.cursor}"
     err.print(

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from c360.errors import C360Error
 from c360.eventlog.model import LogRow, RejectRow
@@ -36,6 +36,13 @@ class _Request:
 
 _STOP = object()
 
+Screen = Callable[
+    [Connection, Sequence[LogRow], Sequence[RejectRow]],
+    tuple[Sequence[LogRow], Sequence[RejectRow]],
+]
+"""Takes out, inside the commit's transaction, items that must not be stored (the erasure
+suppression, ``c360.privacy.suppression.screen_events``)."""
+
 
 class GroupCommitWriter:
     """Appends to the log from one thread, committing everything that waits together."""
@@ -47,8 +54,10 @@ class GroupCommitWriter:
         max_rows: int = 5000,
         on_commit: Callable[[], None] | None = None,
         threads: int | None = None,
+        screen: Screen | None = None,
     ) -> None:
         self._engine = engine
+        self._screen = screen
         self._max_rows = max_rows
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
@@ -149,6 +158,8 @@ class GroupCommitWriter:
             conn = self._local.connection = self._engine.connect()
         try:
             with conn.begin():
+                if self._screen is not None:
+                    rows, rejects = self._screen(conn, rows, rejects)
                 append(conn, rows, rejects)
         except Exception:
             conn.close()

@@ -49,6 +49,7 @@ from c360.errors import C360Error, InvalidInput, UpstreamError
 from c360.eventlog.model import LogRow, RejectRow
 from c360.eventlog.service import append, ensure_source
 from c360.kernel.clock import MAX_TIMESTAMP_US, MIN_TIMESTAMP_US, isoformat_us, system_clock, to_us
+from c360.privacy.suppression import screen_events
 from c360.storage.dialect import upsert_many
 from c360.storage.tables import event_log, import_cursors, rejects
 
@@ -680,7 +681,8 @@ def _store_batch(
                 if is_new:
                     stored.add(message_id)
                     rows.append(_log_row(source_id, body, now))
-        append(conn, rows, _new_rejects(conn, source_id, unreadable, now))
+        # mail from an erased person is counted, not stored (c360.privacy.suppression)
+        append(conn, *screen_events(conn, rows, _new_rejects(conn, source_id, unreadable, now)))
         if after_batch is not None:
             after_batch(conn, source_id, last_uid)
     return replace(

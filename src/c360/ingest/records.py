@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, insert, select, tuple_, update
 from c360.eventlog.model import LogRow, RejectRow
 from c360.ingest.mapping import Mapping, parse_mapping
 from c360.kernel.clock import system_clock
+from c360.privacy.suppression import record_screen
 from c360.storage.dialect import key_in
 from c360.storage.tables import source_mappings, source_records
 
@@ -137,6 +138,7 @@ class Prepared:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    suppressed: int = 0  # named an erased person: counted, not stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,7 @@ def prepare_batch(
     now = system_clock()
     out = Prepared()
     keyed: list[tuple[IncomingRow, str]] = []
+    screen = record_screen(conn, source_id)  # None (no cost) while nobody is erased
     for item in batch:
         if isinstance(item, BadInput):
             out.rejects.append(
@@ -180,6 +183,8 @@ def prepare_batch(
             )
             continue
         record_id = mapping.mapping.record_id_of(item.values)
+        if screen is not None and screen.blocks(record_id, item.values):
+            continue
         if record_id is None:
             columns = ", ".join(repr(c) for c in mapping.mapping.record_id_columns)
             raw = orjson.dumps(item.values, default=str, option=orjson.OPT_NON_STR_KEYS)
@@ -189,6 +194,8 @@ def prepare_batch(
             )
             continue
         keyed.append((item, record_id))
+    if screen is not None:
+        out.suppressed = screen.flush()
     current = current_versions(conn, source_id, [rid for _, rid in keyed])
     kind = mapping.mapping.kind.value
     for item, record_id in keyed:

@@ -187,6 +187,13 @@ KIND_FIELDS: dict[RecordKind, dict[str, str]] = {
         "status": "text",
         "subscribed_at": "datetime",
         "unsubscribed_at": "datetime",
+        # consent with its proof (c360.privacy.consent): with a purpose, consent to it
+        "purpose": "text",
+        "method": "text",
+        "notice_version": "text",
+        "notice_text": "text",
+        "evidence": "text",
+        "expires_at": "datetime",
     },
     RecordKind.PRODUCT: {
         "product_id": "identifier",

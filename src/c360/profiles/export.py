@@ -4,18 +4,24 @@ CSV or JSON Lines (the CLI and the API write the same lines)."""
 import csv
 import io
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, select
 
 from c360.kernel.clock import isoformat_us
+from c360.privacy.consent import permits
+from c360.privacy.restrict import restricted
 from c360.profiles.golden import display_name, golden_values
 from c360.segments.evaluate import MISSING, lookup
 from c360.storage.dialect import key_in
 from c360.storage.tables import identity_nodes, profiles
 
 EXPORT_COLUMNS = ("profile_id", "entered_at", "name", "email", "phone", "country")
+EXPORT_PURPOSE = "marketing"
+"""The consent an export needs unless it names another: exported audiences are used for
+campaigns (docs/consent.md)."""
 
 
 def iter_profiles(conn: Connection, batch_size: int = 5_000) -> Iterator[dict[str, Any]]:
@@ -139,3 +145,36 @@ def export_lines(
         else:
             text = "".join(orjson.dumps(row).decode() + "\n" for row in rows)
         yield text, len(rows)
+
+
+@dataclass(slots=True)
+class LeftOut:
+    """Members an export left out, and why."""
+
+    consent: int = 0
+    """Without consent to the export's purpose (on its channel, when it names one)."""
+    restricted: int = 0
+    """Whose processing is restricted."""
+
+
+def permitted(
+    conn: Connection,
+    chunks: Iterable[list[Any]],
+    purpose: str | None,
+    channel: str | None,
+    left_out: LeftOut,
+) -> Iterator[list[Any]]:
+    """The members of ``chunks`` (``(profile id, entered at, view document)``) an export may
+    hold: consent to ``purpose`` checked at the moment of export, restricted people never;
+    the rest are counted in ``left_out``."""
+    for chunk in chunks:
+        held = restricted(conn, [row[0] for row in chunk])
+        kept = []
+        for row in chunk:
+            if row[0] in held:
+                left_out.restricted += 1
+            elif not permits(row[2], purpose, channel):
+                left_out.consent += 1
+            else:
+                kept.append(row)
+        yield kept

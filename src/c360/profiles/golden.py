@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from c360.errors import InvalidInput
 from c360.ingest.schema import PERSON_FIELDS
+from c360.profiles.model import RECTIFICATION_SOURCE
 
 Strategy = Literal["source_priority", "most_recent", "most_frequent", "non_empty"]
 STRATEGIES: tuple[str, ...] = ("source_priority", "most_recent", "most_frequent", "non_empty")
@@ -475,6 +476,11 @@ def _winner(
     """The winning candidate (newest versions only, one per record) and why it won."""
     if not candidates:
         return None
+    # A person's rectification (``c360 privacy rectify``) outranks every rule and source: a
+    # later import of the old value must not undo it. The newest rectification wins.
+    rectified = [c for c in candidates if c.version.record.source == RECTIFICATION_SOURCE]
+    if rectified:
+        return _newest(rectified), "rectified on request"
     if rule.strategy == "source_priority":
         for source in rule.sources:
             own = [c for c in candidates if c.version.record.source == source]

@@ -22,6 +22,11 @@ ACTIVATION_SOURCE = "c360-activation"
 """The source of what c360 itself does to a person: messages sent, opened, clicked, replied to,
 and traits a journey set. Its messages name their profile in ``context.externalIds``."""
 PROFILE_ID_TYPE = "c360_profile_id"
+RECTIFICATION_SOURCE = "c360-privacy"
+"""The source of rectifications (``c360 privacy rectify``): identify messages filed under the
+profile they name, whose values win over every other source in the golden record."""
+OWN_SOURCES = frozenset({ACTIVATION_SOURCE, RECTIFICATION_SOURCE})
+"""c360's own sources: their messages name their profile rather than an identity."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from c360.changes.feed import ChangeKind, NewChange, muted_until, record_changes
 from c360.identity.features import NODE_RECORD, NODE_USER, REFERENCE_TYPES, tracked_fields
 from c360.identity.service import Resolver, source_names
 from c360.kernel.clock import system_clock
+from c360.privacy import consent as consent_rules
 from c360.profiles.golden import (
     RecordFacts,
     SurvivorshipRules,
@@ -23,7 +24,7 @@ from c360.profiles.golden import (
     golden_values,
     parse_rules,
 )
-from c360.profiles.model import ACTIVATION_SOURCE
+from c360.profiles.model import ACTIVATION_SOURCE, RECTIFICATION_SOURCE
 from c360.profiles.search import index_profiles, terms_of
 from c360.profiles.traits import (
     EventFact,
@@ -32,10 +33,9 @@ from c360.profiles.traits import (
     TraitSettings,
     compute_traits,
     parse_settings,
-    record_moment,
 )
 from c360.segments.membership import ProfileState, update_memberships
-from c360.segments.view import build_view, consent_statements
+from c360.segments.view import build_view
 from c360.storage.dialect import key_in
 from c360.storage.tables import (
     event_log,
@@ -118,6 +118,7 @@ def _refresh_chunk(
     terms: dict[str, set[str]] = {}
     feed: list[NewChange] = []
     states: dict[str, ProfileState] = {}
+    ledgers: dict[str, list[consent_rules.Statement]] = {}
     for pid in chunk:
         if pid not in old:
             continue
@@ -135,19 +136,21 @@ def _refresh_chunk(
         identifier_set = sorted(f"{t}:{v}" for t, v in data.identifiers if t not in REFERENCE_TYPES)
         live = old[pid].merged_into is None
         view = None
+        due = computed.due_us
+        # the consent ledger and the view's consent come from the same statements
+        statements = consent_rules.extract(data.events, data.records) if live else []
+        ledgers[pid] = statements
         if live:
+            consent = consent_rules.fold(statements, now)
+            if consent.next_expiry_us is not None:  # a grant expiring: refresh the view then
+                due = min(due or consent.next_expiry_us, consent.next_expiry_us)
             view = build_view(
                 traits,
                 golden_values(golden),
                 computed.values,
                 ((t, v) for t, v in data.identifiers if t not in REFERENCE_TYPES),
-                consent_statements(
-                    data.events,
-                    (
-                        (r.kind, r.fields, record_moment(r.kind, r.fields) or r.updated_at_us)
-                        for r in data.records
-                    ),
-                ),
+                consent.consent,
+                consent.subscriptions,
             )
         states[pid] = ProfileState(view, data.events)
         rows.append(
@@ -156,7 +159,7 @@ def _refresh_chunk(
                 "traits": traits,
                 "golden": golden,
                 "computed": computed.values if live else None,
-                "due": computed.due_us if live else None,
+                "due": due if live else None,
                 "ids": identifier_set if live else None,
                 "view": view,
             }
@@ -181,6 +184,7 @@ def _refresh_chunk(
             rows,
         )
     index_profiles(conn, terms)
+    consent_rules.write_ledger(conn, ledgers)
     feed.extend(update_memberships(conn, states, now))
     return feed
 
@@ -256,6 +260,22 @@ def _load_events(
             given = body.get("traits")
             if isinstance(given, dict) and given:
                 loaded[pid].traits.append((fact.seq, 0, given))
+        elif fact.type == "identify" and fact.source == RECTIFICATION_SOURCE:
+            # a rectification: its (already standardized) values compete in the golden record,
+            # where they win over every other source (``golden._winner``)
+            given = body.get("traits")
+            if isinstance(given, dict) and given:
+                record_id = str(body.get("messageId") or fact.seq)
+                loaded[pid].facts.append(
+                    RecordFacts(
+                        RECTIFICATION_SOURCE,
+                        record_id,
+                        "rectification",
+                        given,
+                        fact.at_us,
+                        fact.seq,
+                    )
+                )
         loaded[pid].events.append(fact)
 
 

@@ -163,6 +163,11 @@ def search_profiles(conn: Connection, query: str, limit: int = 20) -> list[tuple
 # Queries ---------------------------------------------------------------------------------------
 
 
+class NothingToSearch(InvalidInput):
+    """A query with no letter or digit in it (spaces, punctuation): the CLI says so; the API
+    answers with no one, as a search box does."""
+
+
 @dataclass(frozen=True, slots=True)
 class QueryWord:
     """What one word of a query may match: exact terms and term prefixes, with their points."""
@@ -182,7 +187,9 @@ def parse_query(query: str) -> list[QueryWord]:
     # control characters (a NUL PostgreSQL cannot even compare) separate words like spaces
     normalized = cell_text("".join(" " if unicodedata.category(c) == "Cc" else c for c in query))
     if normalized is None:
-        raise InvalidInput("search query is empty: type a name, e-mail, phone number or identifier")
+        raise NothingToSearch(
+            "search query is empty: type a name, e-mail, phone number or identifier"
+        )
     raw_words = _with_phone_runs(normalized.translate(_FULL_WIDTH).split())
     raw_words = _without_thai_titles(raw_words)
     words: list[QueryWord] = []
@@ -193,7 +200,7 @@ def parse_query(query: str) -> list[QueryWord]:
         # narrows what they found
         words = [QueryWord(words[0].text, words[0].exact, {})]
     if not words:
-        raise InvalidInput(
+        raise NothingToSearch(
             f"search query {query!r} has no letters or digits: type a name, e-mail, phone "
             "number or identifier"
         )

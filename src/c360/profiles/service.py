@@ -34,7 +34,7 @@ from c360.identity.service import (
 )
 from c360.profiles.golden import SURVIVING_FIELDS
 from c360.profiles.model import (
-    ACTIVATION_SOURCE,
+    OWN_SOURCES,
     PROFILE_ID_TYPE,
     Identifier,
     Profile,
@@ -94,7 +94,7 @@ def apply_entries(
         names = source_names(conn, missing=unknown)
     for event in events:
         payload = _decode(event.payload)
-        if names.get(event.source_id) == ACTIVATION_SOURCE:
+        if names.get(event.source_id) in OWN_SOURCES:
             target = profile_handle(payload)
             if target is not None:
                 direct.append((event, target))

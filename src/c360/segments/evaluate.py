@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 
 from c360.kernel.clock import from_us
+from c360.privacy.consent import consented as _consented
 from c360.segments import language as L
 from c360.segments.view import fold
 
@@ -318,13 +319,10 @@ def evaluate(condition: Any, facts: Facts, moment: Moment) -> bool:
 
 
 def consented(consent: Mapping[str, Any], purpose: str, channel: str | None) -> bool:
-    """The newest statement for the channel decides, else the purpose-wide one."""
-    given = consent.get(purpose)
-    if not isinstance(given, Mapping):
-        return False
-    if channel is not None and isinstance(given.get(channel), bool):
-        return bool(given[channel])
-    return given.get("*") is True
+    """The newest statement for the channel decides, else the purpose-wide one (the view's
+    ``"c"`` already says False for marketing on an unsubscribed channel); the rule is
+    :func:`c360.privacy.consent.consented`, shared with every exit that checks consent."""
+    return _consented(consent, purpose, channel)
 
 
 def next_change(condition: Any, facts: Facts, moment: Moment) -> int | None:

@@ -9,7 +9,9 @@ Both evaluators read the same document, so the work of typing values is done onc
       "t": {...},   # every time-like value as epoch microseconds, by dotted path: ISO dates
                     # and datetimes, and computed "*_at_us" values (also under "*_at")
       "d": {...},   # the month and day ("05-31") of each time-like value, for anniversaries
-      "c": {...}    # consent: {purpose: {"*": bool, channel: bool}}, newest statement wins
+      "c": {...},   # consent: {purpose: {"*": bool, channel: bool}}, newest statement wins
+                    # (c360.privacy.consent: an unsubscribed channel is false for marketing)
+      "s": {...}    # channel subscriptions: {channel: "subscribed" | "unsubscribed"}
     }
 
 Dates without a time are midnight UTC and keep their own month and day; datetimes without an
@@ -24,11 +26,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from c360.kernel.clock import from_us
+from c360.kernel.clock import from_us, system_clock
 from c360.kernel.textfold import FOLD_TABLES, fold, fold_pairs
+from c360.privacy import consent as consent_rules
 
 __all__ = ["FOLD_TABLES", "build_view", "consent_statements", "fold", "fold_pairs", "time_of"]
 
@@ -45,6 +49,7 @@ def build_view(
     computed: Mapping[str, Any],
     identifiers: Iterable[tuple[str, str]],
     consent: Mapping[str, Mapping[str, bool]],
+    subscriptions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The document conditions read (see the module docstring)."""
     values: dict[str, Any] = {}
@@ -57,7 +62,10 @@ def build_view(
     times: dict[str, int] = {}
     days: dict[str, str] = {}
     _collect_times(values, "", times, days, 0)
-    return {"v": values, "t": times, "d": days, "c": {p: dict(c) for p, c in consent.items()}}
+    view = {"v": values, "t": times, "d": days, "c": {p: dict(c) for p, c in consent.items()}}
+    if subscriptions:
+        view["s"] = dict(subscriptions)
+    return view
 
 
 def _collect_times(
@@ -116,47 +124,28 @@ def _us(moment: datetime) -> int:
 
 # --- consent -------------------------------------------------------------------------------
 
-_GIVEN = frozenset({"subscribed", "active", "opted_in", "opt_in", "yes", "true", "confirmed"})
 
-
-def consent_statements(events: Iterable[Any], records: Iterable[Any]) -> dict[str, dict[str, bool]]:
-    """Consent per purpose and channel, the newest statement winning: tracked events'
-    ``context.consent.categoryPreferences`` (purpose-wide), unsubscribe links in c360's
-    messages (``... Unsubscribed`` events: their purpose on their channel) and newsletter
-    subscription records (purpose ``marketing`` on their channel, ``email`` unless they name one).
+def consent_statements(
+    events: Iterable[Any], records: Iterable[Any], now_us: int | None = None
+) -> dict[str, dict[str, bool]]:
+    """Consent per purpose and channel (the view's ``"c"``), from the same statements the
+    consent ledger holds (:func:`c360.privacy.consent.extract`, one code path): the newest
+    statement wins, a channel's unsubscription blocks marketing on it, and a grant expired
+    at ``now_us`` (default: now) counts as not given.
 
     ``events`` are :class:`c360.profiles.traits.EventFact`, ``records`` are
-    ``(kind, fields, at_us)``."""
-    statements: list[tuple[int, int, str, str, bool]] = []
-    for event in events:
-        consent = event.context.get("consent") if isinstance(event.context, Mapping) else None
-        prefs = consent.get("categoryPreferences") if isinstance(consent, Mapping) else None
-        if isinstance(prefs, Mapping):
-            for purpose, given in prefs.items():
-                if isinstance(given, bool) and isinstance(purpose, str):
-                    statements.append((event.at_us, event.seq, purpose, "*", given))
-        props = event.properties if isinstance(event.properties, Mapping) else {}
-        purpose = props.get("consent_purpose")
-        channel_word = props.get("consent_channel")
-        if (
-            event.type == "track"
-            and isinstance(event.name, str)
-            and event.name.endswith(" Unsubscribed")
-            and isinstance(purpose, str)
-            and isinstance(channel_word, str)
-        ):
-            # an unsubscribe link in a message: that purpose, on that channel
-            statements.append((event.at_us, event.seq, purpose, channel_word, False))
-    for kind, fields, at_us in records:
-        if kind != "subscription":
-            continue
-        status = fields.get("status")
-        channel = fields.get("channel") if isinstance(fields.get("channel"), str) else "email"
-        given = isinstance(status, str) and status.strip().lower() in _GIVEN
-        if fields.get("unsubscribed_at"):
-            given = False
-        statements.append((at_us or 0, 0, "marketing", str(channel).lower(), given))
-    out: dict[str, dict[str, bool]] = {}
-    for _at, _seq, purpose, channel, given in sorted(statements, key=lambda s: (s[0], s[1])):
-        out.setdefault(purpose, {})[channel] = given
-    return out
+    :class:`c360.profiles.traits.RecordFact` or ``(kind, fields, at_us)``."""
+    now = system_clock() if now_us is None else now_us
+    facts = [_Record(*r) if isinstance(r, tuple) else r for r in records]
+    return consent_rules.fold(consent_rules.extract(events, facts), now).consent
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """A record given as ``(kind, fields, at_us)``: from no named source."""
+
+    kind: str
+    fields: Mapping[str, Any]
+    updated_at_us: int
+    source: str = ""
+    record_id: str = ""

@@ -349,6 +349,7 @@ subscriptions = Table(
     Column("next_attempt_us", BigInteger, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("failing_since_us", BigInteger, nullable=True),  # first failure of the batch in flight
+    Column("consent_purpose", String(50), nullable=True),  # people without it are left out
 )
 """Webhook subscriptions to the change feed: each delivers changes in order from its cursor."""
 
@@ -496,7 +497,7 @@ link_secrets = Table(
 )
 """Secrets the store makes for itself (the key that signs tracking links)."""
 
-DERIVED_TABLES = (
+DERIVED_TABLES: tuple[Table, ...] = (
     profile_terms,
     profile_merges,
     profile_events,
@@ -898,3 +899,39 @@ retention_runs = Table(
     Column("report", Json, nullable=False),
 )
 """Each run of the retention job, with what it removed per policy and source."""
+
+# --- consent ledger ---
+
+consent_ledger = Table(
+    "consent_ledger",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("profile_id", String(36), nullable=False),
+    # what the row says, hashed with where it came from: refreshing a profile rewrites only
+    # the rows that changed
+    Column("entry_key", String(64), nullable=False),
+    # where the statement came from: a log entry (an event), or a source's current record
+    Column("seq", BigInteger, nullable=True, index=True),
+    Column("source", Text, nullable=False),
+    Column("record_id", Text, nullable=True),
+    Column("position", Integer, nullable=False),
+    Column("kind", String(12), nullable=False),  # purpose, subscription
+    Column("purpose", String(50), nullable=False),
+    Column("channel", String(10), nullable=False),  # email, sms, line, zalo, push, phone, *
+    Column("state", String(12), nullable=False),  # granted, withdrawn, subscribed, unsubscribed
+    Column("at_us", BigInteger, nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("notice_version", String(100), nullable=True),
+    Column("notice_text", Text, nullable=True),
+    Column("notice_sha256", String(64), nullable=True),
+    Column("evidence", Text, nullable=True),
+    Column("expires_at_us", BigInteger, nullable=True),
+    Column("time_zone", String(50), nullable=True),
+    UniqueConstraint("profile_id", "entry_key", name="uq_consent_ledger_entry"),
+    Index("ix_consent_ledger_profile", "profile_id", "at_us"),
+)
+"""Every consent statement of every person with its proof (``c360.privacy.consent``). Derived
+from the log when a profile is refreshed (the log keeps the statements themselves), so ``c360
+rebuild`` recomputes it and merges and splits carry it."""
+
+DERIVED_TABLES = (consent_ledger, *DERIVED_TABLES)

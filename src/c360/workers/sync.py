@@ -41,6 +41,7 @@ from c360.activation.sync.rules import (
 )
 from c360.activation.sync.service import (
     RetryPolicy,
+    Withheld,
     claim,
     dead_letter,
     due_items,
@@ -114,6 +115,8 @@ class CycleReport:
     """App rows that already held every value (nothing written)."""
     retrying: int = 0
     dead_lettered: int = 0
+    withheld: int = 0
+    """Profiles not pushed: restricted, or without the destination's consent purpose."""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -393,6 +396,11 @@ class SyncWorker:
         """Push one profile to each of its rows; False when the app failed (the pass ends)."""
         with reader(self._engine).connect() as conn:
             context = push_context(conn, destination, item.profile_id)
+        if isinstance(context, Withheld):  # restricted, or without the destination's consent
+            with self._engine.begin() as conn:
+                finish_item(conn, item)
+            report.withheld += 1
+            return True
         if context is None or isinstance(context, str):
             with self._engine.begin() as conn:
                 if isinstance(context, str):  # merged away: the survivor holds its rows now

@@ -108,6 +108,9 @@ class DestinationConfig(BaseModel):
     fields: dict[str, str | FieldConfig]
     default_owner: Ownership = Ownership.C360
     create_missing: bool = False
+    consent_purpose: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,49}$")
+    """The consent a person needs to be pushed (None: the app is the business's own system
+    holding the person's records, as their source; restricted people are never pushed)."""
 
     @field_validator("fields")
     @classmethod

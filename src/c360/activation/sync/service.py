@@ -32,6 +32,8 @@ from c360.errors import InvalidInput, NotFound
 from c360.eventlog.service import ensure_source
 from c360.identity.features import NODE_RECORD
 from c360.kernel.clock import system_clock
+from c360.privacy.consent import permits
+from c360.privacy.restrict import RESTRICTED_REASON, restricted
 from c360.storage.dialect import insert_ignoring_duplicates, key_in, upsert_many
 from c360.storage.tables import (
     identity_nodes,
@@ -433,16 +435,33 @@ class PushContext:
     """The keys of ``keys`` that are not (yet) the app's records in the crosswalk."""
 
 
+@dataclass(frozen=True, slots=True)
+class Withheld:
+    """A profile that may not be pushed now, and why (left out, counted)."""
+
+    reason: str
+
+
 def push_context(
     conn: Connection, destination: Destination, profile_id: str
-) -> PushContext | str | None:
+) -> PushContext | Withheld | str | None:
     """The profile to push; the survivor's id when it was merged away (push that one
-    instead); None when it is gone."""
+    instead); None when it is gone; Withheld when the person's processing is restricted or
+    they lack the destination's consent purpose (checked now, at the moment of use)."""
     row = conn.execute(queries.profile_row(profile_id)).first()
     if row is None:
         return None
     if row.merged_into is not None:
         return str(row.merged_into)
+    if restricted(conn, [profile_id]):
+        return Withheld(RESTRICTED_REASON)
+    purpose = destination.config.get("consent_purpose")
+    if purpose:
+        view = conn.execute(
+            select(profiles.c.attributes).where(profiles.c.id == profile_id)
+        ).scalar_one_or_none()
+        if not permits(view, purpose):
+            return Withheld(f"no consent to {purpose}")
     keys = list(
         conn.execute(
             queries.crosswalk_keys(destination.source_id, profile_id, destination.record_kind)
