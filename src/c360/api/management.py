@@ -210,9 +210,7 @@ def known_query_only(request: Request) -> None:
     while stack:
         item = stack.pop()
         allowed.update(p.alias for p in item.query_params)
-        single.update(
-            p.alias for p in item.query_params if not takes_many(p.field_info.annotation)
-        )
+        single.update(p.alias for p in item.query_params if not takes_many(p.field_info.annotation))
         stack.extend(item.dependencies)
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
