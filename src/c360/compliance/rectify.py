@@ -20,12 +20,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from c360.activation.outbox import activation_event
 from c360.errors import InvalidInput
 from c360.eventlog.model import LogRow
 from c360.eventlog.service import append, ensure_source
 from c360.identity.service import Resolver
 from c360.ingest.schema import PERSON_FIELDS
-from c360.kernel.clock import isoformat_us, system_clock
+from c360.kernel.clock import system_clock
 from c360.profiles.golden import (
     ADDRESS_GROUP,
     NAME_GROUP,
@@ -33,7 +34,7 @@ from c360.profiles.golden import (
     golden_values,
     parse_rules,
 )
-from c360.profiles.model import PROFILE_ID_TYPE, RECTIFICATION_SOURCE
+from c360.profiles.model import RECTIFICATION_SOURCE
 from c360.profiles.service import get_profile
 from c360.standardize import STANDARDIZERS, full_name_parts
 from c360.storage.tables import event_log
@@ -205,25 +206,8 @@ def _append(
     digest = hashlib.sha256(orjson.dumps(traits, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
     message_id = f"rectify:{request_id}:{profile_id}:{digest}"
     now = system_clock()
-    body = {
-        "type": "identify",
-        "messageId": message_id,
-        "anonymousId": f"c360:{profile_id}",
-        "timestamp": isoformat_us(now),
-        "traits": traits,
-        "context": {
-            "library": {"name": "c360", "version": "1"},
-            "externalIds": [
-                {
-                    "id": profile_id,
-                    "type": PROFILE_ID_TYPE,
-                    "collection": "users",
-                    "encoding": "none",
-                }
-            ],
-            "privacy_request_id": request_id,
-        },
-    }
+    body = activation_event(profile_id, "", {}, message_id, now, kind="identify", traits=traits)
+    body["context"]["privacy_request_id"] = request_id
     source = ensure_source(conn, RECTIFICATION_SOURCE)
     row: LogRow = {
         "source_id": source.id,
