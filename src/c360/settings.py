@@ -151,6 +151,13 @@ class Settings(BaseSettings):
         "database, a copy of it cannot test guesses. Unset: the store makes its own key "
         "(docs/privacy-requests.md). Every process must use the same one.",
     )
+    home_country: str = Field(
+        "TH",
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO 3166 alpha-2 code of the country the business and this server are "
+        "in; a sync destination or webhook subscription hosted elsewhere is a transfer abroad "
+        "and needs a field allow-list (docs/privacy.md#transfers-abroad-and-the-register).",
+    )
     privacy_deadlines: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Data subject request deadlines over the built-in ones, by law and kind "

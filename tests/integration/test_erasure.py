@@ -419,9 +419,10 @@ def test_erasure_leaves_only_the_tombstone_and_nothing_brings_the_person_back(
         assert report["destinations"] == [
             {
                 "destination": "crm-app",
-                "rows": 1,
-                "status": "not supported",
-                "detail": "the destination cannot delete rows: delete them in the app",
+                "rows": 2,  # its sync_state row and the person's record of its source
+                "status": "failed",  # the seeded row's configuration is not one
+                "detail": "its configuration cannot be read: check it with c360 sync show "
+                "crm-app, and delete the person's rows in the app",
             }
         ]
         for table in (

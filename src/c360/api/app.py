@@ -1,6 +1,7 @@
 """Builds the ASGI application: tracking API, management API, health, web app."""
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -25,6 +26,7 @@ from c360.api.personalize import build_personalize_router
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
+from c360.compliance.register import configure_transfers
 from c360.compliance.requests import configure_deadlines
 from c360.compliance.retention import start_retention_loop
 from c360.connectors.channels import configured_channels
@@ -155,6 +157,7 @@ def build_app(
     send_rules = rules_from_config(settings.send_rules)  # refused here, before serving
     suppression.configure_key(_secret(settings.privacy_key))  # ingest screens with it
     configure_deadlines(settings.privacy_deadlines)  # refused here, before serving
+    configure_transfers(settings, os.environ)  # the register; erasure's destination secrets
     runtime = Runtime(engine, settings, run_worker)
     keys = KeyCache(engine, settings.key_cache_ttl_s, clock)
     sessions = SessionAuth(

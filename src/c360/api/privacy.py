@@ -169,6 +169,34 @@ def add_privacy_routes(router: APIRouter, engine: Engine, read_engine: Engine) -
             return _out(service.reject_request(conn, request_id, actor_of(request), body.reason))
 
     @router.get(
+        "/privacy/register",
+        responses={
+            200: {
+                "content": {"application/json": {}, "text/csv": {}},
+                "description": "The record of processing activities",
+            }
+        },
+        tags=["privacy"],
+    )
+    def transfer_register(
+        format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
+    ) -> Response:
+        """The transfer register (ROPA): every sync destination, webhook subscription and
+        message provider with its country, whether that is abroad, the fields it receives,
+        its purpose, the legal basis to fill in, and the retention policies in force."""
+        from c360.compliance.register import build_register, register_csv
+
+        with read_engine.connect() as conn:
+            found = build_register(conn)
+        if format == "csv":
+            return Response(
+                register_csv(found),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="c360-register.csv"'},
+            )
+        return Response(orjson.dumps(found), media_type="application/json")
+
+    @router.get(
         "/privacy/requests/{request_id}/export",
         responses={
             200: {

@@ -91,7 +91,8 @@ from c360.changes.egress import (
     UnresolvableHost,
     resolve_target,
 )
-from c360.changes.feed import Change, changes_after, last_change_id
+from c360.changes.feed import Change, ChangeKind, changes_after, last_change_id
+from c360.changes.subscriptions import mask_change
 from c360.errors import InvalidInput
 from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import Clock, system_clock
@@ -309,6 +310,7 @@ class Deliverer:
                         .values(cursor=end)
                     )
                 return None
+            changes = [mask_change(c, row.fields) for c in changes]  # its allow-list only
             lease_us = now_us + self._lease_us
             conn.execute(
                 update(subscriptions)
@@ -576,8 +578,9 @@ def _duration(seconds: float) -> str:
 def withhold(conn: Connection, changes: list[Change], purpose: str | None) -> list[Change]:
     """The changes a subscription may receive: none about a person whose processing is
     restricted, or (with a ``purpose``) who lacks consent to it at the moment of delivery.
-    Changes about nobody in particular pass. Left-out changes are passed by the cursor."""
-    people = {c.profile_id for c in changes if c.profile_id}
+    Changes about nobody in particular pass, and so does an erasure (receivers delete their
+    copies whatever the person had consented to). Left-out changes are passed by the cursor."""
+    people = {c.profile_id for c in changes if c.profile_id and c.kind != ChangeKind.PROFILE_ERASED}
     if not people:
         return changes
     held = restricted(conn, people)
@@ -590,7 +593,7 @@ def withhold(conn: Connection, changes: list[Change], purpose: str | None) -> li
             ).all()
         )
         held |= {p for p in people - held if not permits(views.get(p), purpose)}
-    return [c for c in changes if c.profile_id not in held]
+    return [c for c in changes if c.kind == ChangeKind.PROFILE_ERASED or c.profile_id not in held]
 
 
 def _due_now(now_us: int) -> list[Any]:

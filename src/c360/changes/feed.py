@@ -31,6 +31,9 @@ class ChangeKind(StrEnum):
     FEEDBACK_RECEIVED = "feedback_received"
     FEEDBACK_STATUS_CHANGED = "feedback_status_changed"
     FEEDBACK_SLA_BREACHED = "feedback_sla_breached"
+    PROFILE_ERASED = "profile_erased"
+    """The person was erased on request: the change carries the profile id and nothing else,
+    so a receiver that keeps copies deletes its own (``c360.compliance.erasure``)."""
 
 
 KINDS = frozenset(k.value for k in ChangeKind)

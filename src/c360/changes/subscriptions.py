@@ -10,18 +10,24 @@ or queued for redelivery (``redelivered_at_us`` set by ``redeliver_dead_letters`
 deliverer sends queued ones before anything after the cursor; once the receiver accepts them
 the rows are deleted (the change has arrived), and if they fail again they wait again, with
 the new error.
+
+Transfers: a subscription records the country its receiver is hosted in and, optionally, the
+profile fields its changes may carry (``fields``); a receiver abroad must have that allow-list
+(``check_transfer``), and every change is masked down to it before it leaves
+(``mask_change``). Both go into the transfer register (``c360.compliance.register``).
 """
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import phonenumbers
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from c360.changes.egress import AllowedHosts, resolve_target
-from c360.changes.feed import KINDS, ChangeKind, last_change_id
+from c360.changes.feed import KINDS, Change, ChangeKind, last_change_id
 from c360.errors import InvalidInput, NotFound
 from c360.kernel.clock import system_clock
 from c360.kernel.ids import new_secret_key
@@ -30,6 +36,14 @@ from c360.storage.tables import profile_changes, subscription_dead_letters, subs
 Start = Literal["now", "beginning"]
 
 MAX_URL_CHARS = 2048
+HOME_COUNTRY = "TH"
+"""Where the business is, unless ``C360_HOME_COUNTRY`` says otherwise."""
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS) | {"AQ", "BV", "GS", "HM", "PN", "TF", "UM"}
+"""ISO 3166-1 alpha-2 codes (the regions libphonenumber knows, and the few without phones)."""
+_FIELD = re.compile(
+    r"^(golden|traits|computed|identifiers)\.([A-Za-z0-9_][A-Za-z0-9_.-]{0,99}|\*)$"
+)
+FIELD_GROUPS = ("golden", "traits", "computed", "identifiers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,11 @@ class Subscription:
     consent_purpose: str | None = None
     """Changes about people without consent to it (or whose processing is restricted) are
     not delivered (None: only restriction applies; docs/consent.md)."""
+    country: str | None = None
+    """ISO 3166 alpha-2 code of where the receiver is hosted (None: added before c360 asked)."""
+    fields: tuple[str, ...] | None = None
+    """The profile fields its changes may carry (``golden.email``, ``traits.*``,
+    ``identifiers.phone``); None: every field."""
 
     @property
     def enabled(self) -> bool:
@@ -86,12 +105,17 @@ def add_subscription(
     start: Start = "now",
     allowed_hosts: str = "",
     consent_purpose: str | None = None,
+    country: str | None = None,
+    fields: Sequence[str] | None = None,
+    home_country: str = HOME_COUNTRY,
 ) -> tuple[Subscription, str]:
     """A new subscription and its signing secret (returned once, for the receiver to keep).
 
     ``kinds`` empty means every kind. ``start="now"`` delivers only changes made from now on;
     ``"beginning"`` replays the whole feed first. The URL's host must be public unless
     ``allowed_hosts`` (``"127.0.0.1:8123,hooks.internal"``) lists it; see ``check_url``.
+    ``country`` is where the receiver is hosted; outside ``home_country`` it needs ``fields``,
+    the profile fields its changes may carry (``check_transfer``).
     """
     chosen = check_kinds(kinds)
     if start not in ("now", "beginning"):
@@ -99,6 +123,14 @@ def add_subscription(
     url = check_url(url, allowed_hosts=allowed_hosts)
     if consent_purpose is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", consent_purpose):
         raise InvalidInput(f"consent purpose {consent_purpose!r}: a lowercase name")
+    allowed = check_fields(fields) if fields is not None else None
+    country = check_transfer(
+        f"subscription to {urlsplit(url).hostname}",
+        country,
+        allow_list=allowed is not None,
+        home_country=home_country,
+        hint="--fields golden.email,traits.plan",
+    )
     secret = new_secret_key("whsec")
     subscription_id = conn.execute(
         insert(subscriptions)
@@ -114,6 +146,8 @@ def add_subscription(
             last_error=None,
             failing_since_us=None,
             consent_purpose=consent_purpose,
+            country=country,
+            fields=list(allowed) if allowed is not None else None,
         )
         .returning(subscriptions.c.id)
     ).scalar_one()
@@ -155,6 +189,102 @@ def check_url(url: str, *, allowed_hosts: str = "") -> str:
     return url
 
 
+# --- transfers: where a receiver is and what it may receive ----------------------------------
+
+
+def country_code(value: str, where: str) -> str:
+    """``value`` as an upper-case ISO 3166 alpha-2 code, or InvalidInput naming ``where``."""
+    code = value.strip().upper()
+    if code not in COUNTRIES:
+        raise InvalidInput(
+            f"{where}: country {value!r} is not an ISO 3166 alpha-2 code (TH, VN, SG, JP, US ...)"
+        )
+    return code
+
+
+def check_transfer(
+    what: str,
+    country: str | None,
+    *,
+    allow_list: bool,
+    home_country: str = HOME_COUNTRY,
+    hint: str = "",
+) -> str | None:
+    """The checked country of a destination about to be created or enabled.
+
+    A destination hosted outside ``home_country`` is a transfer abroad (PDPA s.28-29, Law 91,
+    GDPR Art. 44+): it needs a stated country and a field allow-list, so the register can say
+    what leaves for where. None stays None (not stated: the register flags it)."""
+    if country is None:
+        return None
+    code = country_code(country, what)
+    home = country_code(home_country, "C360_HOME_COUNTRY")
+    if code != home and not allow_list:
+        example = f" ({hint})" if hint else ""
+        raise InvalidInput(
+            f"{what} is hosted in {code}, outside {home} (C360_HOME_COUNTRY): a transfer abroad "
+            f"needs a field allow-list, the fields it may receive{example}"
+        )
+    return code
+
+
+def check_fields(fields: Iterable[str]) -> tuple[str, ...]:
+    """A subscription's field allow-list, deduplicated and checked: ``golden.<field>``,
+    ``traits.<name>``, ``computed.<name>``, ``identifiers.<type>``, or ``<group>.*``."""
+    given = list(dict.fromkeys(f.strip() for f in fields if f.strip()))
+    if not given:
+        raise InvalidInput(
+            "a field allow-list names at least one field, such as golden.email or traits.*"
+        )
+    bad = [f for f in given if not _FIELD.match(f)]
+    if bad:
+        raise InvalidInput(
+            f"field {bad[0]!r}: name a profile field as golden.<field>, traits.<name>, "
+            "computed.<name> or identifiers.<type> (or golden.* for a whole group)"
+        )
+    return tuple(given)
+
+
+def _allows(fields: Sequence[str], group: str, name: str) -> bool:
+    return f"{group}.{name}" in fields or f"{group}.*" in fields
+
+
+def mask_change(change: Change, fields: Sequence[str] | None) -> Change:
+    """``change`` with the profile values its receiver may not have taken out.
+
+    ``profile_created`` keeps the allowed golden values, computed traits and identifiers;
+    ``trait_changed`` of a field not allowed keeps its name and says ``"masked": true``;
+    ``identifier_added``/``_removed`` of a type not allowed keeps the type. Other kinds carry
+    no profile values (ids, segment names, feedback topics) and pass as they are."""
+    if fields is None:
+        return change
+    detail = change.detail
+    if change.kind == ChangeKind.PROFILE_CREATED:
+        masked: dict[str, Any] = {}
+        for group in ("golden", "computed"):
+            values = detail.get(group)
+            if isinstance(values, dict):
+                masked[group] = {k: v for k, v in values.items() if _allows(fields, group, k)}
+        identifiers = detail.get("identifiers")
+        if isinstance(identifiers, list):
+            masked["identifiers"] = [
+                i
+                for i in identifiers
+                if isinstance(i, str) and _allows(fields, "identifiers", i.partition(":")[0])
+            ]
+        return replace(change, detail=masked)
+    if change.kind == ChangeKind.TRAIT_CHANGED:
+        group, _, name = str(detail.get("trait", "")).partition(".")
+        if _allows(fields, group, name):
+            return change
+        return replace(change, detail={"trait": detail.get("trait"), "masked": True})
+    if change.kind in (ChangeKind.IDENTIFIER_ADDED, ChangeKind.IDENTIFIER_REMOVED):
+        if _allows(fields, "identifiers", str(detail.get("type", ""))):
+            return change
+        return replace(change, detail={"type": detail.get("type"), "masked": True})
+    return change
+
+
 def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
     """The kinds, deduplicated in feed order; InvalidInput naming any that is not a kind."""
     given = [k.strip() for k in kinds if k.strip()]
@@ -180,6 +310,8 @@ def _to_subscription(row: Row[Any]) -> Subscription:
         last_error=row.last_error,
         failing_since_us=row.failing_since_us,
         consent_purpose=row.consent_purpose,
+        country=row.country,
+        fields=tuple(row.fields) if row.fields is not None else None,
     )
 
 

@@ -4,6 +4,7 @@ ones), show one, run or reject a filed one."""
 
 import getpass
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -103,6 +104,9 @@ def _run(engine: "Engine", request_id: int, actor: "Actor", kind: str) -> "Priva
 
     if kind != "erase":
         return service.run_request(engine, request_id, actor)
+    from c360.compliance.register import configure_transfers
+
+    configure_transfers(load_settings(), os.environ)  # destinations' secrets for deletions
     with Progress(
         TextColumn("[bold]erasing[/bold] {task.description}"),
         BarColumn(),
@@ -180,9 +184,10 @@ def _show(request: "PrivacyRequest") -> None:
             f"identifiers suppressed: {sum(report.get('suppressed', {}).values())}"
         )
         for destination in report.get("destinations", []):
+            detail = destination.get("detail")
             out.print(
                 f"  destination {destination['destination']}: {destination['status']} "
-                f"({destination['rows']} row(s))"
+                f"({destination['rows']} row(s))" + (f": {detail}" if detail else "")
             )
         verification = report.get("verification", {})
         searched = verification.get("searched", {})
@@ -362,3 +367,49 @@ def reject_command(
     with reported_errors(), engine.begin() as conn:
         found = service.reject_request(conn, request_id, _actor(), reason)
     _show(found)
+
+
+@privacy_app.command("register")
+def register_command(
+    as_json: AsJson = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (a spreadsheet to file).")] = (
+        False
+    ),
+) -> None:
+    """The transfer register (ROPA): where personal data goes, in which country, which
+    fields, for which purpose, and the retention policies in force."""
+    from c360.compliance.register import build_register, register_csv, transfer_settings
+
+    settings = load_settings()
+    engine = store_for(settings)
+    with reported_errors(), reader(engine).connect() as conn:
+        found = build_register(conn, transfer_settings(settings))
+    if as_json:
+        _dump(found)
+        return
+    if as_csv:
+        print(register_csv(found), end="")
+        return
+    out.print(f"home country: {found['home_country']}  ({found['generated_at']})")
+    table = Table("kind", "name", "target", "country", "abroad", "fields", "purpose", "deletes")
+    for e in found["transfers"]:
+        abroad = {None: "?", True: "[yellow]yes[/yellow]", False: "no"}[e["abroad"]]
+        table.add_row(
+            e["kind"],
+            e["name"],
+            e["target"],
+            e["country"] or "[red]not stated[/red]",
+            abroad,
+            "every field" if e["fields"] is None else ", ".join(e["fields"]),
+            e["purpose"] or "",
+            "yes" if e["deletes_on_erasure"] else "no",
+        )
+    out.print(table)
+    if found["retention"]:
+        policies = Table("retention policy", "applies to", "keep")
+        for p in found["retention"]:
+            policies.add_row(p["name"], p["target"], p["keep"])
+        out.print(policies)
+    for problem in found["problems"]:
+        out.print(f"[yellow]to resolve:[/yellow] {problem}")
+    out.print(f"legal basis and safeguards: {found['legal_basis_note']} (--csv has the columns)")

@@ -59,6 +59,23 @@ def add_command(
             "third_party_sharing for a receiver outside the business (docs/consent.md)",
         ),
     ] = None,
+    country: Annotated[
+        str | None,
+        typer.Option(
+            "--country",
+            help="ISO 3166 alpha-2 code of where the receiver is hosted (TH, VN, US ...); "
+            "outside C360_HOME_COUNTRY it needs --fields",
+        ),
+    ] = None,
+    fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fields",
+            help="Profile fields its changes may carry, comma-separated: golden.<field>, "
+            "traits.<name>, computed.<name>, identifiers.<type>, or golden.* (others are "
+            "masked out); every field if omitted",
+        ),
+    ] = None,
 ) -> None:
     """Add a subscription; its signing secret is printed once, as the last line."""
     kinds = [k for item in events or [] for k in item.split(",")]
@@ -72,12 +89,17 @@ def add_command(
             start="beginning" if from_beginning else "now",
             allowed_hosts=settings.webhook_allowed_hosts,
             consent_purpose=consent_purpose,
+            country=country,
+            fields=[f for item in fields for f in item.split(",")] if fields else None,
+            home_country=settings.home_country,
         )
     start = "from the first change" if from_beginning else f"after change {subscription.cursor}"
     err.print(
         f"created subscription {subscription.id}: {subscription.url} "
         f"({', '.join(subscription.kinds) or 'every kind'}), {start}"
     )
+    allowed = ", ".join(subscription.fields) if subscription.fields else "every field"
+    err.print(f"hosted in {subscription.country or 'a country not stated'}; fields: {allowed}")
     err.print(SIGNATURE_NOTE)
     err.print("The secret is shown only now:")
     print(secret)

@@ -58,7 +58,9 @@ def add_command(
             raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
         config = parse_destination(text, origin=str(path))
         with engine.begin() as conn:
-            destination = add_destination(conn, config, push_existing=push_existing)
+            destination = add_destination(
+                conn, config, push_existing=push_existing, home_country=settings.home_country
+            )
             if check and destination.table is not None:
                 target = target_for(destination, secrets=sync_secrets(os.environ))
                 assert isinstance(target, TableTarget)
@@ -72,6 +74,20 @@ def add_command(
         f"sync destination {destination.name}: {destination.kind} {destination.target} "
         f"(source {destination.source}), {len(destination.rules)} fields"
     )
+    _say_where(destination.country, settings.home_country, destination.deletes)
+
+
+def _say_where(country: str | None, home: str, deletes: bool) -> None:
+    """Where the app is for the transfer register, and what erasure can do there."""
+    if country is None:
+        err.print(
+            "[yellow]no country given[/yellow]: the transfer register lists it as not stated; "
+            "add 'country: XX' (ISO 3166, e.g. TH) to the file, remove and add it again"
+        )
+    elif country != home.upper():
+        err.print(f"hosted in {country}, abroad: listed in c360 privacy register with its fields")
+    if not deletes:
+        err.print("erasure cannot delete rows there (no rest.delete, or table.delete: false)")
 
 
 @sync_app.command("list")
@@ -113,7 +129,10 @@ def show_command(
         d = get_destination(conn, name)
         s = destination_status(conn, d)
         recent = conflicts(conn, name, limit)
-    out.print(f"[bold]{d.name}[/bold]: {d.kind} {d.target}, source {d.source}")
+    out.print(
+        f"[bold]{d.name}[/bold]: {d.kind} {d.target}, source {d.source}, country "
+        f"{d.country or 'not stated'}, erasure {'deletes rows' if d.deletes else 'cannot delete'}"
+    )
     out.print(
         f"feed cursor {d.cursor} (lag {s.lag}), queued {s.queued} ({s.retrying} retrying), "
         f"{s.dead_letters} dead letters, {s.rows} app rows known, {s.conflicts} conflicts"

@@ -27,9 +27,9 @@ journey_entries, journey_steps ``profile_id``; steps by their entry ids
 messages                       ``profile_id`` (queued ones are cancelled first: counted)
 suppressions                   addresses that are their e-mail, phone or messaging ids
 feedback_items, _history       ``profile_id``, or the origin of an erased entry or record
-sync_queue, sync_state,        ``profile_id`` (each destination that held them is reported
-sync_dead_letters,             with its deletion status)
-sync_conflicts
+sync_queue, sync_state,        ``profile_id``; first each destination that held them (its
+sync_dead_letters,             ``sync_state`` rows and their records of its source) is sent a
+sync_conflicts                 deletion, and reported with its final status
 recommend_purchases, _counted  ``profile_id`` (co-purchase and popularity counts are
                                aggregates of many people and stay)
 consent_ledger                 ``profile_id``
@@ -54,7 +54,9 @@ it runs.
 
 import hashlib
 import json
+import logging
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +82,11 @@ from sqlalchemy import (
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 
+from c360.activation.sync import Destination, SyncFailed, SyncTarget
+from c360.activation.sync.service import readable_destinations
+from c360.changes.feed import ChangeKind, NewChange, record_changes
+from c360.connectors.destinations import target_for
+from c360.errors import C360Error
 from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint
 from c360.identity.features import NODE_RECORD
 from c360.ingest.records import RECORD_TYPE
@@ -124,6 +131,8 @@ from c360.storage.tables import (
     sync_queue,
     sync_state,
 )
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """Called before each step with (step name, step number from 1, steps in all)."""
@@ -214,6 +223,8 @@ class ErasureReport:
     removed: dict[str, int] = field(default_factory=dict)
     cancelled_messages: int = 0
     destinations: list[dict[str, Any]] = field(default_factory=list)
+    announced: int = 0
+    """``profile_erased`` changes put on the feed (one per erased profile id)."""
     suppressed: dict[str, int] = field(default_factory=dict)
     shared_kept: dict[str, int] = field(default_factory=dict)
     searched: dict[str, int] = field(default_factory=dict)
@@ -236,6 +247,7 @@ class ErasureReport:
             "removed_total": sum(self.removed.values()),
             "cancelled_messages": self.cancelled_messages,
             "destinations": self.destinations,
+            "profile_erased_changes": self.announced,
             "suppressed": self.suppressed,
             "shared_identifiers_kept": self.shared_kept,
             "verification": {
@@ -254,9 +266,13 @@ def erase(
     request_id: int | None,
     also: Sequence[tuple[str, str]] = (),
     progress: Progress | None = None,
+    deletions: "DeletionAccess | None" = None,
 ) -> ErasureReport:
     """Erase the person who is ``profile_ids`` (any id merged into them will do; empty:
     nobody has a profile, erase what names ``also``) and search every table for what is left.
+
+    Sync destinations that held the person are sent deletions with ``deletions`` (default:
+    what the entry point configured, ``configure_deletions``).
 
     ``also``: identifiers the request gave (``("email", "x@y.com")``): every profile holding
     one is erased too, and they are suppressed and searched for whether or not a profile
@@ -271,7 +287,7 @@ def erase(
             progress(STEPS[n], n + 1, len(STEPS))
 
     step(0)
-    get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)  # the processor waits for us
+    seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)  # the processor waits for us
     person = find_person(conn, [*profile_ids, *profiles_holding(conn, also)], also)
     report.profile_ids = len(person.profile_ids)
     for id_type, _ in person.shared:
@@ -287,13 +303,16 @@ def erase(
     step(2)
     _erase_feedback(conn, person, entries, report)
     step(3)
-    _erase_destinations(conn, person, report)
+    _erase_destinations(conn, person, report, deletions or _deletions)
     step(4)
     _erase_records(conn, person, report)
     step(5)
     _erase_identity(conn, person, report)
     step(6)
     _erase_profiles(conn, person, report)
+    report.announced = record_changes(
+        conn, [NewChange(p, ChangeKind.PROFILE_ERASED, {}) for p in person.profile_ids], seq
+    )
     step(7)
     _erase_other_tables(conn, person, report)
     step(8)
@@ -924,40 +943,170 @@ def _erase_feedback(
         )
 
 
-def _erase_destinations(conn: Connection, person: Person, report: ErasureReport) -> None:
-    """Forget what each sync destination was sent, and report what became of the copy the
-    app holds. No sync target can delete a row yet (``SyncTarget`` has no delete), so each
-    destination that holds the person is reported as ``not supported``: its app keeps the
-    row until someone deletes it there, and its pull cannot bring the person back (the rows
-    it reads are screened like any source's)."""
+@dataclass(frozen=True, slots=True)
+class DeletionAccess:
+    """How erasure reaches the sync destinations: their secrets (``C360_SYNC_SECRET_*``, by
+    upper-case name), the internal hosts allowed (``C360_WEBHOOK_ALLOWED_HOSTS``), and how
+    hard it tries. The deletions are made inside the erasure's transaction, so the retries
+    are few and short: a destination still failing is reported, not waited for."""
+
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    allowed_hosts: str = ""
+    attempts: int = 3
+    base_delay_s: float = 0.5
+    max_delay_s: float = 5.0
+
+
+_deletions = DeletionAccess()
+
+
+def configure_deletions(access: DeletionAccess) -> None:
+    """Use ``access`` for erasures run without their own (entry points call this at start)."""
+    global _deletions
+    _deletions = access
+
+
+DELETED, NOT_FOUND, FAILED, NOT_SUPPORTED = "deleted", "not_found", "failed", "not_supported"
+
+
+def _erase_destinations(
+    conn: Connection, person: Person, report: ErasureReport, access: DeletionAccess
+) -> None:
+    """Ask every sync destination that held the person to delete their rows, report each
+    one's final status, then forget what each was sent.
+
+    A destination held them when c360 knows one of its rows as theirs (``sync_state``) or
+    one of their records came from its source (the crosswalk: the app's keys). Statuses:
+    ``deleted`` (every row it had), ``not_found`` (it had none of them), ``failed`` (with the
+    reason, after ``access.attempts`` tries of a retryable failure), ``not_supported`` (the
+    destination cannot delete: no ``rest.delete``, ``table.delete: false``, or removed). Its
+    pull cannot bring the person back either way: the rows it reads are screened like any
+    source's. Keys stay out of the report: it outlives the person."""
     ids = person.profile_ids
     if not ids:
         return
-    held = conn.execute(
-        select(sync_destinations.c.name, func.count())
-        .select_from(
-            sync_state.join(
-                sync_destinations, sync_destinations.c.id == sync_state.c.destination_id
+    held = _held_keys(conn, ids)
+    if held:
+        by_id = {d.id: d for d in readable_destinations(conn)[0]}
+        names = dict(conn.execute(select(sync_destinations.c.id, sync_destinations.c.name)).all())
+        for destination_id, keys in sorted(held.items(), key=lambda i: names.get(i[0], "")):
+            name = str(names.get(destination_id, destination_id))
+            found = by_id.get(destination_id)
+            entry = (
+                _delete_rows(found, keys, access)
+                if found is not None
+                else {
+                    "status": FAILED,
+                    "detail": "its configuration cannot be read: check it with c360 sync show "
+                    f"{name}, and delete the person's rows in the app",
+                }
             )
-        )
-        .where(key_in(conn, sync_state.c.profile_id, ids))
-        .group_by(sync_destinations.c.name)
-        .order_by(sync_destinations.c.name)
-    ).all()
-    report.destinations = [
-        {
-            "destination": name,
-            "rows": int(rows),
-            "status": "not supported",
-            "detail": "the destination cannot delete rows: delete them in the app",
-        }
-        for name, rows in held
-    ]
+            report.destinations.append({"destination": name, "rows": len(keys), **entry})
+            if entry["status"] not in (DELETED, NOT_FOUND):
+                log.warning("erasure: sync destination %s: %s", name, entry["status"])
     for table in (sync_queue, sync_state, sync_dead_letters, sync_conflicts):
         report.count(
             table.name,
             conn.execute(delete(table).where(key_in(conn, table.c.profile_id, ids))).rowcount,
         )
+
+
+def _held_keys(conn: Connection, ids: Sequence[str]) -> dict[int, list[str]]:
+    """The app keys of the person's rows, by destination id."""
+    held: dict[int, set[str]] = {}
+    for destination_id, key in conn.execute(
+        select(sync_state.c.destination_id, sync_state.c.app_key).where(
+            key_in(conn, sync_state.c.profile_id, list(ids))
+        )
+    ):
+        held.setdefault(destination_id, set()).add(str(key))
+    rows = conn.execute(
+        select(
+            sync_destinations.c.id,
+            sync_destinations.c.config,
+            identity_nodes.c.kind,
+            identity_nodes.c.node_key,
+        )
+        .select_from(
+            sync_destinations.join(
+                identity_nodes, identity_nodes.c.source_id == sync_destinations.c.source_id
+            )
+        )
+        .where(
+            identity_nodes.c.node_type == NODE_RECORD,
+            key_in(conn, identity_nodes.c.profile_id, list(ids)),
+        )
+    )
+    for destination_id, config, kind, key in rows:
+        wanted = _record_kind(config)
+        if wanted is None or wanted == kind:
+            held.setdefault(destination_id, set()).add(str(key))
+    return {d: sorted(keys) for d, keys in held.items()}
+
+
+def _record_kind(config: Any) -> str | None:
+    """The record kind a destination's rows are (None: every kind), read without validating
+    the configuration (``DestinationConfig.record_kind``)."""
+    if not isinstance(config, Mapping):
+        return None
+    mapping, rest = config.get("mapping"), config.get("rest")
+    if isinstance(mapping, Mapping) and mapping.get("kind"):
+        return str(mapping["kind"])
+    if isinstance(rest, Mapping) and rest.get("record_kind"):
+        return str(rest["record_kind"])
+    return None
+
+
+def _delete_rows(
+    destination: Destination, keys: Sequence[str], access: DeletionAccess
+) -> dict[str, Any]:
+    """Delete ``keys`` in the destination's app: the report entry (without the keys)."""
+    entry: dict[str, Any] = {"kind": destination.kind, "country": destination.country}
+    if not destination.enabled:
+        return {
+            **entry,
+            "status": NOT_SUPPORTED,
+            "detail": "the destination was removed from c360: delete the person's rows in the app",
+        }
+    if not destination.deletes:
+        how = "table.delete is false" if destination.table is not None else "no rest.delete"
+        return {
+            **entry,
+            "status": NOT_SUPPORTED,
+            "detail": f"the destination cannot delete rows ({how}): delete them in the app",
+        }
+    try:
+        target = target_for(destination, secrets=access.secrets, allowed_hosts=access.allowed_hosts)
+    except C360Error as exc:
+        return {**entry, "status": FAILED, "detail": str(exc), "attempts": 0}
+    counts = {DELETED: 0, NOT_FOUND: 0, FAILED: 0}
+    attempts, reason = 0, None
+    try:
+        for key in keys:
+            outcome, tries, error = _delete_one(target, key, access)
+            counts[outcome] += 1
+            attempts += tries
+            reason = error or reason
+    finally:
+        target.close()
+    status = FAILED if counts[FAILED] else DELETED if counts[DELETED] else NOT_FOUND
+    return {**entry, "status": status, **counts, "attempts": attempts, "detail": reason}
+
+
+def _delete_one(
+    target: SyncTarget, key: str, access: DeletionAccess
+) -> tuple[str, int, str | None]:
+    """(outcome, attempts, the last failure) of deleting one row, retrying what may pass."""
+    for attempt in range(1, access.attempts + 1):
+        try:
+            return (DELETED if target.delete(key) else NOT_FOUND), attempt, None
+        except SyncFailed as exc:
+            reason = str(exc).replace(key, "{key}")
+            if not exc.retryable or attempt == access.attempts:
+                return FAILED, attempt, reason
+            delay = min(access.base_delay_s * 2 ** (attempt - 1), access.max_delay_s)
+            time.sleep(min(max(delay, exc.retry_after_s or 0.0), access.max_delay_s))
+    raise AssertionError("at least one attempt is made")
 
 
 def _erase_other_tables(conn: Connection, person: Person, report: ErasureReport) -> None:

@@ -68,6 +68,8 @@ event_log = Table(
     Column("timestamp_us", BigInteger, nullable=False),
     Column("payload", Text, nullable=False),
     UniqueConstraint("source_id", "message_id", name="uq_event_log_source_message"),
+    # a position is never given twice, even after erasure removed the newest rows (0014)
+    sqlite_autoincrement=True,
 )
 
 rejects = Table(
@@ -320,6 +322,7 @@ profile_changes = Table(
     # The last log entry applied when the change was made.
     Column("seq", BigInteger, nullable=False),
     Column("at_us", BigInteger, nullable=False),
+    sqlite_autoincrement=True,  # cursors never see an id twice (0014)
 )
 """The change feed: every change to a profile, in order. Not derived: ``c360 rebuild`` keeps
 it and adds nothing for what it replays (consumers keep their cursors)."""
@@ -350,6 +353,9 @@ subscriptions = Table(
     Column("last_error", Text, nullable=True),
     Column("failing_since_us", BigInteger, nullable=True),  # first failure of the batch in flight
     Column("consent_purpose", String(50), nullable=True),  # people without it are left out
+    Column("country", String(2), nullable=True),  # ISO 3166 alpha-2 it is hosted in
+    # the profile fields its changes may carry (None: every field; docs/privacy.md)
+    Column("fields", Json, nullable=True),
 )
 """Webhook subscriptions to the change feed: each delivers changes in order from its cursor."""
 
@@ -540,6 +546,7 @@ sync_destinations = Table(
     Column("pull_error", Text, nullable=True),
     # a worker holds the destination until then (one worker per destination at a time)
     Column("lease_until_us", BigInteger, nullable=True),
+    Column("country", String(2), nullable=True),  # ISO 3166 alpha-2 the app is hosted in
 )
 """Business apps c360 keeps in step with the golden record, and how far each has got."""
 

@@ -11,6 +11,8 @@
       cursor: updated_at              # read back incrementally past this column
       version_column: c360_version    # every c360 write sets it (an integer or a time)
       password_secret: shipping_db    # C360_SYNC_SECRET_SHIPPING_DB holds the password
+      delete: true                    # erasure deletes the person's rows (default)
+    country: TH                       # ISO 3166 alpha-2: where the app is hosted
     mapping:                          # how the table is read back (docs/sources.md)
       kind: contact
       record_id: code
@@ -33,6 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from c360.activation.sync.model import FieldRule, Ownership, RestSpec, TableSpec
+from c360.changes.subscriptions import COUNTRIES
 from c360.errors import InvalidInput
 from c360.ingest.mapping import parse_mapping
 from c360.profiles.golden import ADDRESS_GROUP, SURVIVING_FIELDS, TYPED_ADDRESS_FIELDS
@@ -62,6 +65,31 @@ class TableConfig(BaseModel):
     cursor: str | None = None
     version_column: str | None = None
     password_secret: str | None = Field(None, pattern=_SECRET.pattern)
+    delete: bool = True
+    """Whether erasing a person deletes their rows (``DELETE FROM name WHERE key = ...``)."""
+
+
+class DeleteConfig(BaseModel):
+    """How the app deletes one of its records when c360 erases the person."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["DELETE", "POST"] = "DELETE"
+    path: str = Field("{key}", min_length=1, max_length=500)
+    """``{key}`` is the app's key, URL-encoded. Relative (``{key}``, ``{key}/erase``): under
+    ``url``; absolute (``/gdpr/customers/{key}``): on ``url``'s host."""
+
+    @field_validator("path")
+    @classmethod
+    def _has_key(cls, value: str) -> str:
+        if value.count("{key}") != 1:
+            raise ValueError(
+                f"{value!r}: the path names the record once, as {{key}} (e.g. /customers/{{key}})"
+            )
+        rest = value.replace("{key}", "")
+        if "{" in rest or "}" in rest or "?" in rest or "#" in rest or "//" in value:
+            raise ValueError(f"{value!r}: only {{key}} may be filled in; no query or fragment")
+        return value
 
 
 class AuthConfig(BaseModel):
@@ -81,6 +109,8 @@ class RestConfig(BaseModel):
     version_field: str | None = None
     timeout_s: float = Field(10.0, gt=0, le=300)
     record_kind: str | None = None
+    delete: DeleteConfig | None = None
+    """The app's delete request, used when c360 erases a person (None: it cannot delete)."""
 
     @field_validator("url")
     @classmethod
@@ -111,6 +141,21 @@ class DestinationConfig(BaseModel):
     consent_purpose: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,49}$")
     """The consent a person needs to be pushed (None: the app is the business's own system
     holding the person's records, as their source; restricted people are never pushed)."""
+    country: str | None = Field(None, min_length=2, max_length=2)
+    """ISO 3166 alpha-2 code of where the app is hosted; outside ``C360_HOME_COUNTRY`` it is a
+    transfer abroad, listed in the register with the fields it receives."""
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if code not in COUNTRIES:
+            raise ValueError(
+                f"{value!r} is not an ISO 3166 alpha-2 country code (TH, VN, SG, JP, US ...)"
+            )
+        return code
 
     @field_validator("fields")
     @classmethod
@@ -167,7 +212,13 @@ class DestinationConfig(BaseModel):
         t = self.table
         if t is None:
             return None
-        return TableSpec(t.url, t.name, t.key, t.cursor, t.version_column, t.password_secret)
+        return TableSpec(
+            t.url, t.name, t.key, t.cursor, t.version_column, t.password_secret, t.delete
+        )
+
+    def transfer_fields(self) -> tuple[str, ...]:
+        """The golden values c360 sends the app (its allow-list): every field but the app's."""
+        return tuple(r.path for r in self.rules() if r.owner != Ownership.APP)
 
     def rest_spec(self) -> RestSpec | None:
         r = self.rest
@@ -182,6 +233,8 @@ class DestinationConfig(BaseModel):
             auth_secret=auth.secret if auth else None,
             version_field=r.version_field,
             timeout_s=r.timeout_s,
+            delete_method=r.delete.method if r.delete else None,
+            delete_path=r.delete.path if r.delete else None,
         )
 
     def record_kind(self) -> str | None:

@@ -60,6 +60,8 @@ class TableSpec:
     cursor: str | None = None
     version_column: str | None = None
     password_secret: str | None = None
+    delete: bool = True
+    """Erasure deletes the person's rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,10 @@ class RestSpec:
     auth_secret: str | None = None
     version_field: str | None = None
     timeout_s: float = 10.0
+    delete_method: str | None = None
+    """How the app deletes a record on erasure (None: it cannot)."""
+    delete_path: str | None = None
+    """Where: ``{key}`` under ``url``, or an absolute path on its host."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,15 @@ class Destination:
     pull_attempts: int
     next_pull_us: int | None
     pull_error: str | None
+    country: str | None = None
+    """ISO 3166 alpha-2 code of where the app is hosted (None: not stated)."""
+
+    @property
+    def deletes(self) -> bool:
+        """Whether the app can delete a record when c360 erases a person."""
+        if self.table is not None:
+            return self.table.delete
+        return self.rest is not None and self.rest.delete_method is not None
 
     @property
     def enabled(self) -> bool:
@@ -236,6 +251,11 @@ class SyncTarget(Protocol):
         """Write the row ``key`` with what ``decide`` returns (nothing if it returns nothing),
         creating it when missing if ``create``; ``version`` is the row's sync version, carried
         by the write. Raises ``SyncFailed``."""
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Delete the row ``key`` (a person is erased): True when it was there, False when the
+        app had no such row. Raises ``SyncFailed`` (``retryable`` when the app is down)."""
         ...
 
     def close(self) -> None: ...

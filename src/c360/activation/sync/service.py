@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from c360.activation.sync import queries
@@ -27,6 +28,7 @@ from c360.changes.delivery import (
     backoff_s,
 )
 from c360.changes.feed import ChangeKind, changes_after, last_change_id
+from c360.changes.subscriptions import HOME_COUNTRY, check_transfer
 from c360.errors import Conflict as ConflictError
 from c360.errors import InvalidInput, NotFound
 from c360.eventlog.service import ensure_source
@@ -62,13 +64,27 @@ records (so which app rows) belong to a profile."""
 
 
 def add_destination(
-    conn: Connection, config: DestinationConfig, *, push_existing: bool = False
+    conn: Connection,
+    config: DestinationConfig,
+    *,
+    push_existing: bool = False,
+    home_country: str = HOME_COUNTRY,
 ) -> Destination:
     """A new destination, following the change feed from now. ``push_existing`` also queues
     every profile already holding a record of the source, so their rows are brought in line.
 
     A removed destination of the same name comes back with the new configuration and keeps
-    what it knew of the app's rows (so a changed configuration is: remove, then add)."""
+    what it knew of the app's rows (so a changed configuration is: remove, then add).
+
+    A destination hosted outside ``home_country`` (its ``country``) is a transfer abroad; its
+    allow-list is its field map (required by the configuration): only the golden values it
+    names, and does not leave to the app, are ever sent."""
+    country = check_transfer(
+        f"sync destination {config.name!r}",
+        config.country,
+        allow_list=bool(config.fields),
+        home_country=home_country,
+    )
     found = conn.execute(
         select(sync_destinations.c.id, sync_destinations.c.disabled_at_us).where(
             sync_destinations.c.name == config.name
@@ -97,6 +113,7 @@ def add_destination(
         "next_pull_us": None,
         "pull_error": None,
         "lease_until_us": None,
+        "country": country,
     }
     if found is None:
         destination_id = conn.execute(
@@ -145,6 +162,19 @@ def remove_destination(conn: Connection, name: str) -> Destination:
     return get_destination(conn, name)
 
 
+def readable_destinations(conn: Connection) -> tuple[list[Destination], list[int]]:
+    """Every destination, removed ones too, whose configuration reads; and the ids of those
+    whose does not (written by hand, or by another version), which ``list_destinations``
+    would refuse."""
+    found, unreadable = [], []
+    for row in conn.execute(queries.destinations()):
+        try:
+            found.append(_to_destination(row))
+        except (ValidationError, InvalidInput):
+            unreadable.append(int(row.id))
+    return found, unreadable
+
+
 def _by(conn: Connection, where: Any) -> Destination:
     row = conn.execute(queries.destinations().where(where)).first()
     if row is None:
@@ -179,6 +209,7 @@ def _to_destination(row: Row[Any]) -> Destination:
         pull_attempts=row.pull_attempts,
         next_pull_us=row.next_pull_us,
         pull_error=row.pull_error,
+        country=row.country,
     )
 
 

@@ -28,6 +28,9 @@ class _Provider(BaseModel):
     """Longest wait for one request, connecting included."""
     max_connections: int = Field(100, ge=1)
     """Connections kept open to the provider at once (requests beyond wait for one)."""
+    country: str | None = Field(None, pattern=r"^[A-Za-z]{2}$")
+    """ISO 3166 alpha-2 code of where the provider processes messages, for the transfer
+    register (unset: the provider's default there, ``c360.compliance.register``)."""
 
 
 class EmailConfig(_Provider):

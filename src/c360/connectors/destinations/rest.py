@@ -13,12 +13,16 @@ version. The answer decides what happens next, as for webhooks (``c360.changes.d
 
 The host is checked like a webhook's (``c360.changes.egress``): an internal app must be listed
 in ``C360_WEBHOOK_ALLOWED_HOSTS``, and the request goes to the checked address.
+
+When c360 erases a person, ``delete`` sends the configured delete request (``DELETE
+{url}/{key}`` by default): 2xx is deleted, 404 and 410 are "the app had no such record",
+408/425/429/5xx/3xx and network failures are retryable, any other 4xx a refusal.
 """
 
 import time
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -99,6 +103,35 @@ class RestTarget:
             )
         raise SyncFailed(f"{where}: HTTP {status}, the app refused the values", retryable=False)
 
+    def delete(self, key: str) -> bool:
+        method, path = self._spec.delete_method, self._spec.delete_path
+        if method is None or path is None:
+            raise SyncFailed(
+                f"{self._name}: no delete request is configured (rest.delete)", retryable=False
+            )
+        url = delete_url(self._spec.url, path, key)
+        headers = {"Idempotency-Key": str(uuid.uuid5(_NAMESPACE, f"{self._name}:{key}:erase"))}
+        body = b""
+        if method == "POST":
+            headers["Content-Type"] = "application/json"
+            body = orjson.dumps({"key": key, "reason": "erasure"})
+        if self._token is not None:
+            scheme = self._spec.auth_scheme.strip()
+            headers[self._spec.auth_header] = f"{scheme} {self._token}" if scheme else self._token
+        status, retry_after = self._request(method, url, body, headers)
+        # The key stays out of the message: the erasure report keeps it after the person is gone.
+        where = f"{method} {delete_url(self._spec.url, path, '{key}')}"
+        if 200 <= status < 300:
+            return True
+        if status in (404, 410):
+            return False
+        if status in _RETRIED or status >= 500:
+            wait = retry_after_s(retry_after, time.time()) if status in (429, 503) else None
+            raise SyncFailed(f"{where}: HTTP {status}", retryable=True, retry_after_s=wait)
+        if 300 <= status < 400:
+            raise SyncFailed(f"{where}: HTTP {status} (redirects are not followed)", retryable=True)
+        raise SyncFailed(f"{where}: HTTP {status}, the app refused the deletion", retryable=False)
+
     def _request(
         self, method: str, url: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, str | None]:
@@ -125,8 +158,20 @@ class RestTarget:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if i == len(addresses) - 1:
                     raise SyncFailed(
-                        f"{method} {url}: {type(exc).__name__}", retryable=True
+                        f"{method} {target.host_header}: {type(exc).__name__}", retryable=True
                     ) from None
             except httpx.HTTPError as exc:
-                raise SyncFailed(f"{method} {url}: {type(exc).__name__}", retryable=True) from None
+                raise SyncFailed(
+                    f"{method} {target.host_header}: {type(exc).__name__}", retryable=True
+                ) from None
         raise AssertionError("a target has at least one address")
+
+
+def delete_url(base: str, path: str, key: str) -> str:
+    """The delete request's URL: ``path`` with the key (URL-encoded, unless it is the
+    ``{key}`` placeholder shown in messages) under ``base``, or on its host when absolute."""
+    filled = path.replace("{key}", key if key == "{key}" else quote(key, safe=""))
+    if filled.startswith("/"):
+        parts = urlsplit(base)
+        return urlunsplit((parts.scheme, parts.netloc, filled, "", ""))
+    return f"{base}/{filled}"

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Integer, MetaData, Numeric, Table, insert, select, update
+from sqlalchemy import DateTime, Integer, MetaData, Numeric, Table, delete, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DBAPIError,
@@ -87,6 +87,31 @@ class TableTarget:
         return Upserted(
             before, _plain_row(after) if after is not None else None, writes, before is None
         )
+
+    def delete(self, key: str) -> bool:
+        """``DELETE FROM table WHERE key = ...`` in one of the app's transactions; a refusal
+        (a foreign key of another of its tables) is final, an unavailable database retryable.
+        Messages leave the key out: the erasure report outlives the person."""
+        if not self._spec.delete:
+            raise SyncFailed(
+                f"{self.location}: deletion is turned off (table.delete)", retryable=False
+            )
+        table = self._reflected()
+        key_column = table.c[self._spec.key]
+        try:
+            with self._engine.begin() as conn:
+                removed = conn.execute(
+                    delete(table).where(key_column == _key_value(key, key_column.type))
+                ).rowcount
+        except (OperationalError, InterfaceError, DisconnectionError) as exc:
+            raise SyncFailed(
+                f"{self.location} is unavailable: {_reason(exc)}", retryable=True
+            ) from None
+        except SQLAlchemyError as exc:
+            raise SyncFailed(
+                f"{self.location} refused to delete the row: {_reason(exc)}", retryable=False
+            ) from None
+        return bool(removed)
 
     def _reflected(self) -> Table:
         if self._table is not None:
