@@ -1,23 +1,19 @@
-"""The command line as an operator uses it."""
+"""The command line as an operator uses it.
+
+Commands run in the test process (tests/cli.py: ``c360``, also used by the other CLI tests);
+the last tests run the installed entry points as new processes."""
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from sqlalchemy import select
+from tests.cli import c360
 
 from c360.storage import create_engine_for
 from c360.storage.tables import api_keys
-
-
-def c360(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "c360", *args],
-        env={**os.environ, "C360_DATABASE_URL": database_url, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_keys_create_prints_the_secret_as_the_last_line_and_stores_only_its_hash(
@@ -84,3 +80,37 @@ def test_an_unsupported_database_url_is_explained(tmp_path: object) -> None:
     result = c360("mysql://localhost/x", "db", "upgrade")
     assert result.returncode == 2
     assert "not supported" in result.stderr
+
+
+def test_the_installed_entry_points_start_and_run_a_command(tmp_path: Path) -> None:
+    """``python -m c360`` and the ``c360`` script, as new processes: what the in-process runs
+    above cannot show (the packaging, the imports of a cold start, the exit status)."""
+    url = f"sqlite:///{tmp_path / 'c360.db'}"
+    env = {**os.environ, "C360_DATABASE_URL": url, "COLUMNS": "200"}
+    helped = subprocess.run(
+        [sys.executable, "-m", "c360", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "Customer Data Platform" in helped.stdout and "keys" in helped.stdout
+
+    script = shutil.which("c360", path=str(Path(sys.executable).parent))
+    assert script is not None, f"no c360 script next to {sys.executable}: pip install -e ."
+    created = subprocess.run(
+        [script, "keys", "create", "--name", "shop", "--role", "writer", "--source", "pos"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("wk_")
+    engine = create_engine_for(url)
+    with engine.connect() as conn:
+        names = conn.execute(select(api_keys.c.name)).scalars().all()
+    engine.dispose()
+    assert names == ["shop"]

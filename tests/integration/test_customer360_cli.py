@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from tests.cli import c360
 from tests.customer360 import SOMCHAI, somchai_everywhere, track
 from tests.factories import track as track_message
-from tests.integration.test_cli import c360
 
 
 @pytest.fixture

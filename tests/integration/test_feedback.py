@@ -341,7 +341,7 @@ def test_api_lists_shows_assigns_and_resolves(database_url: str, engine: Engine)
 def test_cli_lists_and_resolves(tmp_path: Path) -> None:
     """As an operator runs it: each command a new process, on SQLite (what the commands call
     is tested on both stores above)."""
-    from tests.integration.test_cli import c360
+    from tests.cli import c360
 
     from c360.storage import open_store
 
@@ -366,7 +366,7 @@ def test_cli_lists_and_resolves(tmp_path: Path) -> None:
 
 
 def test_cli_reads_a_mailbox_folder_into_feedback(tmp_path: Path) -> None:
-    from tests.integration.test_cli import c360
+    from tests.cli import c360
 
     url = f"sqlite:///{tmp_path / 'mail.db'}"
     mails = tmp_path / "inbox"

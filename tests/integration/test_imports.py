@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.integration.test_cli import c360
+from tests.cli import c360
 
 from c360.ingest.mapping import Mapping, parse_mapping
 from c360.standardize.quality import quality_report

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from tests.integration.test_cli import c360
+from tests.cli import c360
 from tests.integration.test_journeys import CART, CONFIG, MINUTE, T0, act, person
 
 from c360.activation.engine import run_cycle

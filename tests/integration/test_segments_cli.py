@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from tests.integration.test_cli import c360
+from tests.cli import c360
 from tests.integration.test_segments_api import TH_EMAILS, VN_EMAILS, consenting, customers
 
 

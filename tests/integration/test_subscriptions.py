@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 import re
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -25,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine, insert, select, text
+from tests.cli import CommandResult, run_c360
 from tests.conftest import drop_postgres_database, free_port, new_postgres_database
 from tests.factories import PEOPLE
 
@@ -1013,13 +1012,12 @@ def test_only_the_internal_hosts_an_operator_lists_are_allowed(
     ]
 
 
-def c360(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "c360", "subscriptions", *args],
-        env={**os.environ, "C360_DATABASE_URL": database_url, "COLUMNS": "250", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
+def c360(database_url: str, *args: str, **env: str) -> CommandResult:
+    """``c360 subscriptions ARGS``, in this process (tests/cli.py), tables 250 columns wide."""
+    return run_c360(
+        "subscriptions",
+        *args,
+        env={"C360_DATABASE_URL": database_url, "COLUMNS": "250", **env},
     )
 
 
@@ -1094,9 +1092,6 @@ def test_https_goes_to_the_checked_address_with_the_name_for_tls_and_the_host_he
     assert current(engine, subscription.id).cursor == ids[-1]
 
 
-# The commands are the same on both stores and the services under them are tested on both
-# above; each command is a new process (about 1.5 s), so this runs on SQLite only.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_cli_adds_lists_delivers_to_and_removes_a_subscription(
     database_url: str, engine: Engine, receiver: Receiver
 ) -> None:

@@ -46,6 +46,21 @@ def load_settings() -> Settings:
     return settings
 
 
+_opened: list[Engine] = []
+
+
 def store_for(settings: Settings) -> Engine:
+    """The migrated store, its pooled connections closed when the command ends
+    (:func:`close_stores`)."""
     with reported_errors():
-        return open_store(settings.database_url)
+        engine = open_store(settings.database_url)
+    _opened.append(engine)
+    return engine
+
+
+def close_stores() -> None:
+    """Close the pooled connections of every store the command opened. A command may run
+    inside a longer-lived process (tests, scripts, a notebook), where an engine left to the
+    garbage collector leaks its connections; the entry point calls this as each ends."""
+    while _opened:
+        _opened.pop().dispose()

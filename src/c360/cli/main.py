@@ -13,7 +13,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from c360.cli.audit import audit_app
-from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.common import close_stores, err, load_settings, out, reported_errors, store_for
 from c360.cli.consent import consent_app
 from c360.cli.demo import demo_app
 from c360.cli.feedback import feedback_app
@@ -64,6 +64,12 @@ app.add_typer(traits_app, name="traits")
 app.add_typer(changes_app, name="changes")
 export_app.command("links")(export_links)
 export_app.command("profiles")(export_profiles)
+
+
+@app.callback()
+def each_command(context: typer.Context) -> None:
+    """Runs before every command: the stores it opens are closed when it ends, however it ends."""
+    context.call_on_close(close_stores)
 
 
 @app.command()
