@@ -31,9 +31,6 @@ from c360.profiles.golden import display_name
 from c360.segments import language as L
 from c360.segments import service
 
-READ_ONLY_POSTS = frozenset({"/api/segments/preview"})
-"""POST routes that only read: a read key may call them."""
-
 NAME_RULE = (
     "1-100 letters, digits, spaces and _ . : -, starting with a letter or digit "
     '(unique; how other segments refer to it with `in segment "NAME"`)'
