@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, SecretStr
 from sqlalchemy import Engine, text
 
@@ -269,11 +270,15 @@ def build_app(
         )
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
-    index_html = resources.files("c360.web").joinpath("static/index.html").read_text("utf-8")
+    static = resources.files("c360.web").joinpath("static")
+    index_html = static.joinpath("index.html").read_text("utf-8")
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        return index_html
+    def index() -> HTMLResponse:
+        """The web app (its pages are drawn in the browser from the API)."""
+        return HTMLResponse(index_html, headers={"Cache-Control": "no-cache"})
+
+    api.mount("/static", StaticFiles(directory=str(static)), name="static")
 
     base_openapi = api.openapi
 

@@ -26,7 +26,7 @@ from c360.kernel.clock import Clock, isoformat_us, system_clock
 from c360.privacy import audit
 from c360.privacy.keys import ApiKey, KeyCache
 from c360.privacy.masking import CsvMasker, LineMasker, Masker
-from c360.privacy.roles import PiiField, Role
+from c360.privacy.roles import CAPABILITIES, PiiField, Role, hidden_fields
 from c360.privacy.users import (
     Session,
     SessionPolicy,
@@ -139,6 +139,12 @@ class MeOut(BaseModel):
         None, description="Send as X-CSRF-Token on every non-GET request made with the cookie"
     )
     expires_at: str | None = Field(None, description="When the session ends at the latest")
+    capabilities: list[str] = Field(
+        default_factory=list, description="What the role may do (the web app shows only these)"
+    )
+    masked: list[str] = Field(
+        default_factory=list, description="Kinds of personal data masked for the role"
+    )
 
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -225,7 +231,7 @@ def build_auth_router(sessions: SessionAuth, keys: KeyCache) -> APIRouter:
             return _me_of_session(caller.session, csrf_token_for(token))
         key = caller.api_key
         assert key is not None
-        return MeOut(kind="key", name=key.name, role=key.role.value)
+        return MeOut(kind="key", name=key.name, role=key.role.value, **_reach(key.role))
 
     return router
 
@@ -239,7 +245,15 @@ def _me_of_session(session: Session, csrf: str) -> MeOut:
         display_name=user.display_name,
         csrf_token=csrf,
         expires_at=isoformat_us(session.expires_at_us),
+        **_reach(user.role),
     )
+
+
+def _reach(role: Role) -> dict[str, list[str]]:
+    return {
+        "capabilities": sorted(c.value for c in CAPABILITIES[role]),
+        "masked": sorted(f.value for f in hidden_fields(role)),
+    }
 
 
 Scope = MutableMapping[str, Any]

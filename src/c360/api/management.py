@@ -20,6 +20,7 @@ from c360.api.audit import add_audit_routes
 from c360.api.auth import MASKING_STATE, Caller, SessionAuth, identify
 from c360.api.changes import FeedBell, add_change_routes
 from c360.api.consent import add_consent_routes
+from c360.api.dashboard import add_dashboard_routes
 from c360.api.errors import ERROR_RESPONSES, ErrorBody
 from c360.api.feedback import add_feedback_routes
 from c360.api.journeys import add_journey_routes, add_suppression_routes
@@ -462,6 +463,7 @@ def build_router(
     add_consent_routes(router, engine, read_engine)
     add_privacy_routes(router, engine, read_engine)
     add_audit_routes(router, engine, read_engine)
+    add_dashboard_routes(router, read_engine, timezone)
     return router
 
 

@@ -73,6 +73,7 @@ ROUTES: dict[tuple[str, str], Capability] = {
     ("GET", "/api/profiles/{profile_id}/recommendations"): C.PROFILES_READ,
     ("GET", "/api/personalize/{profile_id}"): C.PROFILES_READ,
     ("GET", "/api/changes"): C.PROFILES_READ,
+    ("GET", "/api/dashboard"): C.PROFILES_READ,  # each section also needs its own area
     ("GET", "/api/changes/stream"): C.PROFILES_READ,
     # identity decisions
     ("GET", "/api/identity/reviews"): C.IDENTITY_READ,
