@@ -15,6 +15,7 @@ demo: $(STAMP)
 	$(VENV)/bin/c360 demo
 
 test: $(STAMP)
+	scripts/install-browser
 	$(VENV)/bin/pytest
 
 check: $(STAMP)

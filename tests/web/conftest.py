@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import LiveServer, start_server
 
 from c360.privacy import audit
 from c360.privacy.roles import Role
 from c360.privacy.users import create_user
 from c360.storage.engine import create_engine_for
 from c360.storage.migrations import upgrade_to_head
-from tests.conftest import LiveServer, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PASSWORD = "a long test passphrase 7"
@@ -88,7 +88,10 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (Debian package chromium; .ci/run installs it)")
+        reason = "Chromium is not installed (Debian package chromium; make test installs it)"
+        if os.environ.get("C360_REQUIRE_BROWSER"):
+            pytest.fail(reason + " and C360_REQUIRE_BROWSER is set")
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -115,16 +118,24 @@ def page(browser: Any, web_app: WebApp) -> Iterator[Any]:
     # logs them as "Failed to load resource", so responses are checked here instead.
     tab.on(
         "console",
-        lambda message: problems.append(f"console {message.type}: {message.text}")
-        if message.type == "error" and not message.text.startswith("Failed to load resource")
-        else None,
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     tab.on(
         "response",
-        lambda response: problems.append(f"{response.status} {response.url}")
-        if response.status >= 500 or (response.status >= 400 and "/api/" not in response.url
-        and "/auth/" not in response.url)
-        else None,
+        lambda response: (
+            problems.append(f"{response.status} {response.url}")
+            if response.status >= 500
+            or (
+                response.status >= 400
+                and "/api/" not in response.url
+                and "/auth/" not in response.url
+            )
+            else None
+        ),
     )
     try:
         yield tab

@@ -8,7 +8,6 @@ from importlib import resources
 from typing import Any
 
 import httpx
-
 from tests.web.conftest import (
     PASSWORD,
     WebApp,
@@ -100,7 +99,8 @@ def test_thai_and_vietnamese_labels_dates_and_numbers(page: Any, web_app: WebApp
     page.locator("#view[data-ready]").wait_for()
     assert page.locator("html").get_attribute("lang") == "vi"  # the choice is remembered
     formatted = page.evaluate(
-        "() => import('/static/js/core/i18n.js').then(m => [m.number(1234567.5), m.money(1500, 'VND')])"
+        """() => import('/static/js/core/i18n.js')
+             .then(m => [m.number(1234567.5), m.money(1500, 'VND')])"""
     )
     assert formatted[0] == "1.234.567,5" and "₫" in formatted[1], formatted
 
@@ -144,7 +144,9 @@ def test_every_page_has_every_label_in_every_language(page: Any, web_app: WebApp
         """async (pages) => {
           const out = [];
           const modules = [["core/common", await import("/static/js/core/common.js")]];
-          for (const name of pages) modules.push([name, await import(`/static/js/pages/${name}.js`)]);
+          for (const name of pages) {
+            modules.push([name, await import(`/static/js/pages/${name}.js`)]);
+          }
           for (const [name, m] of modules) {
             const keys = new Set(Object.values(m.messages).flatMap(Object.keys));
             for (const lang of ["en", "th", "vi"]) {
