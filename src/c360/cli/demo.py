@@ -3,6 +3,7 @@
 import base64
 import http.client
 import json
+import secrets
 import sys
 import threading
 import time
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from c360.cli.common import err, load_settings, out, reported_errors, store_for
 from c360.ingest.mapping import load_mapping
@@ -94,8 +95,14 @@ def demo(
     with engine.begin() as conn:
         _, write_key = create_key(conn, name="demo web", role=Role.WRITER, source="web")
         _, admin_key = create_key(conn, name="demo admin", role=Role.ADMIN, source=None)
+        web_password = _demo_user(conn)
     base = f"http://{host}:{port}"
     out.print(f"[bold]c360 demo[/bold]  store: {settings.database_url}")
+    out.print(f"web app:                  [green]{base}/[/green]", soft_wrap=True)
+    if web_password is not None:
+        out.print(f"  sign in as [green]demo[/green] with password [green]{web_password}[/green]")
+    else:
+        out.print("  sign in with a user you created (c360 users list)")
     out.print(f"write key (source 'web'): [green]{write_key}[/green]")
     out.print(f"admin key:                [green]{admin_key}[/green]")
     out.print("try:")
@@ -125,6 +132,26 @@ def demo(
     )
     sender.start()
     serve_app(settings, engine, host, port, worker=True)
+
+
+def _demo_user(conn: Connection) -> str | None:
+    """A first web user, ``demo`` (admin), with a new random password, when the store has no
+    user yet (a fresh install never has a default account: the password is printed once)."""
+    from c360.privacy import audit
+    from c360.privacy.users import count_users, create_user
+
+    if count_users(conn):
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(
+        conn,
+        "demo",
+        password,
+        Role.ADMIN,
+        actor=audit.cli_actor(),
+        display_name="Demo administrator",
+    )
+    return password
 
 
 def resolve_company(engine: Engine) -> None:
