@@ -85,8 +85,10 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, per test module: Playwright's sync API keeps an asyncio loop running while it
+    is open, and tests of other modules in the same worker call ``asyncio.run``."""
     if CHROMIUM is None:
         reason = "Chromium is not installed (Debian package chromium; make test installs it)"
         if os.environ.get("C360_REQUIRE_BROWSER"):

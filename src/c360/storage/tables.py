@@ -179,6 +179,29 @@ import_cursors = Table(
 )
 """How far an incremental database import has read a table (JSON-encoded cursor value)."""
 
+import_runs = Table(
+    "import_runs",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("source_id", Integer, nullable=False),
+    Column("kind", String(10), nullable=False),  # file, table, retry
+    Column("location", Text, nullable=False),  # the file's path, the table, "quarantine"
+    Column("mapping_version", Integer, nullable=True),
+    Column("status", String(10), nullable=False),  # running, done, failed
+    Column("started_at_us", BigInteger, nullable=False),
+    Column("finished_at_us", BigInteger, nullable=True),
+    # counts of the batches committed so far: a run cut short shows what it logged
+    Column("read", BigInteger, nullable=False),
+    Column("new", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("unchanged", BigInteger, nullable=False),
+    Column("quarantined", BigInteger, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("details", Json, nullable=False),
+    Index("ix_import_runs_source", "source_id", "started_at_us"),
+)
+"""Each import and quarantine retry with its counts. Not derived: ``c360 rebuild`` keeps it."""
+
 source_records = Table(
     "source_records",
     metadata,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from c360.errors import InvalidInput, NotFound
 from c360.eventlog.service import (
@@ -37,7 +37,7 @@ from c360.ingest.records import (
 from c360.kernel.clock import system_clock
 from c360.standardize.parallel import PooledStandardizer
 from c360.standardize.service import INLINE, Standardizer
-from c360.storage.tables import rejects
+from c360.storage.tables import import_runs, rejects
 from c360.workers.processor import process_available
 
 Progress = Callable[[int, int | None], None]
@@ -90,6 +90,7 @@ def import_file(
         summary = ImportSummary(source, str(path), version.version)
         summary.details = {"format": file.format, "encoding": file.encoding}
         name = path.name
+        run = _RunRecord(engine, version, "file", summary)
 
         def items() -> Iterator[IncomingRow | BadInput]:
             for item in file.rows():
@@ -98,9 +99,9 @@ def import_file(
                 else:
                     yield BadInput(item.reason, item.detail, f"{name}:{item.line}", item.raw)
 
-        with _applier(engine, parallel=file.size_bytes >= PARALLEL_FROM_BYTES) as apply:
+        with run, _applier(engine, parallel=file.size_bytes >= PARALLEL_FROM_BYTES) as apply:
             for batch in _batches(items(), batch_size):
-                _commit(engine, version, batch, summary, stage="import")
+                _commit(engine, version, batch, summary, stage="import", also=run.counted)
                 apply.apply(engine)
                 if progress is not None:
                     progress(file.position(), file.size_bytes)
@@ -129,7 +130,8 @@ def import_table(
     summary.details = {"cursor": cursor_column, "from": opened.after}
     total = count_rows(opened)
     reached: Any = None
-    with _applier(engine, parallel=(total or 0) >= PARALLEL_FROM_ROWS) as apply:
+    run = _RunRecord(engine, version, "table", summary)
+    with run, _applier(engine, parallel=(total or 0) >= PARALLEL_FROM_ROWS) as apply:
         for batch in _batches(read_rows(opened, batch_size), batch_size):
             rows = [row for row, _ in batch]
             cursors = [c for _, c in batch if c is not None]
@@ -138,12 +140,14 @@ def import_table(
 
             def remember(conn: Connection, value: Any = reached) -> None:
                 store_cursor(conn, version.source_id, opened, value)
+                run.counted(conn)
 
             _commit(engine, version, rows, summary, stage="import", also=remember)
             apply.apply(engine)
             if progress is not None:
                 progress(summary.read, total)
     summary.details["to"] = reached
+    run.finish_details(summary.details)
     summary.elapsed_s = time.perf_counter() - started
     return summary
 
@@ -169,17 +173,99 @@ def _commit(
     stage: str,
     also: Callable[[Connection], None] | None = None,
 ) -> None:
-    """Log one batch (and what ``also`` writes) in one transaction."""
-    with engine.begin() as conn:
-        prepared = prepare_batch(conn, version.source_id, version, batch, stage=stage)
-        append(conn, prepared.rows, prepared.rejects)
-        if also is not None:
-            also(conn)
-    summary.read += len(batch)
-    summary.new += prepared.new
-    summary.updated += prepared.updated
-    summary.unchanged += prepared.unchanged
-    summary.quarantined += len(prepared.rejects)
+    """Log one batch (and what ``also`` writes, which sees the summary counting the batch)
+    in one transaction."""
+    before = (summary.read, summary.new, summary.updated, summary.unchanged, summary.quarantined)
+    try:
+        with engine.begin() as conn:
+            prepared = prepare_batch(conn, version.source_id, version, batch, stage=stage)
+            append(conn, prepared.rows, prepared.rejects)
+            summary.read += len(batch)
+            summary.new += prepared.new
+            summary.updated += prepared.updated
+            summary.unchanged += prepared.unchanged
+            summary.quarantined += len(prepared.rejects)
+            if also is not None:
+                also(conn)
+    except BaseException:
+        (summary.read, summary.new, summary.updated, summary.unchanged, summary.quarantined) = (
+            before
+        )
+        raise
+
+
+class _RunRecord:
+    """One row of ``import_runs``: written as the run starts, its counts updated in each
+    batch's transaction, and marked done, or failed with the error, as the run ends."""
+
+    def __init__(
+        self, engine: Engine, version: MappingVersion, kind: str, summary: ImportSummary
+    ) -> None:
+        self.engine = engine
+        self.summary = summary
+        self.details: dict[str, Any] = dict(summary.details)
+        with engine.begin() as conn:
+            self.id = conn.execute(
+                insert(import_runs)
+                .values(
+                    source_id=version.source_id,
+                    kind=kind,
+                    location=summary.location,
+                    mapping_version=version.version,
+                    status="running",
+                    started_at_us=system_clock(),
+                    read=0,
+                    new=0,
+                    updated=0,
+                    unchanged=0,
+                    quarantined=0,
+                    details=self.details,
+                )
+                .returning(import_runs.c.id)
+            ).scalar_one()
+
+    def _counts(self) -> dict[str, int]:
+        s = self.summary
+        return {
+            "read": s.read,
+            "new": s.new,
+            "updated": s.updated,
+            "unchanged": s.unchanged,
+            "quarantined": s.quarantined,
+        }
+
+    def counted(self, conn: Connection) -> None:
+        conn.execute(
+            update(import_runs).where(import_runs.c.id == self.id).values(**self._counts())
+        )
+
+    def finish_details(self, details: dict[str, Any]) -> None:
+        self.details = {k: v for k, v in details.items() if _jsonable(v)}
+
+    def __enter__(self) -> "_RunRecord":
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        values: dict[str, Any] = {
+            **self._counts(),
+            "finished_at_us": system_clock(),
+            "status": "done" if error is None else "failed",
+            "details": self.details,
+        }
+        if error is not None:
+            values["error"] = f"{type(error).__name__}: {error}"[:1000]
+        with self.engine.begin() as conn:
+            conn.execute(update(import_runs).where(import_runs.c.id == self.id).values(**values))
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
 
 
 PARALLEL_FROM_BYTES = 16 * 1024 * 1024
@@ -272,27 +358,36 @@ def retry_quarantine(
             query = query.where(rejects.c.id.in_(ids))
         pending = conn.execute(query.order_by(rejects.c.id)).all()
     summary = RetrySummary()
-    for entry in pending:
-        summary.tried += 1
-        try:
-            values = orjson.loads(entry.payload)
-        except orjson.JSONDecodeError:
-            values = None
-        if not isinstance(values, dict):
-            summary.not_replayable += 1
-            continue
-        row = IncomingRow(values, entry.origin or f"quarantine {entry.id}")
-        with engine.begin() as conn:
-            prepared = prepare_batch(conn, found.id, version, [row], stage=entry.stage)
-            if prepared.rejects:
-                summary.still_quarantined += 1
+    counts = ImportSummary(source, "quarantine", version.version)
+    with _RunRecord(engine, version, "retry", counts) as run:
+        for entry in pending:
+            summary.tried += 1
+            counts.read += 1
+            try:
+                values = orjson.loads(entry.payload)
+            except orjson.JSONDecodeError:
+                values = None
+            if not isinstance(values, dict):
+                summary.not_replayable += 1
+                counts.quarantined += 1
                 continue
-            append(conn, prepared.rows, [])
-            conn.execute(
-                update(rejects)
-                .where(rejects.c.id == entry.id)
-                .values(resolved_at_us=system_clock())
-            )
-            summary.accepted += 1
+            row = IncomingRow(values, entry.origin or f"quarantine {entry.id}")
+            with engine.begin() as conn:
+                prepared = prepare_batch(conn, found.id, version, [row], stage=entry.stage)
+                if prepared.rejects:
+                    summary.still_quarantined += 1
+                    counts.quarantined += 1
+                    continue
+                append(conn, prepared.rows, [])
+                conn.execute(
+                    update(rejects)
+                    .where(rejects.c.id == entry.id)
+                    .values(resolved_at_us=system_clock())
+                )
+                summary.accepted += 1
+                counts.new += prepared.new
+                counts.updated += prepared.updated
+                counts.unchanged += prepared.unchanged
+                run.counted(conn)
     _catch_up(engine)
     return summary
