@@ -129,12 +129,31 @@ def test_nothing_is_loaded_from_elsewhere(page: Any, web_app: WebApp) -> None:
 
 def test_the_keyboard_reaches_the_skip_link_and_the_navigation(page: Any, web_app: WebApp) -> None:
     sign_in(page)
+    # after signing in, and after each navigation, the keyboard is in the page's content
+    assert page.evaluate("() => document.activeElement.id") == "view"
+    open_page(page, "/customers")
+    assert page.evaluate("() => document.activeElement.id") == "view"
+    # a page loaded afresh starts at the skip link, then the brand and the navigation
+    open_page(page, "/")
+    page.reload()
+    page.locator("#view[data-ready]").wait_for()
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.className") == "skip"
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.textContent") == "c360"
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.dataset.nav") == "dashboard"
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")  # the skip link: to the content, the address unchanged
+    assert page.evaluate("() => document.activeElement.id") == "view"
+    assert page.evaluate("() => window.location.hash") == "#/"
+    # the language selector keeps the focus while the page redraws in the new language
+    page.locator("#language").focus()
+    page.keyboard.press("ArrowDown")  # English -> Thai
+    page.wait_for_function("() => document.documentElement.lang === 'th'")
+    page.locator("#view[data-ready]").wait_for()
+    assert page.evaluate("() => document.activeElement.id") == "language"
 
 
 def test_every_page_has_every_label_in_every_language(page: Any, web_app: WebApp) -> None:

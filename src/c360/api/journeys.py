@@ -68,6 +68,23 @@ class PreviewIn(NoNulInput):
     )
 
 
+class DraftTemplate(NoNulInput):
+    subject: str | None = Field(None, max_length=2000)
+    body: str = Field(min_length=1, max_length=100_000)
+    html: str | None = Field(None, max_length=500_000)
+
+
+class DraftPreviewIn(NoNulInput):
+    profile_id: str = Field(min_length=1, max_length=36)
+    template: DraftTemplate = Field(description="A send step's template, saved or not")
+    timezone: str | None = Field(
+        None, max_length=64, description="The journey's time zone (default: the server's)"
+    )
+    event: dict[str, Any] = Field(
+        default_factory=dict, description="The triggering event's properties"
+    )
+
+
 class PreviewOut(BaseModel):
     subject: str | None
     body: str
@@ -194,23 +211,63 @@ def add_journey_routes(
             person = load_person(conn, body.profile_id, saved.journey.timezone or default_timezone)
             if person is None:
                 raise NotFound(f"no live profile with id {body.profile_id}")
-        template = templates.compile_template(
+        return _preview(
+            read_engine,
+            body.profile_id,
+            person.values,
+            body.event,
             subject=step.send.template.subject,
-            body=step.send.template.body,
+            text=step.send.template.body,
             html=step.send.template.html,
         )
+
+    @router.post(
+        "/journeys/preview",
+        response_model=PreviewOut,
+        responses={k: v for k, v in WRITE_ERRORS.items() if k != 409},
+        tags=["journeys"],
+    )
+    def preview_draft(body: DraftPreviewIn) -> PreviewOut:
+        """A message template not saved yet (the journey builder's), as this profile would
+        get it now: the same sandbox and data as a saved send step (nothing is sent)."""
         with read_engine.connect() as conn:
-            found = recommendations_for(conn, body.profile_id, 4)
-        rendered = templates.render(
-            template,
-            {
-                "profile": dict(person.values),
-                "event": body.event,
-                "recommendations": [r.as_json() for r in found],
-                "links": {},
-            },
+            person = load_person(conn, body.profile_id, body.timezone or default_timezone)
+        if person is None:
+            raise NotFound(f"no live profile with id {body.profile_id}")
+        return _preview(
+            read_engine,
+            body.profile_id,
+            person.values,
+            body.event,
+            subject=body.template.subject,
+            text=body.template.body,
+            html=body.template.html,
         )
-        return PreviewOut(subject=rendered.subject, body=rendered.body, html=rendered.html)
+
+
+def _preview(
+    read_engine: Engine,
+    profile_id: str,
+    values: Any,
+    event: dict[str, Any],
+    *,
+    subject: str | None,
+    text: str,
+    html: str | None,
+) -> PreviewOut:
+    template = templates.compile_template(subject=subject, body=text, html=html)
+    with read_engine.connect() as conn:
+        found = recommendations_for(conn, profile_id, 4)
+    rendered = templates.render(
+        template,
+        {
+            "profile": dict(values),
+            "event": event,
+            "recommendations": [r.as_json() for r in found],
+            "links": {},
+        },
+    )
+    return PreviewOut(subject=rendered.subject, body=rendered.body, html=rendered.html)
 
 
 def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:

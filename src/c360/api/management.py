@@ -28,6 +28,9 @@ from c360.api.personalize import add_personalize_routes
 from c360.api.privacy import add_privacy_routes
 from c360.api.profiles import add_profile_routes
 from c360.api.segments import add_segment_routes
+from c360.api.web_customers import add_web_customers_routes
+from c360.api.web_data import add_web_data_routes
+from c360.api.web_feedback import add_web_feedback_routes
 from c360.errors import InvalidInput, NotFound
 from c360.eventlog import service as log_service
 from c360.feedback.model import FeedbackConfig
@@ -464,6 +467,9 @@ def build_router(
     add_privacy_routes(router, engine, read_engine)
     add_audit_routes(router, engine, read_engine)
     add_dashboard_routes(router, read_engine, timezone)
+    add_web_customers_routes(router, engine, read_engine)
+    add_web_feedback_routes(router, engine, read_engine, feedback_config or FeedbackConfig())
+    add_web_data_routes(router, engine, read_engine)
     return router
 
 

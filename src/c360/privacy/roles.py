@@ -71,6 +71,7 @@ ROUTES: dict[tuple[str, str], Capability] = {
     ("GET", "/api/profiles/{profile_id}/briefing"): C.PROFILES_READ,
     ("GET", "/api/profiles/{profile_id}/identity"): C.PROFILES_READ,
     ("GET", "/api/profiles/{profile_id}/recommendations"): C.PROFILES_READ,
+    ("GET", "/api/profiles/{profile_id}/messages"): C.PROFILES_READ,
     ("GET", "/api/personalize/{profile_id}"): C.PROFILES_READ,
     ("GET", "/api/changes"): C.PROFILES_READ,
     ("GET", "/api/dashboard"): C.PROFILES_READ,  # each section also needs its own area
@@ -84,6 +85,15 @@ ROUTES: dict[tuple[str, str], Capability] = {
     ("GET", "/api/sources/{source}/rejects"): C.SOURCES_READ,
     ("GET", "/api/quality"): C.SOURCES_READ,
     ("GET", "/api/events/{message_id}"): C.SOURCES_READ,
+    ("GET", "/api/sources/{source}/imports"): C.SOURCES_READ,
+    ("GET", "/api/sources/{source}/mapping"): C.SOURCES_READ,
+    # replaying quarantined rows may store a new mapping: configuration
+    ("POST", "/api/sources/{source}/rejects/retry"): C.CONFIG,
+    # API keys
+    ("GET", "/api/keys"): C.ACCESS_ADMIN,
+    ("POST", "/api/keys"): C.ACCESS_ADMIN,
+    ("POST", "/api/keys/{key_id}/rotate"): C.ACCESS_ADMIN,
+    ("POST", "/api/keys/{key_id}/revoke"): C.ACCESS_ADMIN,
     # segments
     ("GET", "/api/segments"): C.SEGMENTS_READ,
     ("GET", "/api/segments/{name}"): C.SEGMENTS_READ,
@@ -104,6 +114,7 @@ ROUTES: dict[tuple[str, str], Capability] = {
     ("POST", "/api/journeys/{name}/resume"): C.JOURNEYS_WRITE,
     # renders a message for one person: for those who write the templates
     ("POST", "/api/journeys/{name}/preview"): C.JOURNEYS_WRITE,
+    ("POST", "/api/journeys/preview"): C.JOURNEYS_WRITE,  # the builder's unsaved template
     # suppressions (addresses that must never get a message)
     ("GET", "/api/suppressions"): C.SUPPRESSIONS_READ,
     ("POST", "/api/suppressions"): C.SUPPRESSIONS_WRITE,
@@ -122,6 +133,8 @@ ROUTES: dict[tuple[str, str], Capability] = {
     ("POST", "/api/feedback/{item_id}/start"): C.FEEDBACK_WORK,
     ("POST", "/api/feedback/{item_id}/resolve"): C.FEEDBACK_WORK,
     ("POST", "/api/feedback/{item_id}/notes"): C.FEEDBACK_WORK,
+    ("GET", "/api/feedback-inbox"): C.FEEDBACK_READ,
+    ("GET", "/api/feedback-inbox/filters"): C.FEEDBACK_READ,
     # data subject requests: filing and reading them is exact, everything else is managing
     ("POST", "/api/privacy/requests"): C.PRIVACY_CREATE,
     # an access export is the person's whole file: for those who manage requests only

@@ -60,6 +60,7 @@ async function loadPage(name) {
 
 function header(active) {
   const top = document.getElementById("top");
+  const hadFocus = top.contains(document.activeElement) ? document.activeElement.id : null;
   const languages = h(
     "select",
     { id: "language", onchange: (e) => changeLanguage(e.target.value) },
@@ -90,6 +91,7 @@ function header(active) {
     h("div", { class: "who" }, h("label", { for: "language", class: "sr-only" }, t("lang.label")), languages, who),
   );
   document.querySelector(".skip").textContent = t("app.skip");
+  if (hadFocus) document.getElementById(hadFocus).focus(); // the header is drawn anew
 }
 
 function changeLanguage(code) {
@@ -122,7 +124,7 @@ function showSignIn(problem) {
         clear(message);
         try {
           const me = await api("/auth/login", { method: "POST", body: { username: username.value, password: password.value } });
-          signedIn(me);
+          signedIn(me, true);
         } catch (error) {
           const text =
             error instanceof ApiError && error.status === 429
@@ -147,13 +149,15 @@ function showSignIn(problem) {
   username.focus();
 }
 
-function signedIn(me) {
+// focus: move the keyboard focus to the page's content once drawn (after sign-in and each
+// navigation; not on a fresh page load, where it starts at the skip link).
+function signedIn(me, focus = false) {
   state.me = me;
   setCsrf(me.csrf_token);
-  route();
+  route(focus);
 }
 
-async function route() {
+async function route(focus = false) {
   if (!state.me) return showSignIn();
   const { path, query } = currentPath();
   const view = document.getElementById("view");
@@ -193,10 +197,16 @@ async function route() {
     const text = error instanceof ApiError && error.status === 403 ? t("common.forbidden") : t("common.error", { message: error.message });
     clear(view, errorBox(text));
   }
+  if (focus && token === route.token) view.focus({ preventScroll: true });
   view.dataset.ready = path; // the browser tests wait for this
 }
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route(true));
+// The skip link moves the focus to the content without touching the URL (the router owns it).
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("view").focus();
+});
 window.addEventListener("c360:signed-out", () => {
   state.me = null;
   showSignIn();

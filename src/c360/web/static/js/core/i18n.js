@@ -57,6 +57,15 @@ export function t(key, vars) {
   return text;
 }
 
+// A value from the data (a consent purpose, a channel) in the current language when the
+// catalogs know it ("consent.purpose" + "marketing"), else as the data says (configured ones).
+export function term(prefix, value) {
+  if (value === null || value === undefined || value === "") return "–";
+  const key = `${prefix}.${value}`;
+  const text = catalogs[current][key] ?? catalogs.en[key];
+  return text === undefined ? String(value) : text;
+}
+
 function formatValue(value) {
   return typeof value === "number" ? number(value) : String(value);
 }

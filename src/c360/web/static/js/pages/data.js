@@ -4,7 +4,7 @@
 // whose capabilities read it; controls that change something show only to roles that may.
 import { api, ApiError, downloadUrl } from "../core/api.js";
 import { clear, errorBox, field, h, table, toast } from "../core/dom.js";
-import { ago, dateTime, number, percent, t } from "../core/i18n.js";
+import { ago, dateTime, number, percent, t, term } from "../core/i18n.js";
 
 export const needs = ["sources.read", "consent.read", "privacy.read", "audit.read", "access.admin"];
 
@@ -106,7 +106,6 @@ const LABELS = {
   "data.c.save": ["Record", "บันทึก", "Ghi nhận"],
   "data.c.recorded": ["Recorded; {n} queued messages cancelled.", "บันทึกแล้ว ยกเลิกข้อความที่รอส่ง {n} รายการ", "Đã ghi nhận; đã hủy {n} tin nhắn đang chờ."],
   "data.c.all": ["all channels", "ทุกช่องทาง", "mọi kênh"],
-  "data.c.never": ["never asked", "ยังไม่เคยถาม", "chưa hỏi"],
   "data.p.file": ["File a request", "ยื่นคำขอ", "Gửi yêu cầu"],
   "data.p.kind": ["Kind", "ประเภทคำขอ", "Loại yêu cầu"],
   "data.p.subject": ["Who it is about (email:…, phone:…, profile id)", "เจ้าของข้อมูล (email:…, phone:…, รหัสโปรไฟล์)", "Người liên quan (email:…, phone:…, mã hồ sơ)"],
@@ -527,14 +526,14 @@ async function consentsTab(body, ctx) {
       h("h3", {}, t("data.c.state")),
       table(
         [
-          { label: t("data.c.purpose"), value: ([p]) => p },
+          { label: t("data.c.purpose"), value: ([p]) => term("consent.purpose", p) },
           { label: t("data.c.granted"), value: ([, s]) => h("span", { class: s.granted ? "badge good" : "badge" }, s.granted ? t("common.yes") : t("common.no")) },
           {
             label: t("data.c.channels"),
             value: ([, s]) =>
               Object.entries(s.channels || {})
                 .filter(([, v]) => v)
-                .map(([c]) => c)
+                .map(([c]) => term("channel", c))
                 .join(", ") || "–",
           },
         ],
@@ -544,8 +543,8 @@ async function consentsTab(body, ctx) {
       h("h3", {}, t("data.c.subscriptions")),
       table(
         [
-          { label: t("data.c.channel"), value: ([c]) => c },
-          { label: t("data.c.stateof"), value: ([, s]) => (s === "never_asked" ? t("data.c.never") : s) },
+          { label: t("data.c.channel"), value: ([c]) => term("channel", c) },
+          { label: t("data.c.stateof"), value: ([, s]) => term("consent.state", s) },
         ],
         Object.entries(state.subscriptions || {}),
         { caption: t("data.c.subscriptions") },
@@ -557,9 +556,9 @@ async function consentsTab(body, ctx) {
         table(
           [
             { label: t("data.c.at"), value: (e) => dateTime(e.at) },
-            { label: t("data.c.purpose"), value: (e) => e.purpose || e.kind },
-            { label: t("data.c.channel"), value: (e) => (e.channel === "*" ? t("data.c.all") : e.channel) },
-            { label: t("data.c.stateof"), value: (e) => e.state },
+            { label: t("data.c.purpose"), value: (e) => term("consent.purpose", e.purpose || e.kind) },
+            { label: t("data.c.channel"), value: (e) => (e.channel === "*" ? t("data.c.all") : term("channel", e.channel)) },
+            { label: t("data.c.stateof"), value: (e) => term("consent.state", e.state) },
             { label: t("data.c.method"), value: (e) => e.method || "–" },
             { label: t("data.c.notice"), value: (e) => e.notice_version || "–" },
           ],
@@ -574,8 +573,8 @@ async function consentsTab(body, ctx) {
 }
 
 function consentForm(profileId, purposes, channels, ctx) {
-  const purpose = h("select", { name: "purpose" }, purposes.map((p) => option(p, p)));
-  const channel = h("select", { name: "channel" }, option("*", t("data.c.all")), channels.map((c) => option(c, c)));
+  const purpose = h("select", { name: "purpose" }, purposes.map((p) => option(p, term("consent.purpose", p))));
+  const channel = h("select", { name: "channel" }, option("*", t("data.c.all")), channels.map((c) => option(c, term("channel", c))));
   const state = h("select", { name: "state" }, option("granted", t("data.c.grant")), option("withdrawn", t("data.c.withdraw")));
   const method = h("select", { name: "method" }, ["call_recording", "form", "checkbox", "double_opt_in", "unsubscribe_link", "api"].map((m) => option(m, m, "call_recording")));
   const notice = h("textarea", { name: "notice", rows: 3 });

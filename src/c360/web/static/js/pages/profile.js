@@ -4,7 +4,7 @@
 // suggested next action; and why its records are one person, with a split for those who may.
 import { api } from "../core/api.js";
 import { clear, errorBox, field, h, table, toast } from "../core/dom.js";
-import { date, dateTime, money, number, percent, t } from "../core/i18n.js";
+import { date, dateTime, money, number, percent, t, term } from "../core/i18n.js";
 
 export const needs = ["profiles.read"];
 
@@ -817,7 +817,7 @@ function consentsSection(result) {
       { class: "grid wide" },
       table(
         [
-          { label: t("prof.col.purpose"), value: (p) => p.name },
+          { label: t("prof.col.purpose"), value: (p) => term("consent.purpose", p.name) },
           { label: t("prof.col.granted"), value: (p) => yes(p.granted) },
           { label: t("prof.col.stated"), value: (p) => yes(p.stated) },
           {
@@ -825,7 +825,7 @@ function consentsSection(result) {
             value: (p) =>
               Object.entries(p.channels || {})
                 .filter(([, v]) => v)
-                .map(([c]) => c)
+                .map(([c]) => term("channel", c))
                 .join(", ") || "–",
           },
         ],
@@ -836,16 +836,16 @@ function consentsSection(result) {
         "div",
         {},
         h("h3", {}, t("prof.subscriptions")),
-        h("dl", { class: "kv" }, Object.entries(state.subscriptions || {}).flatMap(([c, s]) => [h("dt", {}, c), h("dd", { class: s === "subscribed" ? "good" : null }, s)])),
+        h("dl", { class: "kv" }, Object.entries(state.subscriptions || {}).flatMap(([c, s]) => [h("dt", {}, term("channel", c)), h("dd", { class: s === "subscribed" ? "good" : null }, term("consent.state", s))])),
       ),
     ),
     h("h3", {}, t("prof.ledger")),
     table(
       [
         { label: t("prof.col.when"), value: (e) => dateTime(e.at) },
-        { label: t("prof.col.purpose"), value: (e) => e.purpose },
-        { label: t("prof.col.channel"), value: (e) => e.channel },
-        { label: t("prof.col.state"), value: (e) => e.state },
+        { label: t("prof.col.purpose"), value: (e) => term("consent.purpose", e.purpose) },
+        { label: t("prof.col.channel"), value: (e) => term("channel", e.channel) },
+        { label: t("prof.col.state"), value: (e) => term("consent.state", e.state) },
         { label: t("prof.col.source"), value: (e) => h("span", { class: "badge" }, e.source) },
         { label: t("prof.col.method"), value: (e) => e.method },
       ],
