@@ -130,6 +130,10 @@ def add_feedback_routes(
     timezone: str,
 ) -> None:
     def actor(request: Request) -> str:
+        """Who acts on an item: the signed-in user of the web app, or the key's name."""
+        user = getattr(request.state, "user", None)
+        if user is not None:
+            return str(user.actor_name)
         key = getattr(request.state, "api_key", None)
         return f"key:{key.name}" if key is not None else "api"
 

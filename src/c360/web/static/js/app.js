@@ -91,7 +91,7 @@ function header(active) {
     h("div", { class: "who" }, h("label", { for: "language", class: "sr-only" }, t("lang.label")), languages, who),
   );
   document.querySelector(".skip").textContent = t("app.skip");
-  if (hadFocus) document.getElementById(hadFocus).focus(); // the header is drawn anew
+  if (hadFocus) document.getElementById(hadFocus)?.focus(); // the header is drawn anew
 }
 
 function changeLanguage(code) {

@@ -50,9 +50,11 @@ export function field(labelText, control, hint) {
 // columns: [{label, value: row => text|Node, num?: bool}]
 export function table(columns, rows, { caption, empty } = {}) {
   if (!rows.length && empty) return h("p", { class: "muted" }, empty);
+  // a table wider than the screen scrolls sideways; the region takes the keyboard focus so
+  // the arrow keys scroll it too
   return h(
     "div",
-    { class: "table-wrap" },
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption || null },
     h(
       "table",
       {},
