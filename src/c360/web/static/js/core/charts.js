@@ -22,36 +22,41 @@ function dataTable(title, labels, series) {
   );
 }
 
-// series: [{name, values: [..]}], one bar group per label.
-export function barChart({ title, labels, series, height = 180, format = number }) {
-  const width = Math.max(320, labels.length * 28 * series.length + 40);
+// series: [{name, values: [..]}], one bar group per label. The drawing is 640 units wide
+// whatever the number of bars, so it scales with its card; at most ten labels are written.
+export function barChart({ title, labels, series, height = 220, format = number, empty }) {
+  const total = series.reduce((n, s) => n + s.values.reduce((m, v) => m + Math.abs(v || 0), 0), 0);
+  if (!labels.length || (empty && total === 0)) {
+    return h("figure", { class: "chart" }, h("p", { class: "muted" }, empty || "–"));
+  }
+  const width = 640;
+  const left = 68;
   const max = Math.max(1, ...series.flatMap((s) => s.values.map((v) => v || 0)));
-  const plotH = height - 30;
-  const groupW = (width - 40) / Math.max(1, labels.length);
-  const barW = Math.max(4, (groupW - 6) / series.length);
+  const plotH = height - 34;
+  const groupW = (width - left) / labels.length;
+  const barW = Math.max(2, (groupW * 0.8) / series.length);
+  const every = Math.ceil(labels.length / 10);
   const bars = [];
   labels.forEach((label, i) => {
     series.forEach((s, j) => {
       const v = s.values[i] || 0;
-      const bh = (v / max) * plotH;
+      const bh = (Math.max(0, v) / max) * plotH;
       bars.push(
         svg(
           "rect",
-          { class: j ? "bar alt" : "bar", x: 40 + i * groupW + j * barW, y: plotH - bh + 5, width: barW - 1, height: Math.max(0, bh) },
+          { class: j ? "bar alt" : "bar", x: left + i * groupW + groupW * 0.1 + j * barW, y: plotH - bh + 6, width: barW, height: bh },
           svg("title", {}, `${label} ${s.name}: ${format(v)}`),
         ),
       );
     });
-    if (labels.length <= 16 || i % Math.ceil(labels.length / 16) === 0) {
-      bars.push(svg("text", { x: 40 + i * groupW, y: height - 8 }, label));
-    }
+    if (i % every === 0) bars.push(svg("text", { x: left + i * groupW + groupW / 2, y: height - 8, "text-anchor": "middle" }, label));
   });
   const chart = svg(
     "svg",
     { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title },
-    svg("line", { class: "axis", x1: 38, y1: plotH + 5, x2: width, y2: plotH + 5 }),
-    svg("text", { x: 0, y: 14 }, format(max)),
-    svg("text", { x: 0, y: plotH + 5 }, format(0)),
+    svg("line", { class: "axis", x1: left - 4, y1: plotH + 6, x2: width, y2: plotH + 6 }),
+    svg("text", { x: left - 8, y: 16, "text-anchor": "end" }, format(max)),
+    svg("text", { x: left - 8, y: plotH + 6, "text-anchor": "end" }, format(0)),
     bars,
   );
   return h("figure", { class: "chart" }, chart, legend(series), dataTable(title, labels, series));

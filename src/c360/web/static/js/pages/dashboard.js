@@ -177,6 +177,7 @@ export async function render(view) {
             title: t("dash.feedback", { days }),
             labels: Object.keys(board.feedback_by_sentiment).map((s) => t(`sentiment.${s}`)),
             series: [{ name: t("nav.feedback"), values: Object.values(board.feedback_by_sentiment) }],
+            empty: t("common.none"),
           }),
         ),
     ),
