@@ -9,6 +9,9 @@ path); ``vip`` holds Bích, Chai and Uyên.
 from __future__ import annotations
 
 import base64
+import shutil
+import sqlite3
+import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +22,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from tests.conftest import (
+    ADMIN_POSTGRES_URL,
+    drop_postgres_database_later,
+    fresh_database,
+)
 from tests.customer360 import track
 from tests.integration.test_recommendations import (
     BUN,
@@ -38,6 +46,7 @@ from c360.api.personalize import PUBLIC_PATH, build_personalize_router
 from c360.privacy.keys import KeyCache, Role, create_key
 from c360.profiles.service import find_by_identifier
 from c360.settings import Settings
+from c360.storage import create_engine_for, upgrade_to_head
 
 with warnings.catch_warnings():
     # Starlette asks for the httpx2 package; the installed httpx works the same for these tests.
@@ -124,9 +133,60 @@ def public_app(engine: Engine, origins: tuple[str, ...]) -> FastAPI:
     return app
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shop(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """The shop loaded through the real import path once per module and store (about a second
+    of imports and processing); each test gets a copy of it (see ``database_url``)."""
+    directory = tmp_path_factory.mktemp("shop")
+    if request.param == "sqlite":
+        with fresh_database("sqlite", directory, migrated=True) as url:
+            _load_shop(url, directory)
+            path = url.removeprefix("sqlite:///")
+            conn = sqlite3.connect(path, isolation_level=None)
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                assert busy == 0, "the shop's SQLite file could not be checkpointed"
+            finally:
+                conn.close()
+            yield "sqlite", path
+        return
+    with fresh_database("postgresql", directory, migrated=True) as url:
+        _load_shop(url, directory)
+        yield "postgresql", url.rsplit("/", 1)[1]
+
+
+def _load_shop(url: str, directory: Path) -> None:
+    engine = create_engine_for(url)
+    upgrade_to_head(engine)
+    build_shop(engine, directory)
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(shop: tuple[str, str], tmp_path: Path) -> Iterator[str]:
+    """A new database holding the shop, as if ``build_shop`` had just loaded it."""
+    kind, template = shop
+    if kind == "sqlite":
+        path = tmp_path / "c360.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = f"c360_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    url = f"{ADMIN_POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        yield url
+    finally:
+        drop_postgres_database_later(url)
+
+
 @pytest.fixture
 def api(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Api]:
-    build_shop(engine, tmp_path)
     keys = {}
     with engine.begin() as conn:
         for role in (Role.ADMIN, Role.READ):

@@ -24,7 +24,12 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import Engine, insert, select, text
 from tests.cli import CommandResult, run_c360
-from tests.conftest import drop_postgres_database, free_port, new_postgres_database
+from tests.conftest import (
+    drop_postgres_database,
+    free_port,
+    fresh_database,
+    new_postgres_database,
+)
 from tests.factories import PEOPLE
 
 from c360.changes.delivery import Deliverer, DeliveryThread, verify_signature
@@ -64,9 +69,11 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database on each store (the ``engine`` fixture migrates it)."""
+    """A migrated database with no data on each store: a copy of a migrated SQLite file, or
+    this module's PostgreSQL database emptied."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'c360.db'}"
+        with fresh_database("sqlite", tmp_path, migrated=True) as url:
+            yield url
         return
     url = request.getfixturevalue("postgres_url")
     engine = create_engine_for(url)

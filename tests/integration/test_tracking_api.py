@@ -171,10 +171,51 @@ def store_url(
         yield url
 
 
+@dataclass
+class Running:
+    """One app per module and store, serving every test that needs no settings of its own."""
+
+    client: TestClient
+    engine: Engine
+    clock: FakeClock
+
+
+@pytest.fixture(scope="module")
+def running_app(store_url: str) -> Iterator[Running]:
+    """Building and starting the app costs about half a second, which most tests here need not
+    pay: each gets a source and keys of its own in this one app (see ``api``), as in ``serve``."""
+    engine = open_store(store_url)
+    clock = FakeClock()
+    app = build_app(Settings(database_url=store_url), engine, clock=clock)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Running(client, engine, clock)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    with serve(store_url) as running:
-        yield running
+def api(running_app: Running) -> Iterator[Api]:
+    """The shared app with a writer key for a new source of this test's own, an admin and a
+    read key, and the clock back at real time."""
+    engine = running_app.engine
+    running_app.clock.offset_us = 0
+    source = f"web-{uuid.uuid4().hex[:10]}"
+    with engine.begin() as conn:
+        writer, write_key = create_key(conn, name="writer", role=Role.WRITER, source=source)
+        _, admin_key = create_key(conn, name="admin", role=Role.ADMIN, source=None)
+        _, read_key = create_key(conn, name="reader", role=Role.READ, source=None)
+    yield Api(
+        running_app.client,
+        engine,
+        source,
+        write_key,
+        admin_key,
+        read_key,
+        writer.id,
+        running_app.clock,
+    )
+    running_app.clock.offset_us = 0
 
 
 def assert_success(response: httpx.Response) -> None:

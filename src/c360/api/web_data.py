@@ -28,7 +28,7 @@ from c360.storage.tables import import_runs, source_mappings
 from c360.workers.imports import retry_quarantine
 
 SourceName = Annotated[str, Path(max_length=100, description="The source's name")]
-KeyId = Annotated[int, Path(ge=1, le=2**62, description="The key's id")]
+KeyId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The key's id")]
 
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON"},
