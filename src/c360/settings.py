@@ -7,7 +7,6 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.connectors.channels.config import ChannelsConfig
-from c360.eventlog.bus import bus_servers
 
 
 class Settings(BaseSettings):
@@ -198,6 +197,8 @@ class Settings(BaseSettings):
     def _nats_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
+        from c360.eventlog.bus import bus_servers  # NATS is loaded only when configured
+
         bus_servers(value)  # ValueError names the bad URL
         return value.strip()
 

@@ -418,6 +418,18 @@ def test_an_unreachable_bus_never_stops_acknowledgements_and_readyz_says_so(
         engine.dispose()
 
 
+def test_readyz_reports_no_bus_when_none_is_configured(tmp_path: Path) -> None:
+    with fresh_database("sqlite", tmp_path) as url:
+        client, engine, _ = in_process_api(url)
+        try:
+            with client:
+                body = client.get("/readyz").json()
+            assert "event_bus" in body
+            assert body["event_bus"] is None
+        finally:
+            engine.dispose()
+
+
 def test_two_workers_apply_every_event_exactly_once_even_when_one_is_killed(
     bus: Bus, pg_url: str, tmp_path: Path
 ) -> None:
