@@ -166,7 +166,9 @@ class _BusThread:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Close the connection and end the thread (what is in flight is given a moment)."""
         self._stopped.set()
-        if self._thread.is_alive():
+        if self._thread.ident is None:  # never started
+            self._loop.close()
+        elif self._thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop has already closed
                 self._loop.call_soon_threadsafe(self._stopping.set)
             if self._thread is not threading.current_thread():
