@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.connectors.channels.config import ChannelsConfig
@@ -62,7 +62,34 @@ class Settings(BaseSettings):
         15 * 60.0, gt=0, description="The window the failed sign-ins are counted in."
     )
     worker_batch_size: int = Field(200, gt=0)
-    worker_poll_s: float = Field(0.2, gt=0)
+    worker_poll_s: float = Field(
+        0.2,
+        gt=0,
+        description="How often a worker looks at the log for new entries; with the event bus "
+        "this is only the safety net for lost notices, and the default becomes 2 s.",
+    )
+    event_bus: str | None = Field(
+        None,
+        description="Production mode: NATS JetStream server(s), nats://host:port (comma-"
+        "separated for a cluster). API processes publish a notice after each commit and "
+        "workers (c360 worker) are woken by it; the log in the store stays the truth. Unset: "
+        "workers poll the log (docs/architecture.md#production-mode-the-event-bus).",
+    )
+    event_bus_stream: str = Field(
+        "C360_LOG",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="JetStream stream holding the log notices (created if missing).",
+    )
+    event_bus_subject: str = Field(
+        "c360.log",
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Subject the notices are published on.",
+    )
+    event_bus_consumer: str = Field(
+        "c360-workers",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Durable pull consumer shared by all workers (each notice wakes one).",
+    )
     commit_batch_max_rows: int = Field(
         5000, gt=0, description="Most log rows the group-commit writer puts in one transaction."
     )
@@ -164,6 +191,16 @@ class Settings(BaseSettings):
         '(JSON), e.g. {"vn": {"erase": "72h"}, "pdpa": {"access": "30d"}}; '
         "docs/privacy-requests.md.",
     )
+
+    @field_validator("event_bus")
+    @classmethod
+    def _nats_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from c360.eventlog.bus import bus_servers  # NATS is loaded only when configured
+
+        bus_servers(value)  # ValueError names the bad URL
+        return value.strip()
 
     @property
     def link_base_url(self) -> str:

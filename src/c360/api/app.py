@@ -32,6 +32,7 @@ from c360.compliance.requests import configure_deadlines
 from c360.compliance.retention import start_retention_loop
 from c360.connectors.channels import configured_channels
 from c360.eventlog import GroupCommitWriter
+from c360.eventlog.bus import BusNames, LogPublisher
 from c360.feedback.model import load_config as load_feedback_config
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
@@ -65,6 +66,7 @@ class Readiness(BaseModel):
     worker_lag: int | None
     checkpoint: int | None
     worker_running: bool
+    event_bus: str | None
 
 
 class Runtime:
@@ -83,6 +85,7 @@ class Runtime:
         self.webhooks: WebhookIntake | None = None
         self.activation: ActivationLoops | None = None
         self.retention: RetentionLoop | None = None
+        self.bus: LogPublisher | None = None
 
     def _applied(self) -> None:
         # the change feed may have grown: wake webhook delivery and the open streams
@@ -122,19 +125,37 @@ class Runtime:
                 poll_s=self.settings.worker_poll_s,
                 on_applied=self._applied,
             ).start()
-        processor = self.processor
+        if self.settings.event_bus is not None:
+            # production mode: workers in other processes are woken by a notice on the bus
+            self.bus = LogPublisher(
+                self.settings.event_bus,
+                self.engine,
+                BusNames(
+                    stream=self.settings.event_bus_stream,
+                    subject=self.settings.event_bus_subject,
+                    consumer=self.settings.event_bus_consumer,
+                ),
+            ).start()
+        wakes = [loop.notify for loop in (self.processor, self.bus) if loop is not None]
+
+        def committed() -> None:
+            for wake in wakes:
+                wake()
+
         self.writer = GroupCommitWriter(
             self.engine,
             max_rows=self.settings.commit_batch_max_rows,
-            on_commit=processor.notify if processor else None,
+            on_commit=committed if wakes else None,
             screen=suppression.screen_events,
         )
-        self.webhooks = WebhookIntake(self.engine, processor.notify if processor else None)
+        self.webhooks = WebhookIntake(self.engine, committed if wakes else None)
         self.checkpointer = WalCheckpointer(self.engine).start()
 
     def stop(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.bus is not None:
+            self.bus.stop()
         if self.processor is not None:
             self.processor.stop()
         if self.delivery is not None:
@@ -267,6 +288,7 @@ def build_app(
             worker_lag=behind,
             checkpoint=checkpoint,
             worker_running=runtime.processor is not None,
+            event_bus=runtime.bus.status if runtime.bus is not None else None,
         )
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -126,6 +126,10 @@ def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: 
     )
 
 
+BUS_POLL_S = 2.0
+"""A worker's poll of the log when the event bus wakes it (and C360_WORKER_POLL_S is unset)."""
+
+
 @app.command("worker")
 def worker_command() -> None:
     """Run a log processor alone (production: next to API processes started with
@@ -154,18 +158,41 @@ def worker_command() -> None:
         delivery.notify()
         activation.notify()
 
-    processor = Processor(
-        engine,
-        batch_size=settings.worker_batch_size,
-        poll_s=settings.worker_poll_s,
-        on_applied=applied,
+    bus = settings.event_bus
+    # With the bus, notices wake the worker; the poll only finds what a lost notice left.
+    poll_s = (
+        settings.worker_poll_s
+        if bus is None or "worker_poll_s" in settings.model_fields_set
+        else BUS_POLL_S
     )
+    processor = Processor(
+        engine, batch_size=settings.worker_batch_size, poll_s=poll_s, on_applied=applied
+    )
+    consumer = None
+    if bus is not None:
+        from c360.eventlog.bus import BusNames, LogConsumer
+
+        consumer = LogConsumer(
+            bus,
+            processor.wait_until,
+            BusNames(
+                stream=settings.event_bus_stream,
+                subject=settings.event_bus_subject,
+                consumer=settings.event_bus_consumer,
+            ),
+        ).start()
     signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
-    err.print("c360 worker: processing the log and delivering webhooks (Ctrl-C to stop)")
+    err.print(
+        "c360 worker: processing the log and delivering webhooks"
+        + (f" (woken by the event bus, polling every {poll_s:g} s)" if bus else "")
+        + " (Ctrl-C to stop)"
+    )
     try:
         with contextlib.suppress(KeyboardInterrupt):
             processor.run_forever()
     finally:
+        if consumer is not None:
+            consumer.stop()
         delivery.stop()
         activation.stop()
         if retention is not None:

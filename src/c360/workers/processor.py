@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -162,7 +163,35 @@ class Processor(BackgroundLoop):
         self._due_checked = 0.0
         self._on_applied = on_applied
         """Told after each batch that may have added to the change feed (webhook delivery)."""
+        self._rounds = 0
+        self._round_done = threading.Condition()
         super().__init__("c360-processor")
+
+    def wait_until(self, seq: int, stop: threading.Event) -> bool:
+        """Wake the loop and wait until the checkpoint reaches ``seq`` (or the newest entry,
+        if the log ends before it); False if ``stop`` or the processor stopped first. Any
+        worker may be the one that moves the checkpoint: the stored one is what counts."""
+        while not (stop.is_set() or self._stop.is_set()):
+            try:
+                with self._engine.connect() as conn:
+                    checkpoint = get_checkpoint(conn, PROFILES_CHECKPOINT)
+                    if checkpoint >= seq or checkpoint >= last_seq(conn):
+                        return True
+            except OperationalError:
+                stop.wait(1.0)  # the store is unreachable; the loop logs it
+                continue
+            with self._round_done:
+                self.notify()
+                self._round_done.wait_for(partial(self._finished_since, self._rounds), 1.0)
+        return False
+
+    def _finished_since(self, rounds: int) -> bool:
+        return self._rounds != rounds
+
+    def _round_finished(self) -> None:
+        with self._round_done:
+            self._rounds += 1
+            self._round_done.notify_all()
 
     def _run(self) -> None:
         # SQLite has one writer at a time: a worker catching up would otherwise hold the lock
@@ -181,6 +210,7 @@ class Processor(BackgroundLoop):
                 log.error("processing the log failed (%s); retrying", type(exc).__name__)
                 applied = 0
                 self._stop.wait(1.0)
+            self._round_finished()
             if applied < self._batch_size:
                 self._refresh_due_now_and_then()
                 self._wake.wait(self._poll_s)
