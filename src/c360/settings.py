@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     )
     worker_batch_size: int = Field(200, gt=0)
     worker_poll_s: float = Field(0.2, gt=0)
+    max_worker_lag: int = Field(
+        1_000_000,
+        ge=0,
+        description="Most log entries waiting for the workers before /v1 refuses new messages "
+        "(429 worker_lag, with Retry-After) until they catch up; 0 for no limit.",
+    )
     commit_batch_max_rows: int = Field(
         5000, gt=0, description="Most log rows the group-commit writer puts in one transaction."
     )

@@ -44,6 +44,7 @@ from c360.storage import DurabilityReport, check_durability
 from c360.storage.engine import reader
 from c360.storage.maintenance import WalCheckpointer
 from c360.workers.activation import ActivationLoops
+from c360.workers.backlog import Backlog
 from c360.workers.processor import Processor, lag
 from c360.workers.retention import RetentionLoop
 
@@ -65,6 +66,8 @@ class Readiness(BaseModel):
     worker_lag: int | None
     checkpoint: int | None
     worker_running: bool
+    max_worker_lag: int
+    backpressure: bool
 
 
 class Runtime:
@@ -83,6 +86,7 @@ class Runtime:
         self.webhooks: WebhookIntake | None = None
         self.activation: ActivationLoops | None = None
         self.retention: RetentionLoop | None = None
+        self.backlog: Backlog | None = None
 
     def _applied(self) -> None:
         # the change feed may have grown: wake webhook delivery and the open streams
@@ -131,6 +135,15 @@ class Runtime:
         )
         self.webhooks = WebhookIntake(self.engine, processor.notify if processor else None)
         self.checkpointer = WalCheckpointer(self.engine).start()
+        if self.settings.max_worker_lag:
+            self.backlog = Backlog(self.engine, max_lag=self.settings.max_worker_lag).start()
+
+    def read_lag(self) -> tuple[int, int]:
+        """(entries not yet processed, checkpoint), read now; /v1 sees the same reading."""
+        if self.backlog is not None:
+            reading = self.backlog.refresh()
+            return reading.lag, reading.checkpoint
+        return lag(self.engine)
 
     def stop(self) -> None:
         if self.writer is not None:
@@ -145,6 +158,8 @@ class Runtime:
             self.retention.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        if self.backlog is not None:
+            self.backlog.stop()
 
 
 def build_app(
@@ -245,11 +260,13 @@ def build_app(
         tags=["operations"],
     )
     def readyz() -> Any:
-        """The store is reachable and durable; how far the worker lags behind the log."""
+        """The store is reachable and durable; how far the worker lags behind the log and
+        whether /v1 refuses new messages because of it (back-pressure leaves the process ready:
+        every process shares the log, so there is nowhere else to send the traffic)."""
         try:
             with reader(engine).connect() as conn:
                 conn.execute(text("SELECT 1"))
-            behind, checkpoint = lag(engine)
+            behind, checkpoint = runtime.read_lag()
             store = "ok"
         except Exception as exc:
             store, behind, checkpoint = f"unreachable: {type(exc).__name__}", None, None
@@ -267,6 +284,8 @@ def build_app(
             worker_lag=behind,
             checkpoint=checkpoint,
             worker_running=runtime.processor is not None,
+            max_worker_lag=settings.max_worker_lag,
+            backpressure=behind is not None and 0 < settings.max_worker_lag < behind,
         )
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
@@ -306,6 +325,7 @@ def build_app(
         durable=lambda: runtime.accepts_writes,
         rate_limiter=RateLimiter(settings.rate_limit_burst_s),
         webhooks=lambda: runtime.webhooks,
+        backlog=lambda: runtime.backlog,
     )
 
     hardened = Hardening(
