@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]+$",
         description="Durable pull consumer shared by all workers (each notice wakes one).",
     )
+    max_worker_lag: int = Field(
+        1_000_000,
+        ge=0,
+        description="Most log entries waiting for the workers before /v1 refuses new messages "
+        "(429 worker_lag, with Retry-After) until they catch up; 0 for no limit.",
+    )
     commit_batch_max_rows: int = Field(
         5000, gt=0, description="Most log rows the group-commit writer puts in one transaction."
     )

@@ -45,6 +45,7 @@ from c360.storage import DurabilityReport, check_durability
 from c360.storage.engine import reader
 from c360.storage.maintenance import WalCheckpointer
 from c360.workers.activation import ActivationLoops
+from c360.workers.backlog import Backlog
 from c360.workers.processor import Processor, lag
 from c360.workers.retention import RetentionLoop
 
@@ -67,6 +68,8 @@ class Readiness(BaseModel):
     checkpoint: int | None
     worker_running: bool
     event_bus: str | None
+    max_worker_lag: int
+    backpressure: bool
 
 
 class Runtime:
@@ -86,6 +89,7 @@ class Runtime:
         self.activation: ActivationLoops | None = None
         self.retention: RetentionLoop | None = None
         self.bus: LogPublisher | None = None
+        self.backlog: Backlog | None = None
 
     def _applied(self) -> None:
         # the change feed may have grown: wake webhook delivery and the open streams
@@ -150,6 +154,15 @@ class Runtime:
         )
         self.webhooks = WebhookIntake(self.engine, committed if wakes else None)
         self.checkpointer = WalCheckpointer(self.engine).start()
+        if self.settings.max_worker_lag:
+            self.backlog = Backlog(self.engine, max_lag=self.settings.max_worker_lag).start()
+
+    def read_lag(self) -> tuple[int, int]:
+        """(entries not yet processed, checkpoint), read now; /v1 sees the same reading."""
+        if self.backlog is not None:
+            reading = self.backlog.refresh()
+            return reading.lag, reading.checkpoint
+        return lag(self.engine)
 
     def stop(self) -> None:
         if self.writer is not None:
@@ -166,6 +179,8 @@ class Runtime:
             self.retention.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        if self.backlog is not None:
+            self.backlog.stop()
 
 
 def build_app(
@@ -266,11 +281,13 @@ def build_app(
         tags=["operations"],
     )
     def readyz() -> Any:
-        """The store is reachable and durable; how far the worker lags behind the log."""
+        """The store is reachable and durable; how far the worker lags behind the log and
+        whether /v1 refuses new messages because of it (back-pressure leaves the process ready:
+        every process shares the log, so there is nowhere else to send the traffic)."""
         try:
             with reader(engine).connect() as conn:
                 conn.execute(text("SELECT 1"))
-            behind, checkpoint = lag(engine)
+            behind, checkpoint = runtime.read_lag()
             store = "ok"
         except Exception as exc:
             store, behind, checkpoint = f"unreachable: {type(exc).__name__}", None, None
@@ -289,6 +306,8 @@ def build_app(
             checkpoint=checkpoint,
             worker_running=runtime.processor is not None,
             event_bus=runtime.bus.status if runtime.bus is not None else None,
+            max_worker_lag=settings.max_worker_lag,
+            backpressure=behind is not None and 0 < settings.max_worker_lag < behind,
         )
         return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
@@ -328,6 +347,7 @@ def build_app(
         durable=lambda: runtime.accepts_writes,
         rate_limiter=RateLimiter(settings.rate_limit_burst_s),
         webhooks=lambda: runtime.webhooks,
+        backlog=lambda: runtime.backlog,
     )
 
     hardened = Hardening(

@@ -24,6 +24,7 @@ from c360.ingest import InvalidBody, Limits, accept_items, decode_envelope
 from c360.ingest.ratelimit import RateLimiter
 from c360.kernel.clock import Clock
 from c360.privacy.keys import ApiKey, KeyCache, Role
+from c360.workers.backlog import Backlog, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,10 @@ class TrackingAPI:
         durable: Callable[[], bool],
         rate_limiter: RateLimiter,
         webhooks: Callable[[], WebhookIntake | None] = lambda: None,
+        backlog: Callable[[], Backlog | None] = lambda: None,
     ) -> None:
         self._webhooks = webhooks
+        self._backlog = backlog
         self._writer = writer
         self._keys = keys
         self._limits = limits
@@ -121,6 +124,7 @@ class TrackingAPI:
                 "the store's durability settings are off, so nothing can be acknowledged; "
                 "see /readyz",
             )
+        self._refuse_while_behind()
         headers = _headers(scope)
         body = await self._read_body(headers, receive, endpoint_type)
         try:
@@ -171,6 +175,7 @@ class TrackingAPI:
         """A webhook call: every item logged as a record of ``source`` or quarantined."""
         if not self._durable():
             raise _Refusal(503, "unsafe_durability", "the store's durability settings are off")
+        self._refuse_while_behind()
         intake = self._webhooks()
         if intake is None:
             raise _Refusal(503, "not_ready", "the server is starting or stopping; retry", 1)
@@ -209,6 +214,21 @@ class TrackingAPI:
         headers_out = [_JSON, (b"content-length", str(len(reply)).encode()), *_CORS[:1]]
         await send({"type": "http.response.start", "status": 200, "headers": headers_out})
         await send({"type": "http.response.body", "body": reply})
+
+    def _refuse_while_behind(self) -> None:
+        """Refuse while the workers are too far behind the log: before the body is read or a
+        key looked up, so a refusal costs an overloaded server next to nothing."""
+        backlog = self._backlog()
+        reading = backlog.overloaded() if backlog is not None else None
+        if backlog is None or reading is None:
+            return
+        raise _Refusal(
+            429,
+            "worker_lag",
+            f"the workers are {reading.lag} log entries behind (the limit is "
+            f"{backlog.max_lag}); nothing was stored, retry later",
+            retry_after_s(reading.lag, backlog.max_lag, reading.rate_per_s),
+        )
 
     async def _read_body(
         self, headers: dict[bytes, bytes], receive: Receive, endpoint_type: str | None
