@@ -4,7 +4,8 @@
 
 These tests are marked ``cluster`` and left out of the default suite (``pytest -m cluster``
 runs them). Without PostgreSQL or NATS they skip and say why; with ``C360_REQUIRE_NATS=1`` (CI
-on this machine, where both run locally) they fail instead.
+on this machine, where both run locally) they fail instead. ``C360_TEST_EVENT_BUS`` names
+another NATS server (default nats://127.0.0.1:4222).
 """
 
 from __future__ import annotations

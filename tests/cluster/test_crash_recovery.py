@@ -44,7 +44,7 @@ from tests.conftest import LiveServer, free_port, fresh_database, make_keys
 from c360.storage import create_engine_for
 from c360.storage.tables import event_log, profile_events, profiles, rejects
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(2400)]
 
 PEOPLE = int(os.environ.get("C360_CLUSTER_PEOPLE", "2000"))  # a smaller run while working on it
 EVENTS_PER_PERSON = 50
