@@ -181,6 +181,7 @@ def test_large_groups_agree_with_the_normal_approximation() -> None:
 
 def test_agrees_with_statsmodels() -> None:
     from statsmodels.stats import proportion
+
     for (x1, n1, x2, n2), _ in NEWCOMBE_METHOD_10:
         low, high = proportion.confint_proportions_2indep(
             x1, n1, x2, n2, method="newcomb", compare="diff"
@@ -193,6 +194,7 @@ def test_agrees_with_statsmodels() -> None:
 
 def test_agrees_with_scipy() -> None:
     from scipy import stats
+
     rr = stats.contingency.relative_risk(56, 70, 48, 80).confidence_interval(0.95)
     result = uplift(56, 70, 48, 80)
     assert result.relative_ci is not None
