@@ -73,6 +73,7 @@ class Step:
     seconds: float = 0.0
     error: str = ""
     result: Any = None
+    resumed: bool = False  # the result of an earlier invocation (--resume)
 
     @property
     def command(self) -> list[str]:
@@ -225,6 +226,7 @@ def resume(step: Step) -> bool:
     if meta["returncode"] != 0:
         return False
     step.seconds, step.returncode, step.result = meta["seconds"], 0, result
+    step.resumed = True
     return True
 
 
@@ -681,7 +683,14 @@ def render(plan: Plan, info: dict[str, str], started: str, load: tuple[str, str]
         "```",
         "",
         f"`$WORK` is the run's work directory. Customer counts of the series: "
-        f"{', '.join(num(n) for n in plan.sizes)}.",
+        f"{', '.join(num(n) for n in plan.sizes)}. The steps took "
+        f"{sum(s.seconds for s in steps) / 60:,.0f} minutes in all."
+        + (
+            f" Kept from an earlier invocation in the same work directory (`--resume`): "
+            f"{', '.join(s.name for s in steps if s.resumed)}."
+            if any(s.resumed for s in steps)
+            else ""
+        ),
         "",
         "### Ingestion against the parse ceiling (`bench/ingest.py`)",
         "",
@@ -769,6 +778,7 @@ def rerender(saved: Path, doc: Path, no_doc: bool) -> int:
         step.returncode = saved_step["returncode"]
         step.error = saved_step["error"]
         step.result = saved_step["result"]
+        step.resumed = saved_step.get("resumed", False)
     section = render(plan, data["machine"], data["started"], tuple(data["load"]))
     if no_doc:
         print(section)
@@ -884,6 +894,7 @@ def main() -> int:
                             "returncode": s.returncode,
                             "error": s.error,
                             "result": s.result,
+                            "resumed": s.resumed,
                         }
                         for s in plan.steps
                     ],
