@@ -739,7 +739,14 @@ def render(plan: Plan, info: dict[str, str], started: str, load: tuple[str, str]
         "the log processor resolving as it goes; then the web/app events through `c360 serve` "
         "until the worker has applied them. The record latency (`bench/identity_latency.py`) "
         "and profile reads (`bench/profiles.py`) are measured on the store that run leaves; "
-        "segment previews (`bench/segments.py`) on a store of as many customers built directly.",
+        "segment previews (`bench/segments.py`) on a store of as many customers built directly."
+        + (
+            " At quick sizes fixed costs (process starts, model training) dominate, and the "
+            "load of a shared machine changes between steps: this table then shows that every "
+            "step works, not how cost grows, which the full run's 10,000 to 1,000,000 does."
+            if plan.quick
+            else ""
+        ),
         "",
         "### Other benchmarks",
         "",
