@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench bench-all clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/ingest.py --store both --mode both
+
+# Every benchmark, and its section in docs/benchmarks.md (hours; bench/run_all.py --quick: minutes).
+bench-all: $(STAMP)
+	$(VENV)/bin/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache c360.db c360.db-wal c360.db-shm c360-demo-data

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from c360.analysis import SENTIMENTS, analyse
 
@@ -43,7 +44,7 @@ def load(language: str, split: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def evaluate(language: str, split: str, errors: int) -> dict[str, float]:
+def evaluate(language: str, split: str, errors: int) -> dict[str, Any]:
     items = load(language, split)
     started = time.perf_counter()
     results = [analyse(str(item["text"])) for item in items]
@@ -87,6 +88,7 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test"), default="test")
     parser.add_argument("--errors", type=int, default=0, help="print this many misses per set")
     parser.add_argument("--languages", default="th,vi,en")
+    parser.add_argument("--json", type=Path, help="write the scores per language here too")
     args = parser.parse_args()
     rows = []
     for language in args.languages.split(","):
@@ -108,6 +110,9 @@ def main() -> None:
     print()
     for language, r in rows:
         print(f"{language}: {r['ms_per_item']:.3f} ms per item; gold sentiments {r['gold']}")
+    if args.json:
+        scores = {"split": args.split, "languages": dict(rows)}
+        args.json.write_text(json.dumps(scores, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
 if __name__ == "__main__":

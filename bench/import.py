@@ -11,6 +11,7 @@ Goal (issue 3): at least 20,000 source rows/s end to end on SQLite.
 """
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -89,16 +90,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--data", type=Path, help="where to keep the generated company")
     parser.add_argument("--keep", action="store_true", help="keep the generated company")
+    parser.add_argument("--json", type=Path, help="write every run's figures here too")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="c360-bench-import-"))
     company = args.data or workdir / "company"
     try:
         ensure_company(company, args.customers, args.seed)
         totals = []
+        runs = []
         for run in range(args.repeat):
             print(f"run {run + 1}/{args.repeat} on {args.store}", flush=True)
             result = run_once(company, fresh_store(args.store, workdir))
             totals.append(result["__total__"])
+            runs.append(result)
             print(
                 f"  total {int(result['__rows__']):,} rows in {result['__seconds__']:.1f} s: "
                 f"{result['__total__']:,.0f} rows/s",
@@ -108,6 +112,23 @@ def main() -> None:
             f"median over {len(totals)} run(s): {statistics.median(totals):,.0f} source rows/s "
             f"({args.customers:,} customers, {args.store})"
         )
+        if args.json:
+            summary = {
+                "customers": args.customers,
+                "store": args.store,
+                "rows": int(runs[-1]["__rows__"]),
+                "rows_per_s": statistics.median(totals),
+                "seconds": statistics.median(r["__seconds__"] for r in runs),
+                "runs": [
+                    {
+                        "rows_per_s": r["__total__"],
+                        "seconds": r["__seconds__"],
+                        "files": {k: v for k, v in r.items() if not k.startswith("__")},
+                    }
+                    for r in runs
+                ],
+            }
+            args.json.write_text(json.dumps(summary, indent=2) + "\n")
     finally:
         if not args.keep and args.data is None:
             shutil.rmtree(workdir, ignore_errors=True)
