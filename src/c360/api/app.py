@@ -5,7 +5,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -32,7 +32,6 @@ from c360.compliance.requests import configure_deadlines
 from c360.compliance.retention import start_retention_loop
 from c360.connectors.channels import configured_channels
 from c360.eventlog import GroupCommitWriter
-from c360.eventlog.bus import BusNames, LogPublisher
 from c360.feedback.model import load_config as load_feedback_config
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
@@ -50,6 +49,10 @@ from c360.workers.processor import Processor, lag
 from c360.workers.retention import RetentionLoop
 
 log = logging.getLogger(__name__)
+
+
+if TYPE_CHECKING:
+    from c360.eventlog.bus import LogPublisher
 
 
 class Health(BaseModel):
@@ -131,6 +134,8 @@ class Runtime:
             ).start()
         if self.settings.event_bus is not None:
             # production mode: workers in other processes are woken by a notice on the bus
+            from c360.eventlog.bus import BusNames, LogPublisher  # NATS only when configured
+
             self.bus = LogPublisher(
                 self.settings.event_bus,
                 self.engine,
