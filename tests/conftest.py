@@ -230,7 +230,7 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def start(self, timeout_s: float = 60.0) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "c360", "serve", "--port", str(self.port), *self.extra_args],
@@ -250,7 +250,12 @@ class LiveServer:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("c360 serve did not start in time: " + self.log_path.read_text()[-2000:])
+        # a server that is still starting must not outlive the test (nor warn in the next one)
+        self.kill()
+        raise RuntimeError(
+            f"c360 serve did not answer /healthz within {timeout_s:g} s: "
+            + self.log_path.read_text(errors="replace")[-2000:]
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
