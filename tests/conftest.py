@@ -12,6 +12,7 @@ it a few milliseconds). The migrations themselves run from empty in test_migrati
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -27,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -206,6 +208,63 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+NATS_URL = os.environ.get("C360_TEST_NATS_URL", "nats://127.0.0.1:4222")
+"""The NATS server (with JetStream) the event bus tests use."""
+
+
+def nats_problem(url: str = NATS_URL) -> str | None:
+    """Why the NATS server at ``url`` cannot serve the tests (absent, or JetStream off), or
+    None."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 4222), timeout=3
+        ) as sock:
+            sock.settimeout(3)
+            greeting = b""
+            while b"\r\n" not in greeting and len(greeting) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                greeting += chunk
+    except OSError as exc:
+        return f"NATS at {url} is not reachable ({exc!r}); start nats-server -js"
+    line = greeting.split(b"\r\n", 1)[0]
+    if not line.startswith(b"INFO "):
+        return f"{url} did not greet like a NATS server: {line[:80]!r}"
+    if not json.loads(line[5:]).get("jetstream"):
+        return f"NATS at {url} runs without JetStream (start it with -js)"
+    return None
+
+
+def require(*problems: str | None) -> None:
+    """Skip the test, saying why, where a server it needs is absent; with
+    ``C360_REQUIRE_NATS=1`` (CI, where PostgreSQL and NATS run locally) fail instead."""
+    reason = "; ".join(p for p in problems if p)
+    if not reason:
+        return
+    if os.environ.get("C360_REQUIRE_NATS"):
+        pytest.fail(reason + " and C360_REQUIRE_NATS is set")
+    pytest.skip(reason)
+
+
+def kill_process(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGKILL: no shutdown code runs."""
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait(10)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, grace_s: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``grace_s``."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            kill_process(process)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -259,18 +318,10 @@ class LiveServer:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        kill_process(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
 
     def admin(self) -> httpx.Client:
         return httpx.Client(

@@ -4,15 +4,13 @@
 
 These tests are marked ``cluster`` and left out of the default suite (``pytest -m cluster``
 runs them). Without PostgreSQL or NATS they skip and say why; with ``C360_REQUIRE_NATS=1`` (CI
-on this machine, where both run locally) they fail instead. ``C360_TEST_EVENT_BUS`` names
+on this machine, where both run locally) they fail instead. ``C360_TEST_NATS_URL`` names
 another NATS server (default nats://127.0.0.1:4222).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,55 +19,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
-import pytest
 from tests.conftest import (
+    NATS_URL,
     LiveServer,
     drop_postgres_database_later,
     free_port,
+    kill_process,
     make_keys,
+    nats_problem,
     new_postgres_database,
     postgres_problem,
+    require,
+    stop_process,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENT_BUS_URL = os.environ.get("C360_TEST_EVENT_BUS", "nats://127.0.0.1:4222")
-
-
-def nats_problem() -> str | None:
-    """Why the NATS server cannot serve here (absent, or JetStream off), or None."""
-    parts = urlsplit(EVENT_BUS_URL)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 4222
-    try:
-        with socket.create_connection((host, port), timeout=3) as sock:
-            sock.settimeout(3)
-            greeting = b""
-            while b"\r\n" not in greeting and len(greeting) < 65536:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                greeting += chunk
-    except OSError as exc:
-        return f"NATS at {EVENT_BUS_URL} is not reachable: {exc!r}"
-    line = greeting.split(b"\r\n", 1)[0]
-    if not line.startswith(b"INFO "):
-        return f"{EVENT_BUS_URL} did not greet like a NATS server: {line[:80]!r}"
-    if not json.loads(line[5:]).get("jetstream"):
-        return f"NATS at {EVENT_BUS_URL} runs without JetStream (start it with -js)"
-    return None
+EVENT_BUS_URL = NATS_URL
 
 
 def require_services() -> None:
     """Skip (or, with C360_REQUIRE_NATS=1, fail) unless PostgreSQL and NATS both answer."""
-    problems = [p for p in (postgres_problem(), nats_problem()) if p]
-    if not problems:
-        return
-    reason = "; ".join(problems)
-    if os.environ.get("C360_REQUIRE_NATS"):
-        pytest.fail(reason + " and C360_REQUIRE_NATS is set")
-    pytest.skip(reason)
+    require(postgres_problem(), nats_problem())
 
 
 def process_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -120,18 +92,10 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, its open transaction is left to the server."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        kill_process(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:]

@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import nats
@@ -36,7 +34,15 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine, func, select
-from tests.conftest import free_port, fresh_database, start_server
+from tests.conftest import (
+    NATS_URL,
+    free_port,
+    fresh_database,
+    nats_problem,
+    require,
+    start_server,
+    stop_process,
+)
 
 from c360.api import build_app
 from c360.eventlog.bus import BusNames
@@ -60,26 +66,11 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.slow
 
-NATS_URL = os.environ.get("C360_TEST_NATS_URL", "nats://127.0.0.1:4222")
 T = TypeVar("T")
 
 
-def nats_problem(url: str = NATS_URL) -> str | None:
-    """Why the NATS tests cannot run here, or None."""
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "", parts.port or 4222), timeout=2):
-            return None
-    except OSError as exc:
-        return f"NATS at {url} is not reachable ({exc}); start nats-server -js"
-
-
 def require_nats() -> None:
-    problem = nats_problem()
-    if problem:
-        if os.environ.get("C360_REQUIRE_NATS"):
-            pytest.fail(problem + " and C360_REQUIRE_NATS is set")
-        pytest.skip(problem)
+    require(nats_problem())
 
 
 def run_js(work: Callable[[JetStreamContext], Awaitable[T]], url: str = NATS_URL) -> T:
@@ -196,16 +187,6 @@ def start_worker(database_url: str, log_path: Path, **env: str) -> subprocess.Po
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def append_directly(engine: Engine, message_id: str) -> int:
@@ -338,7 +319,7 @@ def test_a_worker_woken_by_the_bus_applies_at_once_while_its_poll_is_30_s(
         assert applied(engine, silent)  # the checkpoint moved over both, in log order
         print(f"notice to applied: {(time.monotonic() - sent) * 1000:.0f} ms", file=sys.stderr)
     finally:
-        stop(worker)
+        stop_process(worker, grace_s=20)
         engine.dispose()
 
 
@@ -371,7 +352,7 @@ def test_an_acknowledged_event_reaches_its_profile_promptly_through_api_bus_and_
         assert latencies[2] < 3.0, f"median acknowledgement to profile {latencies[2]:.2f} s"
         assert httpx.get(f"{server.url}/readyz", timeout=5).json()["event_bus"] == "ok"
     finally:
-        stop(worker)
+        stop_process(worker, grace_s=20)
         server.stop()
         engine.dispose()
 
@@ -389,7 +370,7 @@ def test_entries_whose_notice_was_lost_are_applied_by_the_poll(
         assert took is not None, (tmp_path / "worker.log").read_text()[-2000:]
         assert all(applied(engine, seq) for seq in seqs)
     finally:
-        stop(worker)
+        stop_process(worker, grace_s=20)
         engine.dispose()
 
 
@@ -472,7 +453,7 @@ def test_two_workers_apply_every_event_exactly_once_even_when_one_is_killed(
         assert workers[1].poll() is None, "the surviving worker exited"
     finally:
         for worker in workers:
-            stop(worker)
+            stop_process(worker, grace_s=20)
         server.stop()
         engine.dispose()
 
@@ -537,7 +518,7 @@ def test_publisher_and_worker_reconnect_when_nats_comes_back(pg_url: str, tmp_pa
             assert took is not None, (tmp_path / "worker.log").read_text()[-2000:]
             assert client.get("/readyz").json()["event_bus"] == "ok"
     finally:
-        stop(worker)
+        stop_process(worker, grace_s=20)
         if server is not None:
-            stop(server)
+            stop_process(server, grace_s=20)
         engine.dispose()
