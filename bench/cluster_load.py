@@ -34,7 +34,6 @@ import base64
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,8 +47,8 @@ import aiohttp
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
+sys.path.insert(0, str(ROOT))
+from bench.ingest import Server, pg_admin  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # The generator: bounded, loopback only.
@@ -180,25 +179,14 @@ def send_load(
 # Stores and processes.
 
 
-def _pg_admin(sql: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
-
-
 def new_database() -> str:
     name = f"c360_bench_cluster_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _pg_admin(f'CREATE DATABASE "{name}"')
+    pg_admin(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
 def drop_database(url: str) -> None:
-    _pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    pg_admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def create_writer_key(url: str) -> str:
@@ -227,59 +215,6 @@ def logged_message_ids(url: str) -> Counter[str]:
         engine.dispose()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ApiProcess:
-    """``c360 serve --no-worker`` on a free loopback port."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, timeout_s: float = 120.0) -> None:
-        import httpx
-
-        self.port = free_port()
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "c360", "serve", "--no-worker", "--port", str(self.port)],
-            env=env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self.proc.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"c360 serve exited with {self.proc.returncode}; {log_path}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"c360 serve did not start; see {log_path}")
-            time.sleep(0.1)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-
 def process_env(url: str, event_bus: str, **extra: str) -> dict[str, str]:
     path = [str(ROOT / "src"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {
@@ -297,19 +232,19 @@ def process_env(url: str, event_bus: str, **extra: str) -> dict[str, str]:
 
 def throughput_run(args: argparse.Namespace, apis: int, workdir: Path) -> dict[str, Any]:
     url = new_database()
-    processes: list[ApiProcess] = []
+    processes: list[Server] = []
     try:
         key = create_writer_key(url)
         env = process_env(url, args.event_bus, C360_MAX_WORKER_LAG="0")
         for n in range(apis):
-            processes.append(ApiProcess(env, workdir / f"api-{apis}-{n}.log"))
-        urls = [p.url for p in processes]
+            processes.append(Server(url, False, workdir / f"api-{apis}-{n}.log", env))
+        urls = [p.base for p in processes]
         send_load(urls, key, args.batch_size * 20, args.batch_size, args.clients, 1)  # warm-up
         result = send_load(urls, key, args.events, args.batch_size, args.clients, args.in_flight)
         stored = logged_message_ids(url)
     finally:
         for process in processes:
-            process.stop()
+            process.kill()
         drop_database(url)
     accepted = result.message_ids(200)
     return {
@@ -325,18 +260,18 @@ def throughput_run(args: argparse.Namespace, apis: int, workdir: Path) -> dict[s
 
 def overload_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     url = new_database()
-    process: ApiProcess | None = None
+    process: Server | None = None
     try:
         key = create_writer_key(url)
         env = process_env(url, args.event_bus, C360_MAX_WORKER_LAG=str(args.overload_lag))
-        process = ApiProcess(env, workdir / "api-overload.log")
+        process = Server(url, False, workdir / "api-overload.log", env)
         result = send_load(
-            [process.url], key, args.overload_events, args.batch_size, args.clients, 2
+            [process.base], key, args.overload_events, args.batch_size, args.clients, 2
         )
         stored = logged_message_ids(url)
     finally:
         if process is not None:
-            process.stop()
+            process.kill()
         drop_database(url)
     return {
         "max_worker_lag": args.overload_lag,

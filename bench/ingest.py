@@ -234,7 +234,7 @@ class Store:
         else:
             self.dbname = f"c360_bench_{os.getpid()}_{tag}"
             self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.dbname}"
-            _pg_admin(f'CREATE DATABASE "{self.dbname}"')
+            pg_admin(f'CREATE DATABASE "{self.dbname}"')
 
     def count_rows(self) -> int:
         from sqlalchemy import create_engine, text
@@ -269,10 +269,10 @@ class Store:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         else:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+            pg_admin(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
 
 
-def _pg_admin(sql: str) -> None:
+def pg_admin(sql: str) -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -371,7 +371,12 @@ def create_key(url: str) -> str:
 
 
 class Server:
-    def __init__(self, url: str, worker: bool, log_path: Path) -> None:
+    """``c360 serve`` on a free loopback port, ready (``/readyz`` 200) once constructed;
+    ``env`` replaces the default environment (the store and this checkout's code)."""
+
+    def __init__(
+        self, url: str, worker: bool, log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.log = open(log_path, "ab")  # noqa: SIM115
         command = [
@@ -384,7 +389,11 @@ class Server:
             "--worker" if worker else "--no-worker",
         ]
         self.proc = subprocess.Popen(
-            command, env=c360_env(url), cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+            command,
+            env=c360_env(url) if env is None else env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
