@@ -140,6 +140,27 @@ def drop_postgres_database_later(url: str) -> None:
     _drops.append(_dropping.submit(drop_postgres_database, url))
 
 
+DURATIONS = Path(__file__).with_name("durations.json")
+"""Seconds each test file took in a whole run (``scripts/test-durations`` writes it from
+``pytest --durations=0``): only the order below reads it, never a result."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest test files first. The suite runs a file per worker at a time (``--dist
+    loadfile``) and hands out files in this order, so a long file started last would leave
+    the other worker idle for minutes at the end; a file not yet timed counts as short."""
+    seconds: dict[str, float] = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(item.nodeid.split("::")[0], index)
+
+    def order(item: pytest.Item) -> tuple[float, int]:
+        path = item.nodeid.split("::")[0]
+        return -seconds.get(path, 0.0), first[path]
+
+    items.sort(key=order)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Wait for the background drops: none may outlive the session or fail unseen."""
     if _SQLITE_TEMPLATE is not None:

@@ -33,8 +33,11 @@ from c360.privacy.roles import USER_ROLES, Role, parse_role
 from c360.storage.tables import audit_log, user_sessions, users
 
 _HASHER = PasswordHasher()  # argon2id, t=3, 64 MiB, p=4 (RFC 9106's second recommendation)
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
-"""Verified against when the username is unknown, so both cost the same time."""
+_DUMMY_HASH: str | None = None
+"""Verified against when the username is unknown, so both cost the same time. Made at the
+first sign-in with an unknown name (an argon2id hash takes a fifth of a second, which every
+process start and every command would pay otherwise): only that one answer per process is
+slower."""
 
 
 def configure_hashing(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
@@ -42,7 +45,14 @@ def configure_hashing(*, time_cost: int, memory_kib: int, parallelism: int) -> N
     still verify and are rehashed with the new cost at their next sign-in."""
     global _HASHER, _DUMMY_HASH
     _HASHER = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
-    _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+    _DUMMY_HASH = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
 
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,99}$")
@@ -316,7 +326,7 @@ def sign_in(
             raise TooManyAttempts(
                 f"too many failed sign-ins from {whose}; try again in {retry} s", retry
             )
-    stored = str(row.password_hash) if row is not None else _DUMMY_HASH
+    stored = str(row.password_hash) if row is not None else _dummy_hash()
     matches = _verify(stored, password) and user is not None
     if not matches or user is None or user.disabled_at_us is not None:
         audit.record(
