@@ -41,7 +41,7 @@ from c360.profiles.service import find_by_identifier
 from c360.segments.language import parse
 from c360.segments.service import create_segment
 from c360.settings import Settings
-from c360.storage.tables import audit_log, consent_ledger, messages
+from c360.storage.tables import audit_log, consent_ledger, messages, profiles
 from c360.workers.sync import SyncWorker, sync_secrets
 
 with warnings.catch_warnings():
@@ -498,6 +498,27 @@ def test_tracked_consent_over_http_lands_in_the_ledger_and_the_view(
     state = api.ok("GET", f"/api/profiles/{pid}/consents").json()["state"]
     assert state["purposes"]["marketing"]["granted"] is False
     assert state["purposes"]["analytics"]["granted"] is True
+
+
+def test_an_imported_subscription_record_counts_at_once_without_a_later_event(
+    engine: Engine, tmp_path: Path, api: Api
+) -> None:
+    somchai = person(engine, tmp_path, 221, line=False)  # marketing granted by tracking
+    load(
+        engine,
+        tmp_path,
+        "newsletter",
+        "subscription",
+        [{"id": "n-1", "user_id": somchai.user, "channel": "email", "status": "unsubscribed"}],
+    )
+    state = api.ok("GET", f"/api/profiles/{somchai.profile_id}/consents").json()["state"]
+    assert state["subscriptions"]["email"] == "unsubscribed"
+    assert state["purposes"]["marketing"]["channels"]["email"] is False
+    with engine.connect() as conn:
+        view = conn.execute(
+            select(profiles.c.attributes).where(profiles.c.id == somchai.profile_id)
+        ).scalar_one()
+    assert view["c"]["marketing"]["email"] is False  # what journeys and exports read
 
 
 def test_rebuild_recomputes_the_ledger_from_the_log(
