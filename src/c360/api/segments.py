@@ -145,7 +145,11 @@ EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
             "text/csv": {"schema": {"type": "string"}},
             "application/x-ndjson": {"schema": {"type": "string"}},
         },
-    }
+    },
+    422: {
+        "model": ErrorBody,
+        "description": "A wrong parameter, or a consent purpose that is not configured",
+    },
 }
 
 
