@@ -7,6 +7,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.connectors.channels.config import ChannelsConfig
+from c360.errors import InvalidInput
+from c360.privacy.purposes import parse_purposes
 
 
 class Settings(BaseSettings):
@@ -197,6 +199,25 @@ class Settings(BaseSettings):
         '(JSON), e.g. {"vn": {"erase": "72h"}, "pdpa": {"access": "30d"}}; '
         "docs/privacy-requests.md.",
     )
+
+    consent_purposes: list[Any] | str | None = Field(
+        None,
+        description="The consent purposes the business uses: names, comma-separated "
+        "(marketing,analytics,research), or a JSON list whose items are a name or "
+        '{"name": ..., "labels": {"en": ..., "th": ..., "vi": ...}}, e.g. ["marketing", '
+        '{"name": "loyalty_programme", "labels": {"th": "โปรแกรมสมาชิก"}}]; marketing is '
+        "always one. Unset: marketing, analytics, personalisation, profiling, "
+        "third_party_sharing (docs/consent.md#purposes).",
+    )
+
+    @field_validator("consent_purposes")
+    @classmethod
+    def _purposes(cls, value: list[Any] | str | None) -> list[Any] | str | None:
+        try:
+            parse_purposes(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("event_bus")
     @classmethod

@@ -6,6 +6,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,14 +35,16 @@ from c360.api.app import build_app
 from c360.changes.delivery import Deliverer
 from c360.changes.subscriptions import add_subscription
 from c360.cli.main import app
+from c360.errors import InvalidInput
 from c360.kernel.clock import system_clock
 from c360.privacy.keys import Role, create_key
+from c360.privacy.purposes import configure_purposes
 from c360.privacy.restrict import restrict
 from c360.profiles.service import find_by_identifier
 from c360.segments.language import parse
 from c360.segments.service import create_segment
 from c360.settings import Settings
-from c360.storage.tables import audit_log, consent_ledger, messages
+from c360.storage.tables import audit_log, consent_ledger, journeys, messages, profiles
 from c360.workers.sync import SyncWorker, sync_secrets
 
 with warnings.catch_warnings():
@@ -62,17 +65,41 @@ class Api:
         assert response.status_code == status, response.text
         return response
 
+    def refused(self, method: str, path: str, body: Any = None) -> str:
+        """The message of a 422 answer (the API's error shape)."""
+        answer = self.ok(method, path, body, status=422).json()
+        assert answer["code"] == "invalid_input", answer
+        return str(answer["message"])
 
-@pytest.fixture
-def api(engine: Engine, database_url: str) -> Iterator[Api]:
+
+@pytest.fixture(autouse=True)
+def default_purposes_after() -> Iterator[None]:
+    """A server or command configured with other purposes leaves the defaults behind it."""
+    yield
+    configure_purposes(None)
+
+
+def new_keys(engine: Engine) -> dict[str, str]:
     keys = {}
     with engine.begin() as conn:
         _, keys["admin"] = create_key(conn, name="admin", role=Role.ADMIN, source=None)
         _, keys["writer"] = create_key(conn, name="site", role=Role.WRITER, source="site")
-    settings = Settings(database_url=database_url, timezone="Asia/Bangkok")
+    return keys
+
+
+@contextmanager
+def serve(engine: Engine, database_url: str, keys: dict[str, str], **options: Any) -> Iterator[Api]:
+    """The server on ``engine`` with these settings (``consent_purposes=...``)."""
+    settings = Settings(database_url=database_url, timezone="Asia/Bangkok", **options)
     app = build_app(settings, engine, run_worker=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, keys)
+
+
+@pytest.fixture
+def api(engine: Engine, database_url: str) -> Iterator[Api]:
+    with serve(engine, database_url, new_keys(engine)) as server:
+        yield server
 
 
 def outbox_message(pid: str, address: str, n: int, *, consent: str = "marketing") -> QueuedMessage:
@@ -500,6 +527,27 @@ def test_tracked_consent_over_http_lands_in_the_ledger_and_the_view(
     assert state["purposes"]["analytics"]["granted"] is True
 
 
+def test_an_imported_subscription_record_counts_at_once_without_a_later_event(
+    engine: Engine, tmp_path: Path, api: Api
+) -> None:
+    somchai = person(engine, tmp_path, 221, line=False)  # marketing granted by tracking
+    load(
+        engine,
+        tmp_path,
+        "newsletter",
+        "subscription",
+        [{"id": "n-1", "user_id": somchai.user, "channel": "email", "status": "unsubscribed"}],
+    )
+    state = api.ok("GET", f"/api/profiles/{somchai.profile_id}/consents").json()["state"]
+    assert state["subscriptions"]["email"] == "unsubscribed"
+    assert state["purposes"]["marketing"]["channels"]["email"] is False
+    with engine.connect() as conn:
+        view = conn.execute(
+            select(profiles.c.attributes).where(profiles.c.id == somchai.profile_id)
+        ).scalar_one()
+    assert view["c"]["marketing"]["email"] is False  # what journeys and exports read
+
+
 def test_rebuild_recomputes_the_ledger_from_the_log(
     engine: Engine, tmp_path: Path, api: Api
 ) -> None:
@@ -540,3 +588,248 @@ def test_a_change_for_an_unknown_profile_or_with_a_wrong_field_is_refused(api: A
         headers=headers,
     )
     assert wrong.status_code == 422, wrong.text
+
+
+# --- configured purposes ------------------------------------------------------------------------
+
+DEFAULTS = "marketing, analytics, personalisation, profiling, third_party_sharing"
+LOYALTY = {
+    "name": "loyalty_programme",
+    "labels": {
+        "en": "Loyalty programme",
+        "th": "โปรแกรมสมาชิก",
+        "vi": "Chương trình khách hàng thân thiết",
+    },
+}
+LOYALTY_SEND = """
+name: loyalty-points
+trigger: {segment: members}
+steps:
+  - send:
+      channels: [email]
+      consent: loyalty_programme
+      template:
+        subject: "คะแนนสะสมของคุณ"
+        body: "สวัสดีคุณ{{ profile.first_name }} คุณมีคะแนนสะสมใหม่"
+"""
+
+
+def test_an_unconfigured_purpose_is_refused_where_consent_is_stated_or_required(
+    engine: Engine, tmp_path: Path, api: Api, database_url: str
+) -> None:
+    somsri = person(engine, tmp_path, 231, line=False)
+    expected = (
+        f"purpose 'loyalty_programme' is not a configured consent purpose: use one of "
+        f"{DEFAULTS} (or add it to C360_CONSENT_PURPOSES)"
+    )
+    body = {"profile_id": somsri.profile_id, "purpose": "loyalty_programme", "state": "granted"}
+    assert api.refused("POST", "/api/consents", body) == expected
+
+    result = CliRunner().invoke(
+        app,
+        ["consent", "grant", somsri.profile_id, "--purpose", "loyalty_programme"],
+        env={"C360_DATABASE_URL": database_url, "COLUMNS": "300"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "--purpose 'loyalty_programme' is not a configured consent purpose" in result.output
+    assert DEFAULTS in result.output
+    process(engine)
+    ledger = api.ok("GET", f"/api/profiles/{somsri.profile_id}/consents").json()["ledger"]
+    assert [e["purpose"] for e in ledger] == ["marketing"]  # only the tracked grant
+
+    # configuration naming it is refused when created, with the same message
+    segment = {"name": "loyal", "condition": 'consented to "loyalty_programme"'}
+    assert "'loyalty_programme' is not a configured" in api.refused(
+        "POST", "/api/segments", segment
+    )
+    with engine.begin() as conn:
+        create_segment(conn, "members", parse("province exists"))
+    journey_body = {"definition": LOYALTY_SEND}
+    message = api.refused("POST", "/api/journeys", journey_body)
+    assert message.startswith("step 'step1': consent 'loyalty_programme' is not a configured")
+    export = "/api/segments/members/export?purpose=loyalty_programme"
+    assert "'loyalty_programme' is not a configured" in api.refused("GET", export)
+    rule = {
+        "name": "loyalty-banner",
+        "placement": "home_hero",
+        "condition": 'consented to "loyalty_programme"',
+        "content": {"title": "สะสมคะแนน"},
+    }
+    assert "'loyalty_programme' is not a configured" in api.refused(
+        "POST", "/api/personalize/rules", rule
+    )
+    refusal = pytest.raises(InvalidInput, match="consent purpose 'loyalty_programme' is not")
+    with engine.begin() as conn, refusal:
+        add_subscription(
+            conn,
+            "http://127.0.0.1:9/hook",
+            [],
+            allowed_hosts="127.0.0.1:9",
+            consent_purpose="loyalty_programme",
+        )
+    partner = {
+        "name": "partner",
+        "source": "partner",
+        "rest": {"url": "https://partner.example/api/members"},
+        "fields": {"email": "email"},
+        "consent_purpose": "loyalty_programme",
+    }
+    with pytest.raises(InvalidInput, match="'partner': consent_purpose 'loyalty_programme'"):
+        add(engine, partner)
+    with engine.connect() as conn:
+        assert conn.execute(select(journeys)).first() is None
+
+
+def test_a_configured_purpose_is_granted_then_checked_by_journeys_and_exports(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    purposes = ["marketing", "third_party_sharing", LOYALTY]  # three defaults left out
+    with serve(engine, database_url, new_keys(engine), consent_purposes=purposes) as api:
+        with engine.begin() as conn:
+            create_segment(conn, "members", parse("province exists"))
+        journey(engine, LOYALTY_SEND)
+        nok, lek = (
+            person(engine, tmp_path, 241, line=False),
+            person(engine, tmp_path, 242, line=False),
+        )
+        for who, state in ((nok, "granted"), (lek, "withdrawn")):
+            change = {"profile_id": who.profile_id, "purpose": "loyalty_programme", "state": state}
+            api.ok("POST", "/api/consents", {**change, "method": "form"}, status=202)
+        process(engine)
+
+        state = api.ok("GET", f"/api/profiles/{nok.profile_id}/consents").json()["state"]
+        assert list(state["purposes"]) == ["marketing", "third_party_sharing", "loyalty_programme"]
+        loyalty = state["purposes"]["loyalty_programme"]
+        assert loyalty["configured"] is True and loyalty["granted"] is True
+        assert loyalty["labels"]["th"] == "โปรแกรมสมาชิก"
+        listed = api.ok("GET", "/api/consents/purposes").json()
+        assert [p["name"] for p in listed["configured"]] == [
+            "marketing",
+            "third_party_sharing",
+            "loyalty_programme",
+        ]
+        assert listed["unconfigured"] == []
+        # a default left out of the list is refused like any unknown purpose
+        removed = {"profile_id": nok.profile_id, "purpose": "analytics", "state": "granted"}
+        assert "use one of marketing, third_party_sharing, loyalty_programme" in api.refused(
+            "POST", "/api/consents", removed
+        )
+
+        export = api.ok("GET", "/api/segments/members/export?purpose=loyalty_programme")
+        assert [json.loads(row)["profile_id"] for row in export.text.splitlines()] == [
+            nok.profile_id
+        ]
+        assert export.headers["X-C360-Left-Out-Consent"] == "1"
+
+        run_cycle(engine, CONFIG, T0)
+        with engine.connect() as conn:
+            rows = {r.profile_id: r for r in conn.execute(select(messages))}
+        assert rows[nok.profile_id].status == "queued"
+        assert rows[nok.profile_id].consent == "loyalty_programme"
+        assert rows[lek.profile_id].status == "skipped"
+        assert "consent" in (rows[lek.profile_id].reason or "")
+
+
+def test_an_unconfigured_purpose_tracked_or_imported_is_kept_reported_and_counts_once_configured(
+    engine: Engine, tmp_path: Path, database_url: str
+) -> None:
+    import base64
+
+    from c360.workers.rebuild import rebuild
+
+    keys = new_keys(engine)
+    with serve(engine, database_url, keys) as api:
+        auth = {
+            "Authorization": "Basic " + base64.b64encode(f"{keys['writer']}:".encode()).decode()
+        }
+        given = {"marketing": True, "Advertising": False, "loyalty_programme": True}
+        page = api.client.post(
+            "/v1/page",
+            json={"userId": "web-88", "context": {"consent": {"categoryPreferences": given}}},
+            headers=auth,
+        )
+        assert page.status_code == 200, page.text
+        update = api.client.post(
+            "/v1/track",
+            json={
+                "userId": "web-88",
+                "event": "Segment Consent Preference Updated",
+                "properties": {"categoryPreferences": {"research": True}},
+            },
+            headers=auth,
+        )
+        assert update.status_code == 200, update.text
+        process(engine)
+        load(
+            engine,
+            tmp_path,
+            "signup-form",
+            "subscription",
+            [{"id": "f-88", "user_id": "web-88", "purpose": "loyalty_programme", "status": "yes"}],
+        )
+        with engine.connect() as conn:
+            pid = find_by_identifier(conn, "user_id", "web-88").id
+            stored = sorted(
+                (r.purpose, r.state, r.source)
+                for r in conn.execute(
+                    select(consent_ledger).where(consent_ledger.c.kind == "purpose")
+                )
+            )
+        assert stored == [  # nothing dropped
+            ("Advertising", "withdrawn", "site"),
+            ("loyalty_programme", "granted", "signup-form"),
+            ("loyalty_programme", "granted", "site"),
+            ("marketing", "granted", "site"),
+            ("research", "granted", "site"),
+        ]
+
+        shown = api.ok("GET", f"/api/profiles/{pid}/consents").json()
+        loyalty = shown["state"]["purposes"]["loyalty_programme"]
+        assert (loyalty["configured"], loyalty["granted"]) == (False, True)
+        assert shown["state"]["purposes"]["marketing"]["configured"] is True
+        flagged = {e["purpose"] for e in shown["ledger"] if e["configured"] is False}
+        assert flagged == {"Advertising", "loyalty_programme", "research"}
+        listed = api.ok("GET", "/api/consents/purposes").json()["unconfigured"]
+        assert listed[0] == {
+            "purpose": "loyalty_programme",
+            "entries": 2,
+            "profiles": 1,
+            "sources": {"signup-form": 1, "site": 1},
+        }
+        assert {u["purpose"] for u in listed} == {"loyalty_programme", "Advertising", "research"}
+        quality = {q["source"]: q for q in api.ok("GET", "/api/quality").json()}
+        assert quality["site"]["unconfigured_purposes"] == {
+            "Advertising": 1,
+            "loyalty_programme": 1,
+            "research": 1,
+        }
+        assert quality["signup-form"]["unconfigured_purposes"] == {"loyalty_programme": 1}
+        env = {"C360_DATABASE_URL": database_url, "COLUMNS": "300"}
+        table = CliRunner().invoke(app, ["consent", "purposes"], env=env)
+        assert table.exit_code == 0, table.output
+        assert "loyalty_programme" in table.stdout and "signup-form 1, site 1" in table.stdout
+
+    # the business adds the purpose: the statements already kept count, nothing is replayed
+    with engine.connect() as conn:
+        before = ledger_rows(conn)
+    purposes = ["marketing", "analytics", LOYALTY]
+    with serve(engine, database_url, keys, consent_purposes=purposes) as api:
+        loyalty = api.ok("GET", f"/api/profiles/{pid}/consents").json()["state"]["purposes"][
+            "loyalty_programme"
+        ]
+        assert (loyalty["configured"], loyalty["granted"]) == (True, True)
+        segment = {"name": "loyal", "condition": 'consented to "loyalty_programme"'}
+        assert api.ok("POST", "/api/segments", segment, status=201).json()["members"] == 1
+        export = api.ok("GET", "/api/segments/loyal/export?purpose=loyalty_programme")
+        assert [json.loads(row)["profile_id"] for row in export.text.splitlines()] == [pid]
+        listed = api.ok("GET", "/api/consents/purposes").json()["unconfigured"]
+        assert {u["purpose"] for u in listed} == {"Advertising", "research"}
+        rebuild(engine)
+        with engine.connect() as conn:
+            assert ledger_rows(conn) == before  # whatever the list, the same ledger
+
+
+def ledger_rows(conn: Any) -> list[tuple[Any, ...]]:
+    """Every entry with its proof and origin (ids may change with a rebuild)."""
+    columns = [c for c in consent_ledger.c if c.name not in ("id", "profile_id")]
+    return sorted(tuple(r) for r in conn.execute(select(*columns)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from tests.web.conftest import WebApp, open_page, screenshot, sign_in
 
 from c360.ingest.mapping import parse_mapping
+from c360.profiles.service import find_by_identifier
 from c360.storage.engine import create_engine_for
 from c360.storage.tables import profiles
 from c360.workers.imports import import_file
@@ -142,6 +144,39 @@ def test_a_consent_is_recorded_and_shown_with_its_ledger(page: Any, web_app: Web
     ledger = page.locator("[data-ledger] tbody tr")
     assert ledger.count() == len(after["ledger"])
     assert page.get_by_role("link", name="Download the proof (JSON)").is_visible()
+
+
+def test_a_purpose_a_site_tracked_but_not_configured_is_shown_marked_and_not_offered(
+    page: Any, web_app: WebApp
+) -> None:
+    user = f"cookie-{uuid.uuid4().hex[:10]}"
+    given = {"marketing": True, "Advertising": False}
+    with httpx.Client(
+        base_url=web_app.url,
+        headers={"Authorization": f"Bearer {web_app.server.write_key}"},
+        timeout=30,
+    ) as client:
+        client.post(
+            "/v1/page",
+            json={"userId": user, "context": {"consent": {"categoryPreferences": given}}},
+        ).raise_for_status()
+    web_app.server.wait_processed()
+    engine = create_engine_for(web_app.server.database_url)
+    try:
+        with engine.connect() as conn:
+            profile_id = find_by_identifier(conn, "user_id", user).id
+    finally:
+        engine.dispose()
+    sign_in(page)
+    open_page(page, f"/data/consents?profile={profile_id}")
+    page.locator("[data-ledger='2']").wait_for()
+    state = page.locator("table").first
+    row = state.locator("tbody tr").filter(has_text="Advertising")
+    assert "not configured" in row.inner_text()
+    marketing = state.locator("tbody tr").filter(has_text="Marketing")
+    assert "not configured" not in marketing.inner_text()
+    offered = page.get_by_label("Purpose").locator("option").all_inner_texts()
+    assert "Advertising" not in offered and "Sharing with third parties" in offered
 
 
 def test_an_access_request_is_filed_listed_with_its_deadline_and_run(

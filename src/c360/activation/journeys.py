@@ -20,6 +20,8 @@ from c360.changes.subscriptions import check_url
 from c360.errors import Conflict, InvalidInput, NotFound
 from c360.eventlog.service import last_seq
 from c360.kernel.clock import from_us, system_clock, to_us
+from c360.privacy.purposes import check_purpose
+from c360.segments import language as L
 from c360.segments.membership import zone
 from c360.storage.tables import journey_entries, journeys
 
@@ -141,6 +143,28 @@ def check_webhooks(journey: Journey, allowed_hosts: str) -> None:
             raise JourneyError(f"step {step.id!r}: {exc}") from None
 
 
+def check_purposes(journey: Journey) -> None:
+    """Refuse a send step needing, or a condition asking about, a consent purpose that is not
+    configured: a typo would otherwise skip everyone, silently."""
+    conditions = [("entry_when", journey.entry_when), ("exit_when", journey.exit_when)]
+    for step in journey.steps:
+        if step.send is not None and step.send.consent_purpose is not None:
+            try:
+                check_purpose(step.send.consent_purpose, "consent")
+            except InvalidInput as exc:
+                raise JourneyError(f"step {step.id!r}: {exc}") from None
+        if step.branch is not None:
+            conditions.append((f"step {step.id!r} branch", step.branch.if_))
+    for where, text in conditions:
+        if text is None:
+            continue
+        for purpose in sorted(L.purposes_named(L.parse(text))):
+            try:
+                check_purpose(purpose, "consented to")
+            except InvalidInput as exc:
+                raise JourneyError(f"{where}: {exc}") from None
+
+
 def create_journey(
     conn: Connection,
     text: str | None = None,
@@ -154,6 +178,7 @@ def create_journey(
     journey = parse_journey(text, data)
     check_labels(journey, rules)
     check_webhooks(journey, allowed_hosts)
+    check_purposes(journey)
     if conn.execute(select(journeys.c.id).where(journeys.c.name == journey.name)).first():
         raise Conflict(f"a journey called {journey.name!r} exists: update it or pick another name")
     now = system_clock() if now_us is None else now_us
@@ -191,6 +216,7 @@ def update_journey(
     journey = parse_journey(text, data)
     check_labels(journey, rules)
     check_webhooks(journey, allowed_hosts)
+    check_purposes(journey)
     if journey.name != name:
         raise Conflict(f"the definition is called {journey.name!r}; renaming is not supported")
     kept = {s.id for s in journey.steps}

@@ -48,6 +48,7 @@ from c360.profiles.service import identifier_lookup_keys
 from c360.segments import language as L
 from c360.segments.evaluate import Facts, Moment, evaluate
 from c360.segments.membership import zone
+from c360.segments.service import check_purposes
 from c360.storage.tables import (
     identity_keys,
     identity_nodes,
@@ -199,6 +200,7 @@ def _checked_row(conn: Connection, name: str, draft: RuleDraft, default_tz: str)
         missing = sorted(used - known)
         if missing:
             raise InvalidInput(f"rule {name!r} uses segment {missing[0]!r}, which does not exist")
+    check_purposes(draft.condition)
     start, end = _instant(draft.active_from, tz), _instant(draft.active_until, tz)
     if start is not None and end is not None and end <= start:
         raise InvalidInput("active_until must be later than active_from")

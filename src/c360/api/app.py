@@ -38,6 +38,7 @@ from c360.ingest.ratelimit import RateLimiter
 from c360.kernel.clock import Clock, system_clock
 from c360.privacy import suppression
 from c360.privacy.keys import KeyCache
+from c360.privacy.purposes import configure_purposes
 from c360.privacy.users import SessionPolicy
 from c360.settings import Settings
 from c360.storage import DurabilityReport, check_durability
@@ -199,6 +200,7 @@ def build_app(
     send_rules = rules_from_config(settings.send_rules)  # refused here, before serving
     suppression.configure_key(_secret(settings.privacy_key))  # ingest screens with it
     configure_deadlines(settings.privacy_deadlines)  # refused here, before serving
+    configure_purposes(settings.consent_purposes)  # the consent purposes stated and named
     configure_transfers(settings, os.environ)  # the register; erasure's destination secrets
     runtime = Runtime(engine, settings, run_worker)
     keys = KeyCache(engine, settings.key_cache_ttl_s, clock)

@@ -26,6 +26,7 @@ from c360.kernel.clock import isoformat_us, system_clock
 from c360.privacy import audit
 from c360.privacy import consent as rules
 from c360.privacy.consent import Statement
+from c360.privacy.purposes import check_purpose, configured_purposes
 from c360.storage.tables import profiles
 
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -45,8 +46,9 @@ class ConsentIn(NoNulInput):
     purpose: str | None = Field(
         None,
         pattern=_WORD,
-        description="marketing, analytics, personalisation, profiling, third_party_sharing or "
-        "another purpose the business names (a subscription is for marketing)",
+        description="One of the configured purposes (GET /api/consents/purposes; by default "
+        "marketing, analytics, personalisation, profiling, third_party_sharing); a "
+        "subscription is for marketing",
     )
     channel: str = Field(
         "*", pattern=r"^(\*|[a-z]{1,10})$", description="email, sms, line, zalo, push, phone or *"
@@ -72,6 +74,26 @@ class ProofIn(NoNulInput):
     exported_at: str | None = Field(None, max_length=40)
     state: dict[str, Any] | None = None
     entries: list[dict[str, Any]] = Field(max_length=100_000)
+
+
+class PurposeOut(BaseModel):
+    name: str
+    labels: dict[str, str] = Field(description="By language (en, th, vi), where configured")
+
+
+class UnconfiguredOut(BaseModel):
+    purpose: str
+    entries: int = Field(description="Ledger entries naming it")
+    profiles: int = Field(description="People with such entries")
+    sources: dict[str, int] = Field(description="Entries per source they came from")
+
+
+class PurposesOut(BaseModel):
+    configured: list[PurposeOut] = Field(description="C360_CONSENT_PURPOSES, in its order")
+    unconfigured: list[UnconfiguredOut] = Field(
+        description="Purposes the ledger holds statements about that are not configured: "
+        "kept, shown as not configured, and counted once the purpose is configured"
+    )
 
 
 class Recorded(BaseModel):
@@ -229,6 +251,17 @@ def add_consent_routes(router: APIRouter, engine: Engine, read_engine: Engine) -
         with read_engine.connect() as conn:
             return proof_document(conn, profile_id, zone or "UTC")
 
+    @router.get("/consents/purposes", tags=["consent"])
+    def get_purposes() -> PurposesOut:
+        """The configured consent purposes with their labels, and the purposes statements
+        name that are not configured (tracked or imported ones), with how many."""
+        with read_engine.connect() as conn:
+            found = rules.unconfigured(conn)
+        return PurposesOut(
+            configured=[PurposeOut(**p.as_json()) for p in configured_purposes()],
+            unconfigured=[UnconfiguredOut(**u.as_json()) for u in found],
+        )
+
     @router.post("/consents", status_code=202, tags=["consent"], responses=BODY_ERRORS)
     def post_consent(body: ConsentIn, request: Request) -> Recorded:
         """Record a consent change with its proof (accepted: the profile's ledger and view
@@ -238,6 +271,7 @@ def add_consent_routes(router: APIRouter, engine: Engine, read_engine: Engine) -
         now = system_clock()
         with engine.begin() as conn:
             statement = rules.statement_from(data, default_source="api", default_at_us=now)
+            check_purpose(statement.purpose)
             change = record_changes(conn, body.profile_id, [statement], actor_of(request))
         return Recorded(
             profile_id=change.profile_id, statements=change.statements, cancelled=change.cancelled

@@ -161,6 +161,11 @@ class SourceQualityOut(BaseModel):
     quarantined_resolved: int
     quarantine_reasons: dict[str, int]
     fields: list[FieldQualityOut]
+    unconfigured_purposes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Consent statements from this source per purpose that is not configured "
+        "(kept in the ledger; they count once the purpose is configured)",
+    )
 
 
 class RejectsPage(BaseModel):

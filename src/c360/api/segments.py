@@ -19,6 +19,7 @@ from c360.api.errors import ErrorBody
 from c360.api.inputs import NoNulInput
 from c360.errors import NotFound
 from c360.kernel.clock import isoformat_us
+from c360.privacy.purposes import check_purpose
 from c360.profiles.export import (
     EXPORT_PURPOSE,
     LeftOut,
@@ -144,7 +145,11 @@ EXPORT_CONTENT: dict[int | str, dict[str, Any]] = {
             "text/csv": {"schema": {"type": "string"}},
             "application/x-ndjson": {"schema": {"type": "string"}},
         },
-    }
+    },
+    422: {
+        "model": ErrorBody,
+        "description": "A wrong parameter, or a consent purpose that is not configured",
+    },
 }
 
 
@@ -337,8 +342,9 @@ def add_segment_routes(
             str,
             Query(
                 pattern=r"^[a-z][a-z0-9_]{0,49}$",
-                description="The consent purpose members need to be exported "
-                "(docs/consent.md); people whose processing is restricted are never exported",
+                description="The consent purpose members need to be exported, one of the "
+                "configured ones (docs/consent.md); people whose processing is restricted are "
+                "never exported",
             ),
         ] = EXPORT_PURPOSE,
         channel: Annotated[
@@ -354,6 +360,7 @@ def add_segment_routes(
         member. The headers ``X-C360-Left-Out-Consent`` and ``X-C360-Left-Out-Restricted``
         count the members left out (as the export started)."""
         wanted = parse_traits(traits)
+        check_purpose(purpose)
         tally = LeftOut()
         with read_engine.connect() as conn:
             service.get_segment(conn, _existing_name(name))  # 404 before the stream starts

@@ -31,6 +31,7 @@ from c360.changes.feed import KINDS, Change, ChangeKind, last_change_id
 from c360.errors import InvalidInput, NotFound
 from c360.kernel.clock import system_clock
 from c360.kernel.ids import new_secret_key
+from c360.privacy.purposes import check_purpose
 from c360.storage.tables import profile_changes, subscription_dead_letters, subscriptions
 
 Start = Literal["now", "beginning"]
@@ -121,8 +122,8 @@ def add_subscription(
     if start not in ("now", "beginning"):
         raise InvalidInput(f"start {start!r}: use 'now' or 'beginning'")
     url = check_url(url, allowed_hosts=allowed_hosts)
-    if consent_purpose is not None and not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", consent_purpose):
-        raise InvalidInput(f"consent purpose {consent_purpose!r}: a lowercase name")
+    if consent_purpose is not None:
+        check_purpose(consent_purpose, "consent purpose")
     allowed = check_fields(fields) if fields is not None else None
     country = check_transfer(
         f"subscription to {urlsplit(url).hostname}",

@@ -39,10 +39,12 @@ def load_settings() -> Settings:
     except Exception as exc:  # pydantic's message names the variable and the problem
         err.print(f"[red]error:[/red] invalid C360_* setting: {exc}")
         raise typer.Exit(2) from None
+    from c360.privacy.purposes import configure_purposes
     from c360.privacy.suppression import configure_key  # every import screens with it
 
     key = settings.privacy_key
     configure_key(key.get_secret_value() if key is not None else None)
+    configure_purposes(settings.consent_purposes)  # checked by Settings already
     return settings
 
 

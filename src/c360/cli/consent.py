@@ -108,6 +108,7 @@ def _change(
     from c360.api.consent import record_changes
     from c360.kernel.clock import system_clock
     from c360.privacy import consent as rules
+    from c360.privacy.purposes import check_purpose
 
     with reported_errors(), _store(load_settings()) as engine:
         if notice_file is not None:
@@ -136,6 +137,7 @@ def _change(
             default_source="cli",
             default_at_us=now,
         )
+        check_purpose(statement.purpose, "--purpose")
         with engine.begin() as conn:
             change = record_changes(conn, profile_id, [statement], _actor(), now_us=now)
     what = f"{statement.channel} subscription" if subscription else statement.purpose
@@ -150,7 +152,7 @@ def _change(
 
 PurposeOpt = Annotated[
     str | None,
-    typer.Option(help="marketing, analytics, personalisation, profiling, third_party_sharing..."),
+    typer.Option(help="A configured purpose (c360 consent purposes lists them)."),
 ]
 ChannelOpt = Annotated[
     str | None, typer.Option(help="email, sms, line, zalo, push or phone (default: every)")
@@ -232,6 +234,46 @@ def withdraw_command(
         None,
         source,
     )
+
+
+@consent_app.command("purposes")
+def purposes_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The configured consent purposes (C360_CONSENT_PURPOSES) with their labels, and the
+    purposes statements name that are not configured, with how many entries and people."""
+    from c360.privacy import consent as rules
+    from c360.privacy.purposes import configured_purposes
+    from c360.storage.engine import reader
+
+    settings = load_settings()
+    with reported_errors(), _store(settings) as engine, reader(engine).connect() as conn:
+        found = rules.unconfigured(conn)
+    configured = configured_purposes()
+    if as_json:
+        document = {
+            "configured": [p.as_json() for p in configured],
+            "unconfigured": [u.as_json() for u in found],
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="configured consent purposes")
+    table.add_column("purpose")
+    table.add_column("labels")
+    for p in configured:
+        labels = ", ".join(f"{k}: {v}" for k, v in p.labels.items())
+        table.add_row(escape(p.name), escape(labels) or "-")
+    out.print(table)
+    if not found:
+        out.print("no statement names a purpose that is not configured", highlight=False)
+        return
+    others = Table(title="stated but not configured (kept; they count once configured)")
+    for column in ("purpose", "entries", "people", "sources"):
+        others.add_column(column)
+    for u in found:
+        sources = ", ".join(f"{k} {v:,}" for k, v in u.sources.items())
+        others.add_row(escape(u.purpose), f"{u.entries:,}", f"{u.profiles:,}", escape(sources))
+    out.print(others)
 
 
 @consent_app.command("export")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TextIO
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -313,6 +314,14 @@ def quality_command(
             ),
         )
     out.print(overview)
+    for entry in report:
+        if entry.unconfigured_purposes:
+            named = ", ".join(f"{p} {n:,}" for p, n in entry.unconfigured_purposes.items())
+            out.print(
+                f"{escape(entry.source)}: consent statements about purposes not configured "
+                f"(kept; see c360 consent purposes): {escape(named)}",
+                highlight=False,
+            )
     for entry in report:
         kinds = dict.fromkeys(f.kind for f in entry.fields)
         for kind in kinds:

@@ -322,8 +322,8 @@ def export_command(
     purpose: Annotated[
         str,
         typer.Option(
-            help="The consent purpose members need (people without it, or restricted, are "
-            "left out and counted)"
+            help="The consent purpose members need, a configured one (people without it, "
+            "or restricted, are left out and counted)"
         ),
     ] = "marketing",
     channel: Annotated[
@@ -333,6 +333,7 @@ def export_command(
 ) -> None:
     """Every member with consent to the purpose, one row each: profile_id, entered_at, name,
     email, phone, country and the traits asked for."""
+    from c360.privacy.purposes import check_purpose
     from c360.profiles.export import LeftOut, export_lines, parse_traits, permitted
     from c360.segments import service
 
@@ -340,6 +341,7 @@ def export_command(
     with reported_errors():
         if file_format not in ("csv", "jsonl"):
             raise InvalidInput("--format must be csv or jsonl")
+        check_purpose(purpose, "--purpose")
         wanted = parse_traits(traits)
         with reader(engine).connect() as conn:
             segment = service.get_segment(conn, name)

@@ -55,8 +55,9 @@ def add_command(
         str | None,
         typer.Option(
             "--consent-purpose",
-            help="Leave out changes about people without this consent, e.g. "
-            "third_party_sharing for a receiver outside the business (docs/consent.md)",
+            help="Leave out changes about people without this consent (a configured "
+            "purpose), e.g. third_party_sharing for a receiver outside the business "
+            "(docs/consent.md)",
         ),
     ] = None,
     country: Annotated[

@@ -3,9 +3,10 @@ proof, and what they consent to now.
 
 A statement is one of two kinds, kept apart:
 
-- ``purpose``: consent to a purpose (``marketing``, ``analytics``, ``personalisation``,
-  ``profiling``, ``third_party_sharing``, or any other the business names), purpose-wide
-  (channel ``*``) or on one channel; ``granted`` or ``withdrawn``;
+- ``purpose``: consent to a purpose, purpose-wide (channel ``*``) or on one channel;
+  ``granted`` or ``withdrawn``. The business configures its purposes
+  (:mod:`c360.privacy.purposes`); a statement from outside may name another, and is kept
+  all the same, shown as not configured;
 - ``subscription``: a channel's subscription to marketing messages (``email``, ``sms``,
   ``line``, ``zalo``, ``push``, ``phone``); ``subscribed`` or ``unsubscribed``. A channel
   without any is *never asked*.
@@ -25,7 +26,9 @@ derived view like the profile (``c360 rebuild`` recomputes it):
 What a person consents to now (:func:`fold`) is what the profile's view holds under ``"c"``
 (per purpose, per channel) and ``"s"`` (subscriptions), and what :func:`consented` reads: the
 newest channel statement beats the purpose-wide one; an unsubscribed channel blocks
-marketing on it whatever the purpose says; an expired grant counts as not given.
+marketing on it whatever the purpose says; an expired grant counts as not given. None of
+this depends on which purposes are configured: the list only decides what may be stated
+and named (:func:`c360.privacy.purposes.check_purpose`) and how a purpose is shown.
 """
 
 from __future__ import annotations
@@ -37,15 +40,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from c360.errors import InvalidInput
 from c360.kernel.clock import from_us, isoformat_us, parse_timestamp
+from c360.privacy.purposes import REQUIRED_PURPOSE, configured_purposes, is_configured
 from c360.storage.dialect import key_in
 from c360.storage.tables import consent_ledger, messages, profiles
 
-PURPOSES = ("marketing", "analytics", "personalisation", "profiling", "third_party_sharing")
-"""The purposes every profile's consent page lists; statements may name others."""
 CHANNELS = ("email", "sms", "line", "zalo", "push", "phone")
 ANY_CHANNEL = "*"
 METHODS = (
@@ -62,7 +64,7 @@ PURPOSE, SUBSCRIPTION = "purpose", "subscription"
 GRANTED, WITHDRAWN, SUBSCRIBED, UNSUBSCRIBED = "granted", "withdrawn", "subscribed", "unsubscribed"
 NEVER_ASKED = "never_asked"
 STATES = {PURPOSE: (GRANTED, WITHDRAWN), SUBSCRIPTION: (SUBSCRIBED, UNSUBSCRIBED)}
-SUBSCRIPTION_PURPOSE = "marketing"
+SUBSCRIPTION_PURPOSE = REQUIRED_PURPOSE
 """The purpose a channel subscription is for: unsubscribed, no marketing on that channel."""
 
 CHANGE_EVENT = "Consent Changed"
@@ -494,14 +496,66 @@ def ledger(conn: Connection, profile_id: str) -> list[Statement]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Unconfigured:
+    """A purpose that ledger entries name but the configuration does not list."""
+
+    purpose: str
+    entries: int
+    profiles: int
+    sources: dict[str, int]
+    """Entries per source (where each statement was given)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "purpose": self.purpose,
+            "entries": self.entries,
+            "profiles": self.profiles,
+            "sources": dict(self.sources),
+        }
+
+
+def unconfigured(conn: Connection) -> list[Unconfigured]:
+    """The purposes stated in the ledger that are not configured (arrived from outside, or
+    configured once and removed since), most entries first. Their statements are kept and
+    count as soon as the purpose is configured; this is where they are seen meanwhile."""
+    names = [p.name for p in configured_purposes()]
+    named = (consent_ledger.c.kind == PURPOSE, consent_ledger.c.purpose.not_in(names))
+    sources: dict[str, dict[str, int]] = {}
+    for purpose, source, count in conn.execute(
+        select(consent_ledger.c.purpose, consent_ledger.c.source, func.count())
+        .where(*named)
+        .group_by(consent_ledger.c.purpose, consent_ledger.c.source)
+        .order_by(consent_ledger.c.purpose, consent_ledger.c.source)
+    ):
+        sources.setdefault(purpose, {})[source] = int(count)
+    found = [
+        Unconfigured(purpose, int(entries), int(people), sources.get(purpose, {}))
+        for purpose, entries, people in conn.execute(
+            select(
+                consent_ledger.c.purpose,
+                func.count(),
+                func.count(func.distinct(consent_ledger.c.profile_id)),
+            )
+            .where(*named)
+            .group_by(consent_ledger.c.purpose)
+        )
+    ]
+    return sorted(found, key=lambda u: (-u.entries, u.purpose))
+
+
 def state_of(statements: Sequence[Statement], now_us: int) -> dict[str, Any]:
-    """The current state as the API shows it: every purpose (the defaults and any stated),
-    purpose-wide and per channel, and every channel's subscription."""
+    """The current state as the API shows it: every configured purpose (in the
+    configuration's order, with its labels), then any other a statement named (``configured``
+    false), purpose-wide and per channel; and every channel's subscription."""
     current = fold(statements, now_us)
+    labels = {p.name: dict(p.labels) for p in configured_purposes()}
     purposes: dict[str, Any] = {}
-    for purpose in dict.fromkeys([*PURPOSES, *sorted(current.consent)]):
+    for purpose in dict.fromkeys([*labels, *sorted(current.consent)]):
         given = current.consent.get(purpose, {})
         purposes[purpose] = {
+            "configured": purpose in labels,
+            "labels": labels.get(purpose, {}),
             "granted": consented(current.consent, purpose, None),
             "stated": ANY_CHANNEL in given,
             "channels": {
@@ -519,9 +573,11 @@ def state_of(statements: Sequence[Statement], now_us: int) -> dict[str, Any]:
 
 
 def proof_entry(s: Statement, zone: ZoneInfo) -> dict[str, Any]:
-    """One exported ledger entry: the proof, its times in UTC and in the person's zone."""
+    """One exported ledger entry: the proof, its times in UTC and in the person's zone, and
+    whether its purpose is a configured one."""
     own = _zone(s.time_zone) or zone
     out: dict[str, Any] = s.proof()
+    out["configured"] = is_configured(s.purpose)
     out["at"] = isoformat_us(s.at_us)
     out["at_local"] = from_us(s.at_us).astimezone(own).isoformat()
     if s.expires_at_us is not None:

@@ -32,6 +32,7 @@ from c360.identity.service import (
     source_names,
     update_nodes,
 )
+from c360.ingest.schema import RecordKind
 from c360.profiles.golden import SURVIVING_FIELDS
 from c360.profiles.model import (
     OWN_SOURCES,
@@ -109,13 +110,14 @@ def apply_entries(
     result = resolve_changed(conn, resolver, changes, seq)
     _file_events(conn, changes, filed)
     touched_directly = _file_directly(conn, direct)
-    # profiles whose golden record or traits may read differently: their records with person
-    # fields changed, or their tracked identities did (an invoice changes neither)
+    # profiles whose golden record, traits or consent may read differently: their records with
+    # person fields changed, their subscription records (consent statements) did, or their
+    # tracked identities did (an invoice changes none of them)
     record_nodes = {
         changes.node_of[(r.source_id, NODE_RECORD, r.record_id)]
         for r in records
         if (r.source_id, NODE_RECORD, r.record_id) in changes.node_of
-        and not _SURVIVING.isdisjoint(r.fields)
+        and (r.kind == RecordKind.SUBSCRIPTION or not _SURVIVING.isdisjoint(r.fields))
     }
     # every tracked identity an event came in under: its traits or their time may have moved
     tracked = {changes.node_of[key] for _event, key in filed}

@@ -937,6 +937,11 @@ def segments_named(condition: Condition) -> set[str]:
     return {n.segment for n in walk(condition) if isinstance(n, InSegment)}
 
 
+def purposes_named(condition: Condition) -> set[str]:
+    """The consent purposes ``condition`` asks about (``consented to "..."``)."""
+    return {n.purpose for n in walk(condition) if isinstance(n, Consented)}
+
+
 def depends_on_time(condition: Condition) -> bool:
     """Whether the answer can change with time alone (a window, a relative date)."""
     for node in walk(condition):

@@ -21,6 +21,7 @@ from c360.changes.feed import ChangeKind, NewChange, record_changes
 from c360.errors import Conflict, InvalidInput, NotFound
 from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint
 from c360.kernel.clock import isoformat_us, system_clock
+from c360.privacy.purposes import check_purpose
 from c360.segments import language as L
 from c360.segments.evaluate import Moment
 from c360.segments.membership import dependency_order, load_segments, zone
@@ -111,6 +112,13 @@ def _check_uses(conn: Connection, name: str, condition: Any) -> None:
     dependency_order(deps)
 
 
+def check_purposes(condition: Any) -> None:
+    """Refuse a condition asking about a consent purpose that is not configured (a typo
+    would otherwise hold nobody, silently)."""
+    for purpose in sorted(L.purposes_named(condition)):
+        check_purpose(purpose, "consented to")
+
+
 def create_segment(
     conn: Connection,
     name: str,
@@ -128,6 +136,7 @@ def create_segment(
     if conn.execute(select(segments.c.id).where(segments.c.name == name)).first():
         raise Conflict(f"a segment named {name!r} exists: change it, or delete it first")
     _check_storable(condition)
+    check_purposes(condition)
     _check_uses(conn, name, condition)
     segment_id = conn.execute(
         insert(segments)
@@ -161,6 +170,8 @@ def update_segment(
     now = system_clock() if now_us is None else now_us
     seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)
     old = get_segment(conn, name)
+    if condition is not None:
+        check_purposes(condition)
     condition = old.condition if condition is None else condition
     timezone = old.timezone if timezone is None else timezone
     zone(timezone)

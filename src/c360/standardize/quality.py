@@ -3,7 +3,9 @@
 Per source and mapped field: completeness (share of records with a value), validity (share of
 those values that standardized), duplicates within the source (identifier values held by more
 than one record), conflicts with other sources (records of two sources that share a key
-identifier but disagree on the field). Per source: records, last data received, quarantine.
+identifier but disagree on the field). Per source: records, last data received, quarantine,
+and the consent statements it sent about purposes that are not configured (kept in the
+ledger, counted here so they are seen).
 Computed in SQL over the source records, so it costs a few scans, not a Python loop per row.
 """
 
@@ -17,6 +19,7 @@ from c360.ingest.mapping import Mapping
 from c360.ingest.records import latest_mappings_by_kind
 from c360.ingest.schema import IDENTIFIER_TYPES
 from c360.kernel.clock import isoformat_us
+from c360.privacy.consent import unconfigured
 from c360.storage.tables import event_log, record_identifiers, rejects, source_records
 
 KEY_TYPES = ("national_id", "email")
@@ -57,6 +60,8 @@ class SourceQuality:
     quarantined_resolved: int
     quarantine_reasons: dict[str, int]
     fields: list[FieldQuality] = field(default_factory=list)
+    unconfigured_purposes: dict[str, int] = field(default_factory=dict)
+    """Consent ledger entries from this source per purpose that is not configured."""
 
 
 def quality_report(conn: Connection) -> list[SourceQuality]:
@@ -65,6 +70,10 @@ def quality_report(conn: Connection) -> list[SourceQuality]:
     duplicates = _duplicates(conn)
     quarantine = _quarantine(conn)
     conflicts = _conflicts(conn)
+    purposes: dict[str, dict[str, int]] = {}
+    for found in unconfigured(conn):
+        for name, count in found.sources.items():
+            purposes.setdefault(name, {})[found.purpose] = count
     report = []
     for source in list_sources(conn):
         kinds = {
@@ -90,6 +99,7 @@ def quality_report(conn: Connection) -> list[SourceQuality]:
             quarantined_open=open_count,
             quarantined_resolved=resolved,
             quarantine_reasons=reasons,
+            unconfigured_purposes=purposes.get(source.name, {}),
         )
         for kind, version in sorted(latest_mappings_by_kind(conn, source.id).items()):
             entry.fields += _fields(

@@ -35,6 +35,7 @@ from c360.eventlog.service import ensure_source
 from c360.identity.features import NODE_RECORD
 from c360.kernel.clock import system_clock
 from c360.privacy.consent import permits
+from c360.privacy.purposes import check_purpose
 from c360.privacy.restrict import RESTRICTED_REASON, restricted
 from c360.storage.dialect import insert_ignoring_duplicates, key_in, upsert_many
 from c360.storage.tables import (
@@ -78,7 +79,10 @@ def add_destination(
 
     A destination hosted outside ``home_country`` (its ``country``) is a transfer abroad; its
     allow-list is its field map (required by the configuration): only the golden values it
-    names, and does not leave to the app, are ever sent."""
+    names, and does not leave to the app, are ever sent. Its ``consent_purpose`` must be a
+    configured purpose."""
+    if config.consent_purpose is not None:
+        check_purpose(config.consent_purpose, f"sync destination {config.name!r}: consent_purpose")
     country = check_transfer(
         f"sync destination {config.name!r}",
         config.country,

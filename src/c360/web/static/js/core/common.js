@@ -1,4 +1,7 @@
 // Labels every page shares: navigation, sign-in, and words used everywhere.
+import { h } from "./dom.js";
+import { purposeLabel, t } from "./i18n.js";
+
 export const messages = {
   en: {
     "app.skip": "Skip to content",
@@ -48,6 +51,7 @@ export const messages = {
     "consent.state.subscribed": "subscribed",
     "consent.state.unsubscribed": "unsubscribed",
     "consent.state.never_asked": "never asked",
+    "consent.unconfigured": "not configured",
     "channel.email": "Email",
     "channel.sms": "SMS",
     "channel.line": "LINE",
@@ -104,6 +108,7 @@ export const messages = {
     "consent.state.subscribed": "สมัครรับ",
     "consent.state.unsubscribed": "ยกเลิกการรับ",
     "consent.state.never_asked": "ยังไม่เคยถาม",
+    "consent.unconfigured": "ไม่ได้กำหนดไว้ในระบบ",
     "channel.email": "อีเมล",
     "channel.sms": "SMS",
     "channel.line": "LINE",
@@ -160,6 +165,7 @@ export const messages = {
     "consent.state.subscribed": "đã đăng ký",
     "consent.state.unsubscribed": "đã hủy đăng ký",
     "consent.state.never_asked": "chưa từng hỏi",
+    "consent.unconfigured": "chưa được cấu hình",
     "channel.email": "Email",
     "channel.sms": "SMS",
     "channel.line": "LINE",
@@ -169,3 +175,12 @@ export const messages = {
     "channel.webhook": "Webhook",
   },
 };
+
+// A consent purpose by its label; one the business has not configured (it came from a
+// tracking tool or an import) is marked so: it is kept, and counts once configured.
+// ``info`` is the purpose's entry in the consent API's state ({configured, labels, ...}).
+export function purposeCell(name, info) {
+  const label = purposeLabel(name, info && info.labels);
+  if (!info || info.configured !== false) return label;
+  return h("span", {}, label, " ", h("span", { class: "badge warn" }, t("consent.unconfigured")));
+}

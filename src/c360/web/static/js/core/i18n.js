@@ -66,6 +66,16 @@ export function term(prefix, value) {
   return text === undefined ? String(value) : text;
 }
 
+// A consent purpose's name in the current language: the label the business configured for
+// it (C360_CONSENT_PURPOSES), else the catalogs' translation, else its English label, else
+// the name itself. ``labels`` is the purpose's {en, th, vi} as the consent API gives it.
+export function purposeLabel(name, labels) {
+  if (name === null || name === undefined || name === "") return "–";
+  const given = labels || {};
+  const key = `consent.purpose.${name}`;
+  return given[current] ?? catalogs[current][key] ?? given.en ?? catalogs.en[key] ?? String(name);
+}
+
 function formatValue(value) {
   return typeof value === "number" ? number(value) : String(value);
 }

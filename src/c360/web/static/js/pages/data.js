@@ -4,7 +4,8 @@
 // whose capabilities read it; controls that change something show only to roles that may.
 import { api, ApiError, downloadUrl } from "../core/api.js";
 import { clear, errorBox, field, h, table, toast } from "../core/dom.js";
-import { ago, dateTime, number, percent, t, term } from "../core/i18n.js";
+import { purposeCell } from "../core/common.js";
+import { ago, dateTime, number, percent, purposeLabel, t, term } from "../core/i18n.js";
 
 export const needs = ["sources.read", "consent.read", "privacy.read", "audit.read", "access.admin"];
 
@@ -52,6 +53,11 @@ const LABELS = {
   "data.conflicts": ["Conflicts", "ข้อมูลขัดแย้ง", "Xung đột"],
   "data.quality.of": ["{source}: {n} records", "{source}: {n} เรคคอร์ด", "{source}: {n} bản ghi"],
   "data.quality.none": ["No records yet.", "ยังไม่มีเรคคอร์ด", "Chưa có bản ghi."],
+  "data.unconfigured": [
+    "Consent statements about purposes not configured (kept)",
+    "คำแสดงความยินยอมในวัตถุประสงค์ที่ไม่ได้กำหนดไว้ในระบบ (เก็บไว้แล้ว)",
+    "Tuyên bố đồng ý cho mục đích chưa được cấu hình (vẫn được lưu)",
+  ],
   "data.pick": ["Source", "แหล่งข้อมูล", "Nguồn"],
   "data.show": ["Show", "แสดง", "Hiển thị"],
   "data.q.counts": ["{open} open, {resolved} brought in by a retry", "ค้างอยู่ {open} รายการ นำเข้าแล้วด้วยการลองใหม่ {resolved} รายการ", "{open} còn mở, {resolved} đã nhận lại khi thử lại"],
@@ -334,6 +340,10 @@ async function qualityTab(body) {
           h("dd", {}, when(s.last_received_at)),
           h("dt", {}, t("data.open")),
           h("dd", {}, number(s.quarantined_open)),
+          Object.keys(s.unconfigured_purposes || {}).length ? [
+            h("dt", {}, t("data.unconfigured")),
+            h("dd", { class: "warn" }, Object.entries(s.unconfigured_purposes).map(([p, n]) => `${p} (${number(n)})`).join(", ")),
+          ] : null,
         ),
         table(
           [
@@ -526,7 +536,7 @@ async function consentsTab(body, ctx) {
       h("h3", {}, t("data.c.state")),
       table(
         [
-          { label: t("data.c.purpose"), value: ([p]) => term("consent.purpose", p) },
+          { label: t("data.c.purpose"), value: ([p, s]) => purposeCell(p, s) },
           { label: t("data.c.granted"), value: ([, s]) => h("span", { class: s.granted ? "badge good" : "badge" }, s.granted ? t("common.yes") : t("common.no")) },
           {
             label: t("data.c.channels"),
@@ -556,7 +566,7 @@ async function consentsTab(body, ctx) {
         table(
           [
             { label: t("data.c.at"), value: (e) => dateTime(e.at) },
-            { label: t("data.c.purpose"), value: (e) => term("consent.purpose", e.purpose || e.kind) },
+            { label: t("data.c.purpose"), value: (e) => purposeCell(e.purpose || e.kind, state.purposes?.[e.purpose]) },
             { label: t("data.c.channel"), value: (e) => (e.channel === "*" ? t("data.c.all") : term("channel", e.channel)) },
             { label: t("data.c.stateof"), value: (e) => term("consent.state", e.state) },
             { label: t("data.c.method"), value: (e) => e.method || "–" },
@@ -569,11 +579,13 @@ async function consentsTab(body, ctx) {
       h("p", {}, h("a", { href: downloadUrl(`/api/profiles/${encodeURIComponent(consents.profile_id)}/consents/proof`), download: `consent-proof-${consents.profile_id}.json` }, t("data.c.proof"))),
     ),
   );
-  if (ctx.can("consent.write")) body.append(consentForm(consents.profile_id, purposes.map(([p]) => p), Object.keys(state.subscriptions || {}), ctx));
+  // only configured purposes may be recorded (the API refuses others)
+  const recordable = purposes.filter(([, s]) => s.configured !== false);
+  if (ctx.can("consent.write")) body.append(consentForm(consents.profile_id, recordable, Object.keys(state.subscriptions || {}), ctx));
 }
 
 function consentForm(profileId, purposes, channels, ctx) {
-  const purpose = h("select", { name: "purpose" }, purposes.map((p) => option(p, term("consent.purpose", p))));
+  const purpose = h("select", { name: "purpose" }, purposes.map(([p, s]) => option(p, purposeLabel(p, s.labels))));
   const channel = h("select", { name: "channel" }, option("*", t("data.c.all")), channels.map((c) => option(c, term("channel", c))));
   const state = h("select", { name: "state" }, option("granted", t("data.c.grant")), option("withdrawn", t("data.c.withdraw")));
   const method = h("select", { name: "method" }, ["call_recording", "form", "checkbox", "double_opt_in", "unsubscribe_link", "api"].map((m) => option(m, m, "call_recording")));

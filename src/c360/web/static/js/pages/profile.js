@@ -4,6 +4,7 @@
 // suggested next action; and why its records are one person, with a split for those who may.
 import { api } from "../core/api.js";
 import { clear, errorBox, field, h, table, toast } from "../core/dom.js";
+import { purposeCell } from "../core/common.js";
 import { date, dateTime, money, number, percent, t, term } from "../core/i18n.js";
 
 export const needs = ["profiles.read"];
@@ -808,6 +809,7 @@ function consentsSection(result) {
   if (result.status === "rejected") return section("consents", t("prof.consents"), failed(result.reason));
   const state = result.value.state || {};
   const purposes = Object.entries(state.purposes || {}).map(([name, p]) => ({ name, ...p }));
+  const known = state.purposes || {};
   const yes = (v) => h("span", { class: v ? "good" : "muted" }, v ? t("common.yes") : t("common.no"));
   return section(
     "consents",
@@ -817,7 +819,7 @@ function consentsSection(result) {
       { class: "grid wide" },
       table(
         [
-          { label: t("prof.col.purpose"), value: (p) => term("consent.purpose", p.name) },
+          { label: t("prof.col.purpose"), value: (p) => purposeCell(p.name, p) },
           { label: t("prof.col.granted"), value: (p) => yes(p.granted) },
           { label: t("prof.col.stated"), value: (p) => yes(p.stated) },
           {
@@ -843,7 +845,7 @@ function consentsSection(result) {
     table(
       [
         { label: t("prof.col.when"), value: (e) => dateTime(e.at) },
-        { label: t("prof.col.purpose"), value: (e) => term("consent.purpose", e.purpose) },
+        { label: t("prof.col.purpose"), value: (e) => purposeCell(e.purpose, known[e.purpose]) },
         { label: t("prof.col.channel"), value: (e) => term("channel", e.channel) },
         { label: t("prof.col.state"), value: (e) => term("consent.state", e.state) },
         { label: t("prof.col.source"), value: (e) => h("span", { class: "badge" }, e.source) },
