@@ -204,25 +204,30 @@ class _Parsed:
         self.exit_when = L.parse(journey.exit_when) if journey.exit_when else None
         self.branches = {s.id: L.parse(s.branch.if_) for s in journey.steps if s.branch is not None}
         self.goal_s = duration_s(journey.goal.within) if journey.goal else None
+        # checked and compiled here, once per journey version; every render still runs in the
+        # sandbox within the limits
         self.templates = {
-            s.id: templates.compile_template(
-                subject=s.send.template.subject,
-                body=s.send.template.body,
-                html=s.send.template.html,
+            s.id: templates.prepare(
+                templates.compile_template(
+                    subject=s.send.template.subject,
+                    body=s.send.template.body,
+                    html=s.send.template.html,
+                )
             )
             for s in journey.steps
             if s.send is not None
         }
         self.webhook_bodies = {
-            s.id: templates.compile_template(body=s.webhook.body)
+            s.id: templates.prepare(templates.compile_template(body=s.webhook.body))
             for s in journey.steps
             if s.webhook is not None and s.webhook.body is not None
         }
         # recommendations cost a few milliseconds a person: only for templates that show them
         self.recommends = {
             step_id
-            for step_id, t in (*self.templates.items(), *self.webhook_bodies.items())
-            if "recommendations" in f"{t.subject or ''} {t.body} {t.html or ''}"
+            for step_id, p in (*self.templates.items(), *self.webhook_bodies.items())
+            if "recommendations"
+            in f"{p.template.subject or ''} {p.template.body} {p.template.html or ''}"
         }
 
 
@@ -989,9 +994,8 @@ class _Run:
             )
             return _Outcome()
         try:
-            rendered = templates.render(
-                compiled.templates[step.id],
-                self.context(entry, person, recommend=step.id in compiled.recommends),
+            rendered = compiled.templates[step.id].render(
+                self.context(entry, person, recommend=step.id in compiled.recommends)
             )
         except templates.TemplateError as exc:
             self.skip(entry, step, person, f"template failed: {exc}", **common)
@@ -1047,10 +1051,11 @@ class _Run:
         journey = compiled.saved.journey
         if step.id in compiled.webhook_bodies:
             try:
-                body = templates.render(
-                    compiled.webhook_bodies[step.id],
-                    self.context(entry, person, recommend=step.id in compiled.recommends),
-                ).body
+                body = (
+                    compiled.webhook_bodies[step.id]
+                    .render(self.context(entry, person, recommend=step.id in compiled.recommends))
+                    .body
+                )
             except templates.TemplateError as exc:
                 self.mark(entry, step.id, {"skipped": f"template failed: {exc}"})
                 return _Outcome()
