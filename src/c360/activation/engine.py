@@ -70,7 +70,7 @@ EVENTS_CHECKPOINT = "journeys:events"
 CHANGES_CHECKPOINT = "journeys:changes"
 ENDED = "ended"
 _BATCH = 1000
-_DUE_BATCH = 500
+_DUE_BATCH = _BATCH  # who enters in a cycle takes their first steps in it, with what it read
 _ZONES = {"TH": "Asia/Bangkok", "VN": "Asia/Ho_Chi_Minh"}
 
 
