@@ -217,32 +217,38 @@ class Dispatcher:
     # -- sending --
 
     async def _send_all(self, rows: list[Any]) -> list[tuple[str | None, SendFailed | None]]:
-        gate = asyncio.Semaphore(self._config.concurrency)
+        """Send ``rows`` with at most ``concurrency`` in flight: that many workers each take
+        the next row until none is left (cheaper than a task per row behind a semaphore)."""
+        outcomes: list[tuple[str | None, SendFailed | None]] = [(None, None)] * len(rows)
+        todo = iter(enumerate(rows))
 
-        async def one(row: Any) -> tuple[str | None, SendFailed | None]:
-            channel = self._channels[ChannelName(row.channel)]
-            message = Message(
-                idempotency_key=row.key,
-                channel=ChannelName(row.channel),
-                to=row.address,
-                body=row.body,
-                subject=row.subject,
-                html=row.html,
-                metadata={"message_id": str(row.id)},
-            )
-            async with gate:
-                try:
-                    result = await channel.send(message)
-                except SendFailed as exc:
-                    return None, exc
-                except Exception as exc:  # an adapter bug must not lose the round
-                    log.exception("channel %s failed unexpectedly", row.channel)
-                    return None, SendFailed(
-                        f"unexpected error: {type(exc).__name__}", retryable=True
-                    )
-            return result.provider_message_id or "", None
+        async def worker() -> None:
+            for i, row in todo:
+                outcomes[i] = await self._send_one(row)
 
-        return await asyncio.gather(*(one(r) for r in rows))
+        await asyncio.gather(*(worker() for _ in range(min(self._config.concurrency, len(rows)))))
+        return outcomes
+
+    async def _send_one(self, row: Any) -> tuple[str | None, SendFailed | None]:
+        name = ChannelName(row.channel)
+        channel = self._channels[name]
+        message = Message(
+            idempotency_key=row.key,
+            channel=name,
+            to=row.address,
+            body=row.body,
+            subject=row.subject,
+            html=row.html,
+            metadata={"message_id": str(row.id)},
+        )
+        try:
+            result = await channel.send(message)
+        except SendFailed as exc:
+            return None, exc
+        except Exception as exc:  # an adapter bug must not lose the round
+            log.exception("channel %s failed unexpectedly", row.channel)
+            return None, SendFailed(f"unexpected error: {type(exc).__name__}", retryable=True)
+        return result.provider_message_id or "", None
 
     # -- recording --
 
