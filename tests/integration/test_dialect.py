@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from c360.storage.dialect import insert_many
+from c360.storage.dialect import insert_many, update_many
 from c360.storage.tables import journey_steps, messages
 
 
@@ -68,3 +68,41 @@ def test_insert_many_fails_on_a_duplicate_key_and_stores_nothing(engine: Engine)
         insert_many(conn, messages, [outbox_row(2), outbox_row(1)])
     with engine.connect() as conn:
         assert conn.execute(select(messages.c.key)).scalars().all() == ["e1-remind"]
+
+
+def test_update_many_sets_each_rows_own_values_and_leaves_the_others(engine: Engine) -> None:
+    with engine.begin() as conn:
+        insert_many(conn, messages, [outbox_row(n) for n in range(4)])
+        ids = conn.execute(select(messages.c.id).order_by(messages.c.id)).scalars().all()
+        update_many(
+            conn,
+            messages,
+            "id",
+            [
+                {"id": i, "status": "sent", "provider_id": p, "sent_at_us": 2**62 + n}
+                for n, (i, p) in enumerate(zip(ids[:3], ["r-ก", None, "r-'3'"], strict=True))
+            ],
+        )
+        update_many(conn, messages, "id", [{"id": ids[3], "reason": None, "attempts": 2}])
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(
+                messages.c.status,
+                messages.c.provider_id,
+                messages.c.sent_at_us,
+                messages.c.attempts,
+                messages.c.body,
+            ).order_by(messages.c.id)
+        ).all()
+    assert [tuple(r[:4]) for r in stored] == [
+        ("sent", "r-ก", 2**62, 0),
+        ("sent", None, 2**62 + 1, 0),
+        ("sent", "r-'3'", 2**62 + 2, 0),
+        ("queued", None, None, 2),
+    ]
+    assert [r.body for r in stored] == [outbox_row(n)["body"] for n in range(4)]
+
+
+def test_update_many_refuses_columns_it_cannot_carry_exactly(engine: Engine) -> None:
+    with engine.begin() as conn, pytest.raises(TypeError, match="outcome"):
+        update_many(conn, journey_steps, "entry_id", [{"entry_id": 1, "outcome": {}}])

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from c360.activation.channels import Channel, ChannelName, Message, SendFailed
 from c360.activation.outbox import append_events, message_event
@@ -32,7 +32,7 @@ from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
 from c360.privacy.restrict import RESTRICTED_REASON, restricted
 from c360.segments.evaluate import consented
-from c360.storage.dialect import insert_many_ignoring_duplicates
+from c360.storage.dialect import insert_many_ignoring_duplicates, update_many
 from c360.storage.tables import messages, profiles, suppressions
 
 log = logging.getLogger(__name__)
@@ -334,21 +334,6 @@ class Dispatcher:
             append_events(conn, events, now)
 
 
-_SET = (
-    update(messages)
-    .where(messages.c.id == bindparam("message_id"))
-    .values(
-        status=bindparam("new_status"),
-        attempts=bindparam("new_attempts"),
-        reason=bindparam("new_reason"),
-        next_attempt_us=bindparam("new_next_attempt_us"),
-        provider_id=bindparam("new_provider_id"),
-        sent_at_us=bindparam("new_sent_at_us"),
-        updated_at_us=bindparam("new_updated_at_us"),
-    )
-)
-
-
 def _state(
     message_id: int,
     status: str,
@@ -361,21 +346,20 @@ def _state(
     sent_at_us: int | None = None,
 ) -> dict[str, Any]:
     return {
-        "message_id": message_id,
-        "new_status": status,
-        "new_attempts": attempts,
-        "new_reason": reason,
-        "new_next_attempt_us": next_attempt_us,
-        "new_provider_id": provider_id,
-        "new_sent_at_us": sent_at_us,
-        "new_updated_at_us": now,
+        "id": message_id,
+        "status": status,
+        "attempts": attempts,
+        "reason": reason,
+        "next_attempt_us": next_attempt_us,
+        "provider_id": provider_id,
+        "sent_at_us": sent_at_us,
+        "updated_at_us": now,
     }
 
 
 def _set(conn: Connection, changes: list[dict[str, Any]]) -> None:
     """Write many messages' new states in one statement."""
-    if changes:
-        conn.execute(_SET, changes)
+    update_many(conn, messages, "id", changes)
 
 
 class DispatchLoop(BackgroundLoop):

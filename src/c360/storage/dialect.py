@@ -14,14 +14,18 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
+    Integer,
     MetaData,
+    String,
     Table,
     any_,
     bindparam,
+    cast,
     func,
     literal_column,
     select,
     true,
+    update,
 )
 from sqlalchemy import values as sa_values
 from sqlalchemy.dialects import postgresql, sqlite
@@ -297,6 +301,42 @@ def upsert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
 
 
 _compiled_upserts: dict[str, str] = {}
+
+
+def update_many(
+    conn: Connection, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Set new values in many rows in one statement: each row maps ``key`` to the row to
+    change and the same columns to their new values (texts, whole numbers, nulls).
+
+    UPDATE ... FROM the rows given as one JSON parameter (SQLite) or one array per column
+    (PostgreSQL), instead of an executemany that SQLAlchemy processes and the server runs
+    row by row."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    for name in (key, *columns):
+        if not isinstance(table.c[name].type, Integer | String):
+            raise TypeError(f"update_many sets texts and whole numbers, not {table.c[name]}")
+    item: list[Any]
+    if conn.dialect.name == "sqlite":
+        data = orjson.dumps([[row[key], *(row[c] for c in columns)] for row in rows]).decode()
+        incoming = func.json_each(bindparam(None, data, unique=True)).table_valued("value")
+        incoming = incoming.alias("incoming")
+        item = [func.json_extract(incoming.c.value, f"$[{i}]") for i in range(len(columns) + 1)]
+    else:
+        names = ["k", *(f"c{i}" for i in range(len(columns)))]
+        arrays = [
+            cast(bindparam(None, [row[n] for row in rows], unique=True), ARRAY(table.c[n].type))
+            for n in (key, *columns)
+        ]
+        incoming = func.unnest(*arrays).table_valued(*names).render_derived("incoming")
+        item = [incoming.c[n] for n in names]
+    conn.execute(
+        update(table)
+        .where(table.c[key] == item[0])
+        .values({c: item[i + 1] for i, c in enumerate(columns)})
+    )
 
 
 def key_in(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
