@@ -140,6 +140,7 @@ def time_throughput(url: str, people: int) -> dict[str, Any]:
     from c360.activation.engine import EngineConfig, run_cycle
     from c360.connectors.channels import ChannelsConfig, LineConfig, build_channels
     from c360.kernel.clock import system_clock
+    from c360.kernel.runtime import tune_gc
     from c360.storage.engine import create_engine_for
 
     engine = create_engine_for(url)
@@ -148,6 +149,7 @@ def time_throughput(url: str, people: int) -> dict[str, Any]:
         channels=frozenset({ChannelName.LINE}),
         base_url="https://c360.example",
     )
+    tune_gc()  # as c360 serve and c360 worker, which run the engine and the dispatcher
     began = time.perf_counter()
     cpu = time.process_time()
     queued = 0
