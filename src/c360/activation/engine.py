@@ -49,7 +49,7 @@ from c360.profiles.model import ACTIVATION_SOURCE
 from c360.profiles.refresh import event_facts
 from c360.profiles.traits import EventFact
 from c360.segments import language as L
-from c360.segments.evaluate import Facts, Moment, evaluate, test_value
+from c360.segments.evaluate import Facts, Moment, consented, evaluate, test_value
 from c360.segments.membership import member_names, zone
 from c360.segments.service import iter_members
 from c360.storage.dialect import insert_many, key_in
@@ -968,8 +968,9 @@ class _Run:
         reachable = addresses_of(person)
         purpose = send.consent_purpose
         consent = person.view.get("c", {})
-        consented = {c for c in ChannelName if purpose is None or _consented(consent, purpose, c)}
         allowed = [c for c in send.channels if c in self.config.channels]
+        # only the allowed channels can be chosen: consent is asked for those alone
+        agreed = {c for c in allowed if purpose is None or _consented(consent, purpose, c)}
         suppressed = {
             c
             for c, a in reachable.items()
@@ -977,7 +978,7 @@ class _Run:
         }
         usable = {c: a for c, a in reachable.items() if c not in suppressed}
         common = {"purpose": send.purpose, "consent": purpose}
-        choice = policy.choose_channel(_preferred(values), usable, consented, allowed)
+        choice = policy.choose_channel(_preferred(values), usable, agreed, allowed)
         if isinstance(choice, policy.Skip):
             reason = choice.reason
             if suppressed:
@@ -1223,15 +1224,15 @@ def addresses(identifiers: Mapping[str, Any]) -> dict[ChannelName, str]:
     return found
 
 
+_CHANNELS = {c.value: c for c in ChannelName}
+
+
 def _preferred(values: Mapping[str, Any]) -> list[ChannelName]:
     preferred = values.get("preferred_channel")
-    names = {c.value: c for c in ChannelName}
-    return [names[preferred]] if isinstance(preferred, str) and preferred in names else []
+    return [_CHANNELS[preferred]] if isinstance(preferred, str) and preferred in _CHANNELS else []
 
 
 def _consented(consent: Any, purpose: str, channel: ChannelName) -> bool:
-    from c360.segments.evaluate import consented
-
     return consented(consent if isinstance(consent, Mapping) else {}, purpose, channel.value)
 
 
