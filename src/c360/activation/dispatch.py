@@ -32,7 +32,7 @@ from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
 from c360.privacy.restrict import RESTRICTED_REASON, restricted
 from c360.segments.evaluate import consented
-from c360.storage.dialect import insert_many_ignoring_duplicates, update_many
+from c360.storage.dialect import insert_many_ignoring_duplicates, key_in, update_many
 from c360.storage.tables import messages, profiles, suppressions
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,9 @@ class Dispatcher:
         views = (
             dict(
                 conn.execute(
-                    select(profiles.c.id, profiles.c.attributes).where(profiles.c.id.in_(pids))
+                    select(profiles.c.id, profiles.c.attributes).where(
+                        key_in(conn, profiles.c.id, pids)
+                    )
                 ).all()
             )
             if pids
@@ -196,7 +198,7 @@ class Dispatcher:
             (c, a)
             for c, a in conn.execute(
                 select(suppressions.c.channel, suppressions.c.address).where(
-                    suppressions.c.address.in_(addresses)
+                    key_in(conn, suppressions.c.address, addresses)
                 )
             ).all()
         }

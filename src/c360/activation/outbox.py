@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select
 from c360.errors import InvalidInput
 from c360.eventlog.model import LogRow
 from c360.eventlog.service import append, ensure_source
-from c360.kernel.clock import isoformat_us, system_clock
+from c360.kernel.clock import isoformat_us, parse_timestamp, system_clock
 from c360.profiles.model import ACTIVATION_SOURCE, PROFILE_ID_TYPE
 from c360.storage.dialect import insert_ignoring_duplicates, insert_many_ignoring_duplicates
 from c360.storage.tables import link_secrets, messages
@@ -128,7 +128,7 @@ def activation_event(
         "type": kind,
         "messageId": message_id,
         "anonymousId": f"c360:{profile_id}",
-        "timestamp": isoformat_us(at_us),
+        "timestamp": _timestamp(at_us),
         "context": {
             "library": {"name": "c360", "version": "1"},
             "externalIds": [
@@ -173,12 +173,19 @@ def append_events(conn: Connection, bodies: list[dict[str, Any]], now_us: int) -
 
 
 def _at(body: dict[str, Any], now_us: int) -> int:
-    from c360.kernel.clock import parse_timestamp
-
+    timestamp = body.get("timestamp")
     try:
-        return parse_timestamp(body.get("timestamp"))
+        return (
+            _timestamp_us(timestamp) if isinstance(timestamp, str) else parse_timestamp(timestamp)
+        )
     except (InvalidInput, ValueError, TypeError):
         return now_us
+
+
+# A dispatcher round's or an engine cycle's events share a few moments: each is written and
+# read back once, not once per event.
+_timestamp = lru_cache(maxsize=256)(isoformat_us)
+_timestamp_us = lru_cache(maxsize=256)(parse_timestamp)
 
 
 def message_event(
