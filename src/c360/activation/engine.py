@@ -204,6 +204,9 @@ class _Parsed:
         self.exit_when = L.parse(journey.exit_when) if journey.exit_when else None
         self.branches = {s.id: L.parse(s.branch.if_) for s in journey.steps if s.branch is not None}
         self.goal_s = duration_s(journey.goal.within) if journey.goal else None
+        conditions = (self.entry_when, self.exit_when, *self.branches.values())
+        self.reads_events = {id(c): reads_events(c) for c in conditions if c is not None}
+        """Whether each condition (by identity: this object keeps them) looks at events."""
         # checked and compiled here, once per journey version; every render still runs in the
         # sandbox within the limits
         self.templates = {
@@ -250,6 +253,7 @@ class _Compiled:
         self.exit_when = parsed.exit_when
         self.branches = parsed.branches
         self.goal_s = parsed.goal_s
+        self.reads_events = parsed.reads_events
         self.templates = parsed.templates
         self.webhook_bodies = parsed.webhook_bodies
         self.recommends = parsed.recommends
@@ -557,7 +561,7 @@ class _Run:
                 entry.dirty = True
             if entry.status != ACTIVE or compiled.saved.status != ACTIVE:
                 continue
-            if compiled.exit_when is not None and self.holds(compiled.exit_when, pid, journey):
+            if compiled.exit_when is not None and self.holds(compiled.exit_when, pid, compiled):
                 self.end(entry, "exit condition met")
                 continue
             if entry.waiting_for == name and seq > int(entry.trigger.get("seq", 0)):
@@ -723,7 +727,7 @@ class _Run:
         person = self.person(pid)
         if person is None or pid in self.restricted:
             return
-        if compiled.entry_when is not None and not self.holds(compiled.entry_when, pid, journey):
+        if compiled.entry_when is not None and not self.holds(compiled.entry_when, pid, compiled):
             return
         control = experiment.in_control(journey.name, pid, journey.control)
         entry = _Entry(
@@ -756,12 +760,16 @@ class _Run:
         entry.wake_at_us = entry.waiting_for = None
         entry.dirty = True
 
-    def holds(self, condition: Any, pid: str, journey: Journey) -> bool:
+    def holds(self, condition: Any, pid: str, compiled: _Compiled) -> bool:
         person = self.person(pid)
         if person is None:
             return False
+        journey = compiled.saved.journey
         tz = person.tz if journey.timezone is None else zone(journey.timezone)
-        facts = person.facts(with_events=reads_events(condition))
+        with_events = compiled.reads_events.get(id(condition))
+        if with_events is None:
+            with_events = reads_events(condition)
+        facts = person.facts(with_events=with_events)
         return bool(evaluate(condition, facts, Moment(self.now, tz)))
 
     def advance(self, entry: _Entry) -> None:
@@ -800,7 +808,7 @@ class _Run:
                 self.end(entry, f"step {step_id!r} no longer exists")
                 return
             if compiled.exit_when is not None and self.holds(
-                compiled.exit_when, person.profile_id, journey
+                compiled.exit_when, person.profile_id, compiled
             ):
                 self.end(entry, "exit condition met")
                 return
@@ -843,9 +851,7 @@ class _Run:
             return _Outcome(wait_until=until, waiting_for=step.wait_for.event)
         if action == "branch":
             assert step.branch is not None
-            taken = self.holds(
-                compiled.branches[step.id], person.profile_id, compiled.saved.journey
-            )
+            taken = self.holds(compiled.branches[step.id], person.profile_id, compiled)
             self.mark(entry, step.id, {"branch": "then" if taken else "else"})
             return _Outcome(target=step.branch.then if taken else step.branch.else_)
         if action == "exit":
