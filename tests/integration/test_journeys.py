@@ -18,7 +18,13 @@ from tests.fakes.providers import FakeLine, FakeSmtp
 from c360.activation.channels import ChannelName
 from c360.activation.dispatch import DispatchConfig, Dispatcher
 from c360.activation.engine import EngineConfig, run_cycle
-from c360.activation.journeys import PAUSED, create_journey, get_journey, set_status
+from c360.activation.journeys import (
+    PAUSED,
+    create_journey,
+    get_journey,
+    set_status,
+    update_journey,
+)
 from c360.activation.report import journey_report
 from c360.connectors.channels import EmailConfig, LineConfig, build_channels
 from c360.connectors.channels.config import ChannelsConfig
@@ -265,6 +271,32 @@ def test_reentry_waits_a_day_and_each_entry_runs_each_step_once(
     with engine.connect() as conn:
         done = conn.execute(select(journey_steps.c.entry_id, journey_steps.c.step)).all()
     assert len(done) == len(set(done)) == 4
+
+
+def test_a_new_version_of_a_template_reaches_whoever_gets_to_the_step_after_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    journey(engine, CART)
+    somchai, somsri = person(engine, tmp_path, 11), person(engine, tmp_path, 12)
+    act(engine, somchai, "Product Added", T0)
+    run_cycle(engine, CONFIG, T0)
+    run_cycle(engine, CONFIG, T0 + 61 * MINUTE)  # the first version, compiled and in use
+    act(engine, somsri, "Product Added", T0 + 61 * MINUTE)
+    run_cycle(engine, CONFIG, T0 + 61 * MINUTE)
+    with engine.begin() as conn:
+        update_journey(
+            conn,
+            "cart-abandonment",
+            CART.replace("ยังอยู่ในตะกร้า", "รอคุณอยู่"),
+            default_tz="Asia/Bangkok",
+            now_us=T0 + 90 * MINUTE,
+        )
+
+    run_cycle(engine, CONFIG, T0 + 122 * MINUTE)
+    first, second = sent(engine)
+    assert (first.profile_id, second.profile_id) == (somchai.profile_id, somsri.profile_id)
+    assert first.body.startswith("สวัสดีคุณสมชาย Product Added ยังอยู่ในตะกร้า https://")
+    assert second.body.startswith("สวัสดีคุณสมชาย Product Added รอคุณอยู่ https://")
 
 
 def test_waiting_people_survive_a_restart(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from c360.activation.channels import Channel, ChannelName, Message, SendFailed
 from c360.activation.outbox import append_events, message_event
@@ -32,7 +32,7 @@ from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import system_clock
 from c360.privacy.restrict import RESTRICTED_REASON, restricted
 from c360.segments.evaluate import consented
-from c360.storage.dialect import insert_many_ignoring_duplicates
+from c360.storage.dialect import insert_many_ignoring_duplicates, key_in, update_many
 from c360.storage.tables import messages, profiles, suppressions
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,9 @@ class Dispatcher:
         views = (
             dict(
                 conn.execute(
-                    select(profiles.c.id, profiles.c.attributes).where(profiles.c.id.in_(pids))
+                    select(profiles.c.id, profiles.c.attributes).where(
+                        key_in(conn, profiles.c.id, pids)
+                    )
                 ).all()
             )
             if pids
@@ -196,7 +198,7 @@ class Dispatcher:
             (c, a)
             for c, a in conn.execute(
                 select(suppressions.c.channel, suppressions.c.address).where(
-                    suppressions.c.address.in_(addresses)
+                    key_in(conn, suppressions.c.address, addresses)
                 )
             ).all()
         }
@@ -217,32 +219,38 @@ class Dispatcher:
     # -- sending --
 
     async def _send_all(self, rows: list[Any]) -> list[tuple[str | None, SendFailed | None]]:
-        gate = asyncio.Semaphore(self._config.concurrency)
+        """Send ``rows`` with at most ``concurrency`` in flight: that many workers each take
+        the next row until none is left (cheaper than a task per row behind a semaphore)."""
+        outcomes: list[tuple[str | None, SendFailed | None]] = [(None, None)] * len(rows)
+        todo = iter(enumerate(rows))
 
-        async def one(row: Any) -> tuple[str | None, SendFailed | None]:
-            channel = self._channels[ChannelName(row.channel)]
-            message = Message(
-                idempotency_key=row.key,
-                channel=ChannelName(row.channel),
-                to=row.address,
-                body=row.body,
-                subject=row.subject,
-                html=row.html,
-                metadata={"message_id": str(row.id)},
-            )
-            async with gate:
-                try:
-                    result = await channel.send(message)
-                except SendFailed as exc:
-                    return None, exc
-                except Exception as exc:  # an adapter bug must not lose the round
-                    log.exception("channel %s failed unexpectedly", row.channel)
-                    return None, SendFailed(
-                        f"unexpected error: {type(exc).__name__}", retryable=True
-                    )
-            return result.provider_message_id or "", None
+        async def worker() -> None:
+            for i, row in todo:
+                outcomes[i] = await self._send_one(row)
 
-        return await asyncio.gather(*(one(r) for r in rows))
+        await asyncio.gather(*(worker() for _ in range(min(self._config.concurrency, len(rows)))))
+        return outcomes
+
+    async def _send_one(self, row: Any) -> tuple[str | None, SendFailed | None]:
+        name = ChannelName(row.channel)
+        channel = self._channels[name]
+        message = Message(
+            idempotency_key=row.key,
+            channel=name,
+            to=row.address,
+            body=row.body,
+            subject=row.subject,
+            html=row.html,
+            metadata={"message_id": str(row.id)},
+        )
+        try:
+            result = await channel.send(message)
+        except SendFailed as exc:
+            return None, exc
+        except Exception as exc:  # an adapter bug must not lose the round
+            log.exception("channel %s failed unexpectedly", row.channel)
+            return None, SendFailed(f"unexpected error: {type(exc).__name__}", retryable=True)
+        return result.provider_message_id or "", None
 
     # -- recording --
 
@@ -328,21 +336,6 @@ class Dispatcher:
             append_events(conn, events, now)
 
 
-_SET = (
-    update(messages)
-    .where(messages.c.id == bindparam("message_id"))
-    .values(
-        status=bindparam("new_status"),
-        attempts=bindparam("new_attempts"),
-        reason=bindparam("new_reason"),
-        next_attempt_us=bindparam("new_next_attempt_us"),
-        provider_id=bindparam("new_provider_id"),
-        sent_at_us=bindparam("new_sent_at_us"),
-        updated_at_us=bindparam("new_updated_at_us"),
-    )
-)
-
-
 def _state(
     message_id: int,
     status: str,
@@ -355,21 +348,20 @@ def _state(
     sent_at_us: int | None = None,
 ) -> dict[str, Any]:
     return {
-        "message_id": message_id,
-        "new_status": status,
-        "new_attempts": attempts,
-        "new_reason": reason,
-        "new_next_attempt_us": next_attempt_us,
-        "new_provider_id": provider_id,
-        "new_sent_at_us": sent_at_us,
-        "new_updated_at_us": now,
+        "id": message_id,
+        "status": status,
+        "attempts": attempts,
+        "reason": reason,
+        "next_attempt_us": next_attempt_us,
+        "provider_id": provider_id,
+        "sent_at_us": sent_at_us,
+        "updated_at_us": now,
     }
 
 
 def _set(conn: Connection, changes: list[dict[str, Any]]) -> None:
     """Write many messages' new states in one statement."""
-    if changes:
-        conn.execute(_SET, changes)
+    update_many(conn, messages, "id", changes)
 
 
 class DispatchLoop(BackgroundLoop):

@@ -17,6 +17,7 @@ import hmac
 import re
 import secrets as pysecrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,7 +26,7 @@ from sqlalchemy import Connection, select
 from c360.errors import InvalidInput
 from c360.eventlog.model import LogRow
 from c360.eventlog.service import append, ensure_source
-from c360.kernel.clock import isoformat_us, system_clock
+from c360.kernel.clock import isoformat_us, parse_timestamp, system_clock
 from c360.profiles.model import ACTIVATION_SOURCE, PROFILE_ID_TYPE
 from c360.storage.dialect import insert_ignoring_duplicates, insert_many_ignoring_duplicates
 from c360.storage.tables import link_secrets, messages
@@ -127,7 +128,7 @@ def activation_event(
         "type": kind,
         "messageId": message_id,
         "anonymousId": f"c360:{profile_id}",
-        "timestamp": isoformat_us(at_us),
+        "timestamp": _timestamp(at_us),
         "context": {
             "library": {"name": "c360", "version": "1"},
             "externalIds": [
@@ -172,12 +173,19 @@ def append_events(conn: Connection, bodies: list[dict[str, Any]], now_us: int) -
 
 
 def _at(body: dict[str, Any], now_us: int) -> int:
-    from c360.kernel.clock import parse_timestamp
-
+    timestamp = body.get("timestamp")
     try:
-        return parse_timestamp(body.get("timestamp"))
+        return (
+            _timestamp_us(timestamp) if isinstance(timestamp, str) else parse_timestamp(timestamp)
+        )
     except (InvalidInput, ValueError, TypeError):
         return now_us
+
+
+# A dispatcher round's or an engine cycle's events share a few moments: each is written and
+# read back once, not once per event.
+_timestamp = lru_cache(maxsize=256)(isoformat_us)
+_timestamp_us = lru_cache(maxsize=256)(parse_timestamp)
 
 
 def message_event(
@@ -224,8 +232,17 @@ def link_secret(conn: Connection) -> bytes:
 
 def make_token(secret: bytes, payload: dict[str, Any]) -> str:
     data = base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=")
-    mac = hmac.new(secret, data, hashlib.sha256).digest()[:16]
+    signer = _signer(secret).copy()
+    signer.update(data)
+    mac = signer.digest()[:16]
     return f"{data.decode()}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+@lru_cache(maxsize=8)
+def _signer(secret: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 keyed with ``secret``, to copy for each token: the key is set up once (a
+    store has one link secret), not for every link of every message."""
+    return hmac.new(secret, digestmod=hashlib.sha256)
 
 
 class BadToken(InvalidInput):

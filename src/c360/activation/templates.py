@@ -418,8 +418,7 @@ class _Data(dict[str, Any]):
 
     __slots__ = ("path",)
 
-    def __init__(self, path: str) -> None:
-        super().__init__()
+    def __init__(self, path: str) -> None:  # empty: no need for the base's __init__
         self.path = path
 
 
@@ -428,8 +427,7 @@ class _Items(list[Any]):
 
     __slots__ = ("path",)
 
-    def __init__(self, path: str) -> None:
-        super().__init__()
+    def __init__(self, path: str) -> None:  # empty: no need for the base's __init__
         self.path = path
 
 
@@ -771,14 +769,49 @@ class _Sizes:
         self.chars = 0
         self.values = 0
 
+    def scalar(self, value: str | int | bool, parent: str, at: str | int, depth: int) -> Any:
+        """A text, whole number or true/false (exactly those types) at ``parent.at`` (or
+        ``parent[at]``), counted and checked as :func:`_plain` does, without its chain of type
+        checks: most of a context is such values."""
+        self.values += 1
+        limits = self.limits
+        if self.values > limits.context_values:
+            raise TemplateError(f"the context holds more than {limits.context_values:,} values")
+        if depth > limits.context_depth:
+            raise TemplateError(
+                f"{_path(parent, at)} is nested more than {limits.context_depth} deep"
+            )
+        if type(value) is str:
+            value = unicodedata.normalize("NFC", value)
+            self.chars += len(value)
+            if self.chars > limits.context_chars:
+                raise TemplateError(
+                    f"the context holds more than {limits.context_chars:,} characters "
+                    f"(at {_path(parent, at)})"
+                )
+        return value
+
+
+_SCALARS: Final = frozenset({str, int, bool})
+
+
+def _path(parent: str, at: str | int) -> str:
+    return f"{parent}[{at}]" if isinstance(at, int) else f"{parent}.{at}"
+
 
 def _plain(value: Any, path: str, depth: int, sizes: _Sizes) -> Any:
     """The context value as plain data: text, numbers, true/false, lists and mappings."""
+    kind = type(value)
     sizes.values += 1
     if sizes.values > sizes.limits.context_values:
         raise TemplateError(f"the context holds more than {sizes.limits.context_values:,} values")
     if depth > sizes.limits.context_depth:
         raise TemplateError(f"{path} is nested more than {sizes.limits.context_depth} deep")
+    # plain dicts and lists first: the checks below, in their order, decide for other types
+    if kind is dict:
+        return _mapping(value, path, depth, sizes)
+    if kind is list:
+        return _sequence(value, path, depth, sizes)
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, Enum):
@@ -800,21 +833,37 @@ def _plain(value: Any, path: str, depth: int, sizes: _Sizes) -> Any:
     if isinstance(value, datetime | Date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        data = _Data(path)
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TemplateError(f"{path} has a key {key!r}; keys must be text")
-            if item is not None:  # a null trait is a missing one, as in segments
-                data[_normal(key)] = _plain(item, f"{path}.{key}", depth + 1, sizes)
-        return data
+        return _mapping(value, path, depth, sizes)
     if isinstance(value, list | tuple):
-        items = _Items(path)
-        items.extend(_plain(v, f"{path}[{i}]", depth + 1, sizes) for i, v in enumerate(value))
-        return items
+        return _sequence(value, path, depth, sizes)
     raise TemplateError(
         f"{path} is a {type(value).__name__}; a template takes text, numbers, true/false, "
         "dates, lists and mappings"
     )
+
+
+def _mapping(value: Mapping[Any, Any], path: str, depth: int, sizes: _Sizes) -> _Data:
+    data = _Data(path)
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TemplateError(f"{path} has a key {key!r}; keys must be text")
+        if item is None:  # a null trait is a missing one, as in segments
+            continue
+        if type(item) in _SCALARS:
+            data[_normal(key)] = sizes.scalar(item, path, key, depth + 1)
+        else:
+            data[_normal(key)] = _plain(item, f"{path}.{key}", depth + 1, sizes)
+    return data
+
+
+def _sequence(value: list[Any] | tuple[Any, ...], path: str, depth: int, sizes: _Sizes) -> _Items:
+    items = _Items(path)
+    for i, item in enumerate(value):
+        if type(item) in _SCALARS:
+            items.append(sizes.scalar(item, path, i, depth + 1))
+        else:
+            items.append(_plain(item, f"{path}[{i}]", depth + 1, sizes))
+    return items
 
 
 def _root(context: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
@@ -875,6 +924,33 @@ def _render_part(part: str, jinja: JinjaTemplate, root: dict[str, Any], limits: 
     return _normal("".join(pieces))
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Prepared:
+    """A template checked and compiled once (a journey version's, say), to render for many
+    people: :meth:`render` skips the parse and the check of :func:`render`, never the sandbox
+    or the limits, which apply to every render."""
+
+    template: Template
+    limits: Limits
+    _parts: tuple[tuple[str, JinjaTemplate], ...]
+
+    def render(self, context: Mapping[str, Any]) -> Rendered:
+        """One person's message, or TemplateError (see :func:`render`)."""
+        limits = self.limits
+        root = _root(context, limits)
+        out = {part: _render_part(part, jinja, root, limits) for part, jinja in self._parts}
+        return Rendered(body=out["body"], subject=out.get("subject"), html=out.get("html"))
+
+
+def prepare(template: Template, *, limits: Limits = DEFAULT_LIMITS) -> Prepared:
+    """``template`` checked as when saved (TemplateError if it fails) and compiled, ready to
+    render."""
+    checked = compile_template(
+        body=template.body, subject=template.subject, html=template.html, limits=limits
+    )
+    return Prepared(checked, limits, _compiled(checked, limits).parts)
+
+
 def render(
     template: Template, context: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS
 ) -> Rendered:
@@ -883,15 +959,7 @@ def render(
     ``context`` maps the names in :data:`CONTEXT_NAMES` to plain data (a missing name is
     empty); anything else in it is refused.
     """
-    compiled = _compiled(
-        compile_template(
-            body=template.body, subject=template.subject, html=template.html, limits=limits
-        ),
-        limits,
-    )
-    root = _root(context, limits)
-    out = {part: _render_part(part, jinja, root, limits) for part, jinja in compiled.parts}
-    return Rendered(body=out["body"], subject=out.get("subject"), html=out.get("html"))
+    return prepare(template, limits=limits).render(context)
 
 
 def preview(

@@ -1,7 +1,6 @@
 """``c360``: run the server and the worker, manage the store, keys and sources."""
 
 import contextlib
-import gc
 import os
 import signal
 from pathlib import Path
@@ -30,6 +29,7 @@ from c360.cli.sync import sync_app
 from c360.cli.users import users_app
 from c360.errors import InvalidInput
 from c360.eventlog import service as log_service
+from c360.kernel.runtime import tune_gc
 from c360.privacy import audit
 from c360.settings import Settings
 from c360.storage import check_durability
@@ -106,12 +106,7 @@ def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: 
         + ("" if report.ok else f"  [red]NOT DURABLE: {'; '.join(report.problems)}[/red]")
     )
     app = build_app(settings, engine, run_worker=worker)
-    # Requests allocate many short-lived, acyclic objects (decoded JSON); the default cyclic
-    # GC thresholds made collection a tenth of ingest time. Long-lived start-up objects are
-    # frozen out of collection altogether.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    tune_gc()
     uvicorn.run(
         app,
         host=host,
@@ -182,6 +177,7 @@ def worker_command() -> None:
             ),
         ).start()
     signal.signal(signal.SIGTERM, lambda *_: processor.stop(0))
+    tune_gc()
     err.print(
         "c360 worker: processing the log and delivering webhooks"
         + (f" (woken by the event bus, polling every {poll_s:g} s)" if bus else "")

@@ -17,6 +17,7 @@ from c360.activation.templates import (
     compile_template,
     format_date,
     format_money,
+    prepare,
     preview,
     render,
 )
@@ -406,6 +407,15 @@ def test_context_larger_than_the_limit_is_refused() -> None:
         )
 
 
+def test_context_limit_names_the_text_that_went_over_it() -> None:
+    with pytest.raises(TemplateError, match=r"more than 10 characters \(at profile.tags\[1\]\)"):
+        render(
+            compile_template(body="x"),
+            {"profile": {"tags": ["vip", "khách hàng thân thiết"]}},
+            limits=Limits(context_chars=10),
+        )
+
+
 def test_context_nested_deeper_than_the_limit_is_refused() -> None:
     deep: dict[str, Any] = {}
     node = deep
@@ -414,3 +424,39 @@ def test_context_nested_deeper_than_the_limit_is_refused() -> None:
         node = node["a"]
     with pytest.raises(TemplateError, match="nested more than"):
         body("x", {"profile": deep})
+
+
+# --- a template prepared once, rendered for many ------------------------------------------
+
+
+def test_prepared_template_renders_each_person_as_render_does() -> None:
+    template = compile_template(
+        subject="{{ profile.first_name }}", body="Chào {{ profile.first_name }}, {{ event.sku }}"
+    )
+    prepared = prepare(template)
+    for person in ({"first_name": "Lan"}, {"first_name": "สมชาย", "tags": ["vip", 1, True]}):
+        context = {"profile": person, "event": {"sku": "A-1"}}
+        assert prepared.render(context) == render(template, context)
+
+
+@pytest.mark.parametrize("source", ESCAPES)
+def test_prepare_refuses_what_saving_refuses(source: str) -> None:
+    with pytest.raises(TemplateError):
+        prepare(Template(body=source))
+
+
+@pytest.mark.parametrize("source", [s for s in RENDER_TIME_ESCAPES if "__" not in s])
+def test_prepared_template_still_fails_closed_at_each_render(source: str) -> None:
+    prepared = prepare(compile_template(body=source))
+    for _ in range(2):
+        with pytest.raises(TemplateError):
+            prepared.render(CONTEXT)
+
+
+def test_prepared_template_checks_the_limits_at_each_render() -> None:
+    prepared = prepare(compile_template(body="{{ profile.a }}"), limits=Limits(context_chars=5))
+    assert prepared.render({"profile": {"a": "short"}}).body == "short"
+    with pytest.raises(TemplateError, match="more than 5 characters"):
+        prepared.render({"profile": {"a": "too long"}})
+    with pytest.raises(TemplateError, match=r"profile\.a is missing"):
+        prepared.render({"profile": {}})
