@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from c360.eventlog.model import LogRow
 
 PEOPLE = [
     ("สมชาย ใจดี", "somchai@example.co.th", "+66812345678"),
@@ -45,3 +50,20 @@ def track(
     }
     message.update(overrides)
     return message
+
+
+def log_row(source_id: int, message: dict[str, Any], at_us: int) -> LogRow:
+    """A Segment message as the tracking API logs it, received (and timestamped) at
+    ``at_us``."""
+    from c360.eventlog.model import LogRow
+
+    return LogRow(
+        source_id=source_id,
+        message_id=message["messageId"],
+        type=message["type"],
+        received_at_us=at_us,
+        sent_at_us=None,
+        original_timestamp_us=None,
+        timestamp_us=at_us,
+        payload=orjson.dumps(message).decode(),
+    )

@@ -8,7 +8,6 @@ from sqlalchemy import Engine, func, select
 from tests import factories
 
 from c360.errors import NotFound
-from c360.eventlog.model import LogRow
 from c360.eventlog.service import append, ensure_source, get_checkpoint
 from c360.profiles.service import find_by_identifier, get_profile, profile_events_page
 from c360.storage.tables import profile_events, profile_merges
@@ -20,20 +19,7 @@ _clock = iter(range(1_000_000, 10_000_000, 1000))
 def _log(engine: Engine, *messages: dict[str, Any], source: str = "web") -> None:
     with engine.begin() as conn:
         source_id = ensure_source(conn, source).id
-        rows = [
-            LogRow(
-                source_id=source_id,
-                message_id=m["messageId"],
-                type=m["type"],
-                received_at_us=(now := next(_clock)),
-                sent_at_us=None,
-                original_timestamp_us=None,
-                timestamp_us=now,
-                payload=orjson.dumps(m).decode(),
-            )
-            for m in messages
-        ]
-        append(conn, rows, [])
+        append(conn, [factories.log_row(source_id, m, next(_clock)) for m in messages], [])
 
 
 def _process(engine: Engine) -> None:

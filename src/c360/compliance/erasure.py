@@ -8,20 +8,25 @@ to the end). How each table's rows of the person are found:
 event_log                      the entries filed under their profiles (``profile_events.seq``),
                                every logged version of their records (``rec:<n>:<record id>``
                                of the record's source), then any other entry naming one of
-                               their identifiers (found by text, confirmed value by value)
+                               their identifiers (found by text, confirmed value by value;
+                               a short user or anonymous id as its whole JSON string)
 rejects                        items with the message id of an erased entry or naming them
                                (found by text, confirmed value by value); processing
                                failures of an erased entry (``origin`` "log entry <seq>")
 source_records,                their record nodes' ``(source, record id)``
 record_identifiers
-identity_nodes                 ``profile_id`` in their profiles
-identity_keys                  ``node_id`` of their nodes
+identity_nodes                 ``profile_id`` in their profiles; other people's nodes lose
+                               their links to the person's identifiers (the entries that made
+                               them are erased) and are re-resolved, as a rebuild would
+identity_keys                  ``node_id`` of their nodes, and those links
 identity_pairs, _reviews       either side one of their nodes
 identity_decision_nodes        their nodes' ``(source, type, key)``; a decision left without
 identity_decisions             nodes goes too
 profiles, profile_terms,       ``profile_id`` (``survivor_id``/``merged_id`` for merges)
 profile_events, profile_merges
-profile_changes                ``profile_id``; ``subscription_dead_letters`` by their change ids
+profile_changes                ``profile_id``; other profiles' entries naming them (found
+                               by text, confirmed value by value); ``subscription_dead_letters``
+                               by their change ids
 segment_members                ``profile_id``
 journey_entries, journey_steps ``profile_id``; steps by their entry ids
 messages                       ``profile_id`` (queued ones are cancelled first: counted)
@@ -46,6 +51,8 @@ a later event or import from doing so (``c360.privacy.suppression``).
 
 Identifiers another remaining profile also holds (a family's shared phone) are that person's
 too: they are kept, not suppressed and not searched for, and the report counts them by type.
+Held is decided by value, as the tombstone matches values: a device of someone else that the
+person's alias named (linked as a user id and as an anonymous id) is theirs, and is kept.
 
 The whole erasure is one transaction that holds the log processor's checkpoint lock (and, on
 PostgreSQL, the log's append lock), so no entry about the person is applied or appended while
@@ -89,10 +96,11 @@ from c360.connectors.destinations import target_for
 from c360.errors import C360Error
 from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint
 from c360.identity.features import NODE_RECORD
+from c360.identity.service import forget_links
 from c360.ingest.records import RECORD_TYPE
 from c360.kernel.clock import system_clock
 from c360.privacy import suppression
-from c360.profiles.service import identifier_lookup_keys
+from c360.profiles.service import follow_resolution, identifier_lookup_keys
 from c360.standardize import email as standard_email
 from c360.standardize.cells import fold
 from c360.storage.dialect import LOG_LOCK_KEY, key_in
@@ -154,6 +162,10 @@ STEPS = (
 )
 
 _CHUNK = 5000
+TRACKED_IDENTITY_TYPES = ("user_id", "anonymous_id")
+"""Identifier types a tracked message holds whole in ``userId``, ``anonymousId`` or
+``previousId``, where suppression screens them at any length. An alias's ``previousId`` is
+linked as both: c360 cannot tell which it was."""
 _NAME_FIELDS = ("full_name", "first_name", "last_name", "name", "nickname")
 _MIN_NAME_CHARS = 5
 _QUEUED = ("queued", "sending", "scheduled", "waiting")
@@ -293,7 +305,10 @@ def erase(
     for id_type, _ in person.shared:
         report.shared_kept[id_type] = report.shared_kept.get(id_type, 0) + 1
     needles = needles_for(person)
-    seqs = _log_entries(conn, person) | _naming_entries(conn, person, needles)
+    # what finds their log entries and quarantined items; ``search`` (the proof) looks for
+    # ``needles`` only, as a whole short identity would match other people's values there
+    finding = [*needles, *whole_identity_needles(person)]
+    seqs = _log_entries(conn, person) | _naming_entries(conn, person, finding)
     entries = _described(conn, seqs)
 
     # Rows other work may hold first (messages, feedback items, sync rows) come before the
@@ -322,11 +337,16 @@ def erase(
         # nothing is appended from here to the commit: an entry naming them that arrived
         # while the rest was erased is found now
         conn.execute(select(func.pg_advisory_xact_lock(LOG_LOCK_KEY)))
-    late = _naming_entries(conn, person, needles) - seqs
+    late = _naming_entries(conn, person, finding) - seqs
     entries += _described(conn, late)
     _erase_log(conn, seqs | late, report)
+    # other people's nodes linked to them by entries just erased: as a rebuild would have them
+    relinked = forget_links(conn, _as_linked(person.identifiers - person.shared), seq)
+    follow_resolution(conn, relinked, seq)
+    # after the relinking: the profiles it refreshed announced losing the person's ids
+    _erase_other_changes(conn, person, finding, report)
     step(10)
-    _erase_rejects(conn, person, entries, needles, report)
+    _erase_rejects(conn, person, entries, finding, report)
     step(11)
     tombstone = sorted(person.identifiers - person.shared)
     made = suppression.suppress(conn, tombstone, request_id=request_id)
@@ -510,16 +530,24 @@ def _spellings_in(value: Any, forms: set[str], person: Person) -> None:
 
 
 def _shared(conn: Connection, person: Person) -> set[tuple[str, str]]:
-    """Identifiers a node of another profile also holds."""
+    """Identifiers a node of another profile also holds.
+
+    The tombstone and the searches match a value's normal form whatever its type, so sharing
+    is decided by value too: a tracked identity another profile holds as a ``user_id`` or an
+    ``anonymous_id`` is shared under both types (the person's alias naming another person's
+    device links it as both), and so is every identifier with the normal form of a shared
+    one. Otherwise erasing the person would erase that device's events and suppress it."""
     if not person.identifiers:
         return set()
     shared: set[tuple[str, str]] = set()
     mine = set(person.node_ids)
-    keys: dict[str, tuple[str, str]] = {}
+    keys: dict[str, list[tuple[str, str]]] = {}
     for id_type, value in person.identifiers:
         if id_type == RECORD_TYPE:
             continue
-        keys[f"{id_type}:{value}"] = (id_type, value)
+        held_as = TRACKED_IDENTITY_TYPES if id_type in TRACKED_IDENTITY_TYPES else (id_type,)
+        for key_type in held_as:
+            keys.setdefault(f"{key_type}:{value}", []).append((id_type, value))
     if not keys:
         return shared
     # per-source identifier keys carry the source id: "customer_id:3:C-1"
@@ -530,8 +558,13 @@ def _shared(conn: Connection, person: Person) -> set[tuple[str, str]]:
     ).all()
     for row in rows:
         if int(row.node_id) not in mine and row.profile_id is not None:
-            shared.add(keys[row.key])
-    return shared
+            shared.update(keys[row.key])
+    forms = {suppression.normal_form(t, v) for t, v in shared}
+    return shared | {
+        (t, v)
+        for t, v in person.identifiers
+        if t != RECORD_TYPE and suppression.normal_form(t, v) in forms
+    }
 
 
 # --- what to search for ----------------------------------------------------------------------
@@ -578,6 +611,35 @@ def needles_for(person: Person) -> list[Needle]:
         if as_json != needle.text:
             escaped.append(Needle(needle.kind + " (JSON-escaped)", as_json))
     return [*found.values(), *escaped]
+
+
+def _as_linked(identifiers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Identifiers as other nodes may link to them: a tracked identity as a user id and as an
+    anonymous id (an alias's ``previousId`` is linked as both)."""
+    linked: set[tuple[str, str]] = set()
+    for id_type, value in identifiers:
+        if id_type == RECORD_TYPE:
+            continue
+        types = TRACKED_IDENTITY_TYPES if id_type in TRACKED_IDENTITY_TYPES else (id_type,)
+        linked.update((t, value) for t in types)
+    return sorted(linked)
+
+
+def whole_identity_needles(person: Person) -> list[Needle]:
+    """The person's tracked identities too short to search for as text (a ``userId`` of
+    ``42``): as the whole JSON string a message holds them in (``"42"``, with its quotes).
+
+    Ingest screens identity fields at any length (``suppression.ID_FIELDS``), so erasure must
+    find them at any length too: another person's alias naming ``42`` as its ``previousId``,
+    or an entry not processed yet, would otherwise keep naming the person after the erasure.
+    Entries found are confirmed value by value, as every text match is."""
+    found: dict[str, Needle] = {}
+    for id_type, value in sorted(person.identifiers - person.shared):
+        form = suppression.normal_form(id_type, value)
+        if id_type in TRACKED_IDENTITY_TYPES and form and len(form) < suppression.MIN_FREE_CHARS:
+            text = json.dumps(form, ensure_ascii=False)
+            found.setdefault(text.lower(), Needle(f"{id_type} (whole value)", text))
+    return list(found.values())
 
 
 def _phone_spellings(e164: str) -> list[str]:
@@ -813,19 +875,10 @@ def _erase_profiles(conn: Connection, person: Person, report: ErasureReport) -> 
             select(profile_changes.c.id).where(key_in(conn, profile_changes.c.profile_id, ids))
         ).scalars()
     )
-    for chunk in _chunks(change_ids):
-        report.count(
-            subscription_dead_letters.name,
-            conn.execute(
-                delete(subscription_dead_letters).where(
-                    key_in(conn, subscription_dead_letters.c.change_id, chunk)
-                )
-            ).rowcount,
-        )
+    _delete_changes(conn, change_ids, report)
     for table in (
         profile_terms,
         profile_events,
-        profile_changes,
         segment_members,
         recommend_purchases,
         recommend_counted,
@@ -850,6 +903,84 @@ def _erase_profiles(conn: Connection, person: Person, report: ErasureReport) -> 
         profiles.name,
         conn.execute(delete(profiles).where(key_in(conn, profiles.c.id, ids))).rowcount,
     )
+
+
+def _erase_other_changes(
+    conn: Connection, person: Person, needles: Sequence[Needle], report: ErasureReport
+) -> None:
+    """Other profiles' feed entries that name the person. A profile the person was split from
+    (or that was created while they were part of it) said so in its feed: it gained their
+    user id, its golden record had their name. The entries are found by text and confirmed
+    value by value, and deleted as their log entries are: the feed stays append-only."""
+    forms = person.forms()
+    names = {unicodedata.normalize("NFC", n).casefold() for n in person.names}
+    wanted = [n for n in needles if not n.kind.startswith("sha256")]
+    if not (forms or names) or not wanted:
+        return
+    found: list[int] = []
+    for change_id, detail in conn.execute(
+        select(profile_changes.c.id, profile_changes.c.detail)
+        .where(_any_contains(cast(profile_changes.c.detail, Text), wanted))
+        .execution_options(yield_per=1000)
+    ):
+        if _change_names_them(detail, forms, names):
+            found.append(int(change_id))
+    _delete_changes(conn, found, report)
+
+
+def _delete_changes(conn: Connection, change_ids: Sequence[int], report: ErasureReport) -> None:
+    """Feed entries by id, with the dead letters of subscriptions that failed to take them."""
+    for chunk in _chunks(change_ids):
+        report.count(
+            subscription_dead_letters.name,
+            conn.execute(
+                delete(subscription_dead_letters).where(
+                    key_in(conn, subscription_dead_letters.c.change_id, chunk)
+                )
+            ).rowcount,
+        )
+        report.count(
+            profile_changes.name,
+            conn.execute(
+                delete(profile_changes).where(key_in(conn, profile_changes.c.id, chunk))
+            ).rowcount,
+        )
+
+
+def _change_names_them(detail: Any, forms: set[str], names: set[str]) -> bool:
+    """Whether a feed entry's detail holds one of ``forms`` as a value, an identifier
+    (``"user_id:u-1"``, ``{"type": ..., "value": ...}``) with one of them as its value, or one
+    of ``names``."""
+    if not isinstance(detail, dict):
+        return False
+    value, id_type = detail.get("value"), detail.get("type")
+    if (
+        isinstance(value, str)
+        and isinstance(id_type, str)
+        and suppression.normal_form(id_type, value) in forms
+    ):
+        return True
+    for item in detail.get("identifiers") or []:
+        if isinstance(item, str) and ":" in item:
+            id_type, _, value = item.partition(":")
+            if suppression.normal_form(id_type, value) in forms:
+                return True
+    if any(f in forms for f in suppression.forms_in(detail, top=False)):
+        return True
+    return bool(names) and any(
+        unicodedata.normalize("NFC", text).casefold() in names for text in _strings(detail)
+    )
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for inner in value.values():
+            yield from _strings(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _strings(inner)
 
 
 def _erase_journeys(conn: Connection, person: Person, report: ErasureReport) -> None:

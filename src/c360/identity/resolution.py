@@ -103,7 +103,15 @@ def deterministic_edges(
     order_key: Mapping[int, Hashable],
     config: IdentityConfig,
 ) -> list[Edge]:
-    """Each deterministic group as a star around its first node."""
+    """Each deterministic group as a star around its first holder (its first node when none
+    holds the key).
+
+    A link names the node holding the identifier (an ``anonymousId`` seen with a ``userId``
+    names that user's node), so each linking node's edge goes to that node, never to another
+    linking node. Two nodes that link to the same identifier are not evidence about each other.
+    A star around a linking node would make them so: a device that signed in as user B would
+    join user A because A's alias named B, and one refused edge (a split, a limit) would cut
+    the holder off from every other node linking to it."""
     edges: list[Edge] = []
     for key, members in groups.items():
         if len(members) < 2:
@@ -112,9 +120,10 @@ def deterministic_edges(
         if tier is None or tier == NO_EDGES:
             continue
         nodes = sorted({n for n, _ in members}, key=lambda n: order_key[n])  # type: ignore[arg-type,return-value]
+        holders = {n for n, role in members if role == ROLE_HOLDS}
         weight = _deterministic_weight(key, config)
-        hub = nodes[0]
-        edges.extend(Edge(hub, other, tier, weight, key) for other in nodes[1:])
+        hub = next((n for n in nodes if n in holders), nodes[0])
+        edges.extend(Edge(hub, other, tier, weight, key) for other in nodes if other != hub)
     return edges
 
 

@@ -667,6 +667,75 @@ def resolve_changed(
     return result
 
 
+def forget_links(
+    conn: Connection, identifiers: Iterable[tuple[str, str]], seq: int
+) -> ProfileChanges:
+    """Take ``identifiers`` out of the links of every node that has one of them as a link,
+    and re-resolve those nodes.
+
+    Erasure calls this for an erased person's identifiers. The log entries that made the
+    links (another person's alias naming them, a device that signed in as them and was split
+    off) are erased with them, so ``c360 rebuild`` would not make the links again. Left in
+    place, the links would keep the erased identifier in other people's rows, and two nodes
+    linking to it, with nobody holding it any more, would join each other."""
+    resolver = Resolver.load(conn)
+    wanted = {(str(t), str(v)) for t, v in identifiers}
+    keys: dict[str, tuple[str, str]] = {}
+    source_ids = sorted(source_names(conn))
+    for id_type, value in wanted:
+        if resolver.config.identifier(id_type).per_source:
+            keys.update({id_key(id_type, value, sid): (id_type, value) for sid in source_ids})
+        else:
+            keys[id_key(id_type, value)] = (id_type, value)
+    found: list[tuple[int, str]] = []
+    for chunk in _chunks(sorted(keys), _CHUNK):
+        found += [
+            (int(node_id), str(key))
+            for node_id, key in conn.execute(
+                select(identity_keys.c.node_id, identity_keys.c.key).where(
+                    key_in(conn, identity_keys.c.key, chunk), identity_keys.c.role == ROLE_LINK
+                )
+            )
+        ]
+    if not found:
+        return ProfileChanges()
+    changes = NodeChanges(changed={node_id for node_id, _ in found})
+    for _node_id, key in found:
+        changes.keys_removed[key] = changes.keys_removed.get(key, 0) + 1
+    conn.execute(
+        delete(identity_keys).where(
+            identity_keys.c.node_id == bindparam("nid"), identity_keys.c.key == bindparam("k")
+        ),
+        [{"nid": node_id, "k": key} for node_id, key in found],
+    )
+    updates = []
+    for chunk in _chunks(sorted(changes.changed), _CHUNK):
+        for node_id, held in conn.execute(
+            select(identity_nodes.c.id, identity_nodes.c.identifiers).where(
+                key_in(conn, identity_nodes.c.id, chunk)
+            )
+        ):
+            links = [[t, v] for t, v in held.get("links", []) if (t, v) not in wanted]
+            updates.append({"nid": node_id, "identifiers": {**held, "links": links}})
+    conn.execute(
+        update(identity_nodes)
+        .where(identity_nodes.c.id == bindparam("nid"))
+        .values(identifiers=bindparam("identifiers")),
+        updates,
+    )
+    result = resolve_changed(conn, resolver, changes, seq)
+    # their identifiers changed, whether or not they moved
+    for chunk in _chunks(sorted(changes.changed), _CHUNK):
+        result.touched.update(
+            p
+            for p in conn.execute(
+                select(identity_nodes.c.profile_id).where(key_in(conn, identity_nodes.c.id, chunk))
+            ).scalars()
+            if p is not None
+        )
+    return result
+
+
 def _group_sizes(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for chunk in _chunks(sorted(set(keys)), _CHUNK):

@@ -88,6 +88,7 @@ def apply_entries(
         if node is not None:
             inputs.append(node)
     filed: list[tuple[StoredEvent, tuple[int, str, str]]] = []
+    named: set[tuple[int, str, str]] = set()
     direct: list[tuple[StoredEvent, str]] = []
     names = source_names(conn)
     unknown = next((e.source_id for e in events if e.source_id not in names), None)
@@ -102,6 +103,7 @@ def apply_entries(
                 continue
         event_inputs = tracked_nodes(event, payload)
         inputs.extend(event_inputs)
+        named.update((n.source_id, n.node_type, n.key) for n in event_inputs)
         if event_inputs:
             first = event_inputs[0]
             filed.append((event, (first.source_id, first.node_type, first.key)))
@@ -119,8 +121,10 @@ def apply_entries(
         if (r.source_id, NODE_RECORD, r.record_id) in changes.node_of
         and (r.kind == RecordKind.SUBSCRIPTION or not _SURVIVING.isdisjoint(r.fields))
     }
-    # every tracked identity an event came in under: its traits or their time may have moved
-    tracked = {changes.node_of[key] for _event, key in filed}
+    # every tracked identity an event named, filed under it or not: its traits may have
+    # moved, and so has its last position, which orders its traits against the profile's
+    # other identities' (a device seen again beside a user id now has the newest)
+    tracked = {changes.node_of[key] for key in named}
     follow_resolution(
         conn,
         result,

@@ -1,5 +1,6 @@
 """Statements whose SQL differs between SQLite and PostgreSQL."""
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
@@ -53,6 +54,24 @@ LOG_LOCK_KEY = 3600001
 """PostgreSQL advisory lock that serialises appends to the event log, so that sequence order
 is commit order: readers advance a checkpoint over ``seq`` and must never pass a row that
 becomes visible later. SQLite already allows one writer at a time."""
+
+
+_SQLITE_BUSY_CODES = frozenset({5, 6})
+"""SQLITE_BUSY and SQLITE_LOCKED; their extended codes share the low byte."""
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether the store aborted a transaction because another one conflicted with it
+    (PostgreSQL: a serialization failure or a deadlock; SQLite: the database stayed locked
+    past the busy timeout). Nothing was written, and the same work can succeed when tried
+    again; any other error says something is wrong with the work or the store."""
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected):
+        return True
+    code = getattr(cause, "sqlite_errorcode", None)
+    return isinstance(cause, sqlite3.OperationalError) and (
+        isinstance(code, int) and code & 0xFF in _SQLITE_BUSY_CODES
+    )
 
 
 _staging_metadata = MetaData()

@@ -29,6 +29,7 @@ from c360.kernel.clock import system_clock
 from c360.profiles.refresh import due_profiles, refresh_profiles
 from c360.profiles.service import apply_entries as apply_to_profiles
 from c360.standardize.service import INLINE, Standardizer, apply_records
+from c360.storage.dialect import is_conflict
 from c360.storage.engine import reader
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,11 @@ class Processor(BackgroundLoop):
         self._rounds = 0
         self._round_done = threading.Condition()
         super().__init__("c360-processor")
+        self.conflicts = 0
+        """Rounds the store aborted because another transaction conflicted with them (a
+        serialization failure or a deadlock) and that were tried again. Also in ``errors``;
+        counted apart because workers sharing a store may meet these, while every other
+        error is a fault."""
 
     def wait_until(self, seq: int, stop: threading.Event) -> bool:
         """Wake the loop and wait until the checkpoint reaches ``seq`` (or the newest entry,
@@ -206,6 +212,8 @@ class Processor(BackgroundLoop):
                     self._on_applied()
             except Exception as exc:
                 self.errors += 1
+                if is_conflict(exc):
+                    self.conflicts += 1
                 # The type only: database errors quote the rows, which hold personal data.
                 log.error("processing the log failed (%s); retrying", type(exc).__name__)
                 applied = 0
@@ -228,4 +236,6 @@ class Processor(BackgroundLoop):
             refresh_all_due(self._engine, self._on_applied, self._stop)
         except Exception as exc:
             self.errors += 1
+            if is_conflict(exc):
+                self.conflicts += 1
             log.error("refreshing computed traits failed (%s); retrying", type(exc).__name__)
