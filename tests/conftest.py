@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -64,18 +65,61 @@ def new_postgres_database(migrated: bool = False) -> str:
 
     A migrated one is copied from a template database migrated once per set of migrations
     (``CREATE DATABASE ... TEMPLATE``): migrating a new database takes about a second, copying
-    one a tenth of that, and most tests want a migrated store."""
+    one a tenth to a half of that, and most tests want a migrated store. The copies are made
+    ahead, in the background (see ``_ready_copies``), so a test rarely waits for one."""
     problem = postgres_problem()
     if problem:
         pytest.skip(problem)
-    name = f"c360_test_{uuid.uuid4().hex[:12]}"
-    template = f' TEMPLATE "{_migrated_template()}"' if migrated else ""
-    admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
-    admin.dispose()
+    name = _ready_copies.take() if migrated else _create_database(None)
     base = ADMIN_POSTGRES_URL.rsplit("/", 1)[0]
     return f"{base}/{name}"
+
+
+def _create_database(template: str | None) -> str:
+    name = f"c360_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            copy = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    finally:
+        admin.dispose()
+    return name
+
+
+class _ReadyCopies:
+    """Migrated databases made ahead by a thread of their own, a few at a time, while tests
+    run: the copy costs the server 0.3-2 s (more when the machine is busy), which the test
+    that takes one need not wait for. Each is handed out once; those left when the session
+    ends are dropped."""
+
+    AHEAD = 2
+
+    def __init__(self) -> None:
+        self._making: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[str]] = deque()
+
+    def take(self) -> str:
+        template = _migrated_template()  # in this thread: its failure is the test's
+        if self._making is None:
+            self._making = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-database")
+        while len(self._pending) <= self.AHEAD:
+            self._pending.append(self._making.submit(_create_database, template))
+        return self._pending.popleft().result()
+
+    def close(self) -> None:
+        """Drop the copies nobody took."""
+        if self._making is None:
+            return
+        self._making.shutdown(wait=True)
+        base = ADMIN_POSTGRES_URL.rsplit("/", 1)[0]
+        while self._pending:
+            made = self._pending.popleft()
+            if made.exception() is None:
+                drop_postgres_database_later(f"{base}/{made.result()}")
+
+
+_ready_copies = _ReadyCopies()
 
 
 _TEMPLATE: str | None = None
@@ -162,9 +206,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Wait for the background drops: none may outlive the session or fail unseen."""
+    """Wait for the background copies and drops: none may outlive the session or fail
+    unseen."""
     if _SQLITE_TEMPLATE is not None:
         shutil.rmtree(_SQLITE_TEMPLATE.parent, ignore_errors=True)
+    _ready_copies.close()
     if _dropping is None:
         return
     _dropping.shutdown(wait=True)
