@@ -445,6 +445,23 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
         server.stop()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One ``c360 serve`` per test module and store, on a fresh migrated database: starting
+    one costs 3-5 s. Tests sharing it each work in a slice of their own: a source and keys
+    made with ``make_keys(server.database_url, source)``, and their own user ids, emails and
+    phones, so they stay independent of each other and of their order."""
+    directory = tmp_path_factory.mktemp("live-server")
+    with fresh_database(request.param, directory, migrated=True) as url:
+        server = start_server(url, directory)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 # --- S10: no personal data in c360's logs, in any test ----------------------------------------
 
 SEEDED_PERSONAL_DATA = (

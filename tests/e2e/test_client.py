@@ -5,6 +5,9 @@ A customer in the CRM with five shop orders and tracked events (sent with a writ
 Thai and romanized, the timeline and events page by page, the briefing. The change feed is
 paged, resumed from a cursor and followed live across a server restart. Every error answer
 arrives as the exception of its status, with the server's message.
+
+The tests share one ``c360 serve`` per store; each works in sources and keys of its own, and
+only the reading test has Somchai: the others have a customer of their own.
 """
 
 from __future__ import annotations
@@ -17,11 +20,20 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tests.conftest import LiveServer, free_port
-from tests.e2e.test_customer360_live import CONTACT, ORDER, post, writer_for
+from tests.e2e.test_customer360_live import (
+    CONTACT,
+    ORDER,
+    customer_of_its_own,
+    own,
+    post,
+    server_slice,
+    writer_for,
+)
 
 import c360.client
 from c360.client import (
@@ -55,28 +67,52 @@ TRACKED = [
 WAIT_S = 15.0
 
 
+@pytest.fixture
+def live_server(shared_live_server: LiveServer) -> LiveServer:
+    """The module's server on each store (one ``c360 serve`` per store), with keys of this
+    test's own (see ``server_slice``)."""
+    return server_slice(shared_live_server)
+
+
 def somchai_with_history(server: LiveServer) -> str:
     """Somchai from the CRM, with five orders from the shop and five tracked messages from
-    the web; the id of his profile."""
-    crm = writer_for(server, "crm", "contact", CONTACT)
-    shop = writer_for(server, "shop", "order", ORDERS[0])
-    post(server, "crm", crm, [CONTACT])
-    post(server, "shop", shop, ORDERS)
+    the web (this test's ``crm-<tag>``, ``shop-<tag>`` and ``web-<tag>``); his profile's id."""
+    return with_history(server, CONTACT, suffix="")
+
+
+def with_history(server: LiveServer, contact: dict[str, Any], suffix: str) -> str:
+    """``contact`` with the history ``somchai_with_history`` gives Somchai, every order id,
+    user id and message id ending in ``suffix``; the id of the profile."""
+    who = {k: contact[k] for k in ("first_name", "last_name", "email", "phone")}
+    orders = [
+        {**o, **who, "id": o["id"] + suffix, "order_id": o["order_id"] + suffix} for o in ORDERS
+    ]
+    crm_source, shop_source = own(server, "crm"), own(server, "shop")
+    crm = writer_for(server, crm_source, "contact", contact)
+    shop = writer_for(server, shop_source, "order", orders[0])
+    post(server, crm_source, crm, [contact])
+    post(server, shop_source, shop, orders)
     send = httpx.Client(base_url=server.url, auth=(server.write_key, ""), timeout=10)
+    user_id = "u-1" + suffix
     with send:
         identify = {
-            "userId": "u-1",
-            "messageId": "id-1",
-            "traits": {"email": CONTACT["email"]},
+            "userId": user_id,
+            "messageId": "id-1" + suffix,
+            "traits": {"email": contact["email"]},
             "timestamp": "2024-09-01T08:00:00Z",
         }
         assert send.post("/v1/identify", json=identify).status_code == 200
         for message_id, event, at in TRACKED:
-            body = {"userId": "u-1", "messageId": message_id, "event": event, "timestamp": at}
+            body = {
+                "userId": user_id,
+                "messageId": message_id + suffix,
+                "event": event,
+                "timestamp": at,
+            }
             assert send.post("/v1/track", json=body).status_code == 200
     server.wait_processed()
     with C360Client(server.url, server.admin_key) as c360:
-        return c360.profile_by_identifier("phone", "081-234-5678").id
+        return c360.profile_by_identifier("phone", contact["phone"]).id
 
 
 def read_key(server: LiveServer) -> str:
@@ -140,7 +176,7 @@ def test_reads_a_profile_its_timeline_events_and_briefing(live_server: LiveServe
         assert events[0].payload["event"] == "Product Viewed"
         status = c360.message_status("t-3")
         assert status.accepted and status.processed
-        assert status.records[0].source == "web"
+        assert status.records[0].source == live_server.source
 
         briefing = c360.briefing(pid)
         assert briefing.profile_id == pid
@@ -149,19 +185,30 @@ def test_reads_a_profile_its_timeline_events_and_briefing(live_server: LiveServe
         assert briefing.next_action["action"]
 
         identity = c360.identity(pid)
-        assert ("shop", "o-5") in {(r.source, r.record_id) for r in identity.records}
+        shop = own(live_server, "shop")
+        assert (shop, "o-5") in {(r.source, r.record_id) for r in identity.records}
         assert identity.edges
-        assert list(c360.reviews()) == []
-        assert {"crm", "shop", "web"} <= {s.name for s in c360.sources()}
-        crm = next(q for q in c360.quality() if q.source == "crm")
+        # none of Somchai's records is left for review (the review queue is the whole store's:
+        # the change-feed test's split, on this shared server, leaves items of its own there)
+        crm_source = own(live_server, "crm")
+        mine = {crm_source, shop, live_server.source}
+        assert [r for r in c360.reviews() if {r.a["source"], r.b["source"]} & mine] == []
+        assert {crm_source, shop, live_server.source} <= {s.name for s in c360.sources()}
+        crm = next(q for q in c360.quality() if q.source == crm_source)
         assert crm.records == 1
-        assert list(c360.rejects("crm")) == []
+        assert list(c360.rejects(crm_source)) == []
 
 
 @pytest.mark.slow
-def test_pages_resumes_and_follows_the_change_feed(live_server: LiveServer) -> None:
-    pid = somchai_with_history(live_server)
-    crm = writer_for(live_server, "crm", "contact", CONTACT)
+def test_pages_resumes_and_follows_the_change_feed(
+    live_server: LiveServer, shared_live_server: LiveServer
+) -> None:
+    tag = live_server.source.removeprefix("web-")
+    contact = customer_of_its_own(tag)
+    suffix = f"-{tag}"
+    pid = with_history(live_server, contact, suffix)
+    crm_source = own(live_server, "crm")
+    crm = writer_for(live_server, crm_source, "contact", contact)
     with C360Client(live_server.url, live_server.admin_key, backoff_s=0.05) as c360:
         feed = c360.changes()
         everything = list(feed)
@@ -196,21 +243,25 @@ def test_pages_resumes_and_follows_the_change_feed(live_server: LiveServer) -> N
                 for c in received
             )
 
-        post(live_server, "crm", crm, [{**CONTACT, "postal_code": "50200"}])
+        post(live_server, crm_source, crm, [{**contact, "postal_code": "50200"}])
         wait_until(lambda: postal_code_became("50200"), "the stream shows the new postal code")
         assert list(c360.changes(since=feed.cursor, kinds="trait_changed"))
 
-        live_server.kill()  # the stream breaks; the client reconnects with Last-Event-ID
-        live_server.start()
-        post(live_server, "crm", crm, [{**CONTACT, "postal_code": "10110"}])
+        # the stream breaks; the client reconnects with Last-Event-ID (the module's server is
+        # restarted on the same port, for the tests after this one too)
+        shared_live_server.kill()
+        shared_live_server.start()
+        post(live_server, crm_source, crm, [{**contact, "postal_code": "10110"}])
         wait_until(lambda: postal_code_became("10110"), "the stream shows it after a restart")
         assert stream.connections >= 2
 
-        parts = c360.split(pid, [("shop", "o-5")], reason="a gift bought for a friend")
+        parts = c360.split(
+            pid, [(own(live_server, "shop"), "o-5" + suffix)], reason="a gift bought for a friend"
+        )
         assert pid in parts and len(set(parts)) >= 2
         wait_until(lambda: any(c.kind == "split" for c in received), "the stream shows a split")
-        assert c360.profile_by_identifier("order_id", "o-5").id != pid
-        assert c360.profile_by_identifier("order_id", "o-1").id == pid
+        assert c360.profile_by_identifier("order_id", "o-5" + suffix).id != pid
+        assert c360.profile_by_identifier("order_id", "o-1" + suffix).id == pid
 
         stream.stop()
         follower.join(5)
@@ -222,11 +273,13 @@ def test_pages_resumes_and_follows_the_change_feed(live_server: LiveServer) -> N
 
 
 def test_errors_arrive_as_exceptions_with_the_servers_message(live_server: LiveServer) -> None:
-    crm = writer_for(live_server, "crm", "contact", CONTACT)
-    post(live_server, "crm", crm, [CONTACT])
+    contact = customer_of_its_own(live_server.source.removeprefix("web-"))
+    crm_source = own(live_server, "crm")
+    crm = writer_for(live_server, crm_source, "contact", contact)
+    post(live_server, crm_source, crm, [contact])
     live_server.wait_processed()
     with C360Client(live_server.url, live_server.admin_key) as c360:
-        pid = c360.profile_by_identifier("email", CONTACT["email"]).id
+        pid = c360.profile_by_identifier("email", contact["email"]).id
         with pytest.raises(NotFound) as missing:
             c360.profile("no-such-profile")
         assert missing.value.status == 404
@@ -254,7 +307,7 @@ def test_errors_arrive_as_exceptions_with_the_servers_message(live_server: LiveS
     with C360Client(live_server.url, read_key(live_server)) as analyst:
         assert analyst.profile(pid).id == pid
         with pytest.raises(Forbidden) as forbidden:
-            analyst.split(pid, [("crm", "c-1")], reason="should not be allowed")
+            analyst.split(pid, [(crm_source, contact["id"])], reason="should not be allowed")
         assert forbidden.value.status == 403
         assert "read" in forbidden.value.message
     with C360Client(live_server.url, live_server.write_key) as writer, pytest.raises(Forbidden):

@@ -1,14 +1,20 @@
 """A running server: a purchase at a new branch and a changed address reach the profile, its
 timeline and the change feed (polled and streamed) within one second; search finds the
-customer by Thai, romanized and Vietnamese names and by local phone formats."""
+customer by Thai, romanized and Vietnamese names and by local phone formats.
 
+The tests share one ``c360 serve`` per store; each works in sources and keys of its own, and
+only the search test has Somchai: the other has a customer of its own."""
+
+import dataclasses
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
 import orjson
-from tests.conftest import LiveServer
+import pytest
+from tests.conftest import LiveServer, make_keys
 from tests.customer360 import SOMCHAI, mapping_for
 
 from c360.eventlog.service import ensure_source
@@ -34,6 +40,44 @@ ORDER = {
     "store": "Chiang Mai Nimman",
     "total": "2,000.00 THB",
 }
+
+
+@pytest.fixture
+def live_server(shared_live_server: LiveServer) -> LiveServer:
+    """The module's server on each store (one ``c360 serve`` per store), with keys of this
+    test's own (see ``server_slice``)."""
+    return server_slice(shared_live_server)
+
+
+def server_slice(shared: LiveServer) -> LiveServer:
+    """``shared`` with a writer key for a new source (``web-<tag>``) and an admin key of one
+    test's own. Only ``shared`` itself may be stopped or restarted."""
+    source = f"web-{uuid.uuid4().hex[:10]}"
+    write_key, admin_key = make_keys(shared.database_url, source)
+    return dataclasses.replace(shared, write_key=write_key, admin_key=admin_key, source=source)
+
+
+def own(server: LiveServer, name: str) -> str:
+    """The source ``name`` of this test's own (``crm-<tag>`` beside its ``web-<tag>``)."""
+    return f"{name}-{server.source.removeprefix('web-')}"
+
+
+def customer_of_its_own(tag: str) -> dict[str, Any]:
+    """A customer shaped like ``CONTACT`` sharing no name, email, phone or address with
+    Somchai nor with another test's customer: on a shared server each test finds only its
+    own (and no two are close enough to be put up for review)."""
+    number = int(uuid.uuid5(uuid.NAMESPACE_URL, tag).hex[:12], 16) % 10_000_000
+    given = tag.translate(str.maketrans("0123456789", "ghijklmnop")).capitalize()
+    return {
+        "id": f"c-{tag}",
+        "first_name": given,  # a name of its own: no blocking key in common with another
+        "last_name": "Mankong",
+        "email": f"{given.lower()}.mankong@example.co.th",
+        "phone": f"089{number:07d}",
+        "address": "7 ถนนมิตรภาพ ในเมือง",
+        "postal_code": "40000",
+        "country": "TH",
+    }
 
 
 def writer_for(server: LiveServer, source: str, kind: str, row: dict[str, Any]) -> str:
@@ -103,16 +147,32 @@ class Stream(threading.Thread):
 def test_a_new_branch_purchase_and_an_address_change_are_seen_within_one_second(
     live_server: LiveServer,
 ) -> None:
-    crm = writer_for(live_server, "crm", "contact", CONTACT)
-    pos = writer_for(live_server, "pos", "order", ORDER)
-    post(live_server, "crm", crm, [CONTACT])
+    tag = live_server.source.removeprefix("web-")
+    contact = customer_of_its_own(tag)
+    who = {k: contact[k] for k in ("first_name", "last_name", "email", "phone")}
+    order = {**ORDER, **who, "id": f"pos-{tag}", "order_id": f"pos-{tag}"}
+    crm_source, pos_source = own(live_server, "crm"), own(live_server, "pos")
+    crm = writer_for(live_server, crm_source, "contact", contact)
+    pos = writer_for(live_server, pos_source, "order", order)
+    post(live_server, crm_source, crm, [contact])
     live_server.wait_processed()
     with live_server.admin() as api:
-        check_within_one_second(live_server, api, crm, pos)
+        check_within_one_second(
+            live_server, api, contact, order, (crm_source, crm), (pos_source, pos)
+        )
 
 
-def check_within_one_second(live_server: LiveServer, api: httpx.Client, crm: str, pos: str) -> None:
-    profile = api.get(f"/api/profiles/by-identifier/phone/{SOMCHAI['phone']}").json()
+def check_within_one_second(
+    live_server: LiveServer,
+    api: httpx.Client,
+    contact: dict[str, Any],
+    order: dict[str, Any],
+    crm: tuple[str, str],
+    pos: tuple[str, str],
+) -> None:
+    """``contact`` buys ``order`` at a new branch and moves; ``crm`` and ``pos`` are each
+    (source, write key)."""
+    profile = api.get(f"/api/profiles/by-identifier/phone/{contact['phone']}").json()
     pid = profile["id"]
     assert profile["computed"].get("order_count", 0) == 0
     cursor = api.get("/api/changes", params={"limit": 1000}).json()["next"]
@@ -121,12 +181,11 @@ def check_within_one_second(live_server: LiveServer, api: httpx.Client, crm: str
     assert stream.ready.wait(10)
 
     started = time.monotonic()
-    post(live_server, "pos", pos, [ORDER])
+    post(live_server, *pos, [order])
     post(
         live_server,
-        "crm",
-        crm,
-        [{**CONTACT, "address": "12 ถนนนิมมานเหมินท์", "postal_code": "50200"}],
+        *crm,
+        [{**contact, "address": "12 ถนนนิมมานเหมินท์", "postal_code": "50200"}],
     )
     seen: dict[str, float] = {}
     while time.monotonic() - started < 5 and len(seen) < 4:
@@ -136,7 +195,7 @@ def check_within_one_second(live_server: LiveServer, api: httpx.Client, crm: str
         if body["computed"].get("order_count") == 1 and postal_code == "50200":
             seen.setdefault("profile", now)
         timeline = api.get(f"/api/profiles/{pid}/timeline", params={"kinds": "order"}).json()
-        if any(i["source"] == "pos" for i in timeline["items"]) and "timeline" not in seen:
+        if any(i["source"] == pos[0] for i in timeline["items"]) and "timeline" not in seen:
             seen["timeline"] = now
         feed = api.get("/api/changes", params={"since": cursor, "profile_id": pid}).json()
         traits = {c["detail"].get("trait") for c in feed["changes"]}
@@ -156,8 +215,9 @@ def check_within_one_second(live_server: LiveServer, api: httpx.Client, crm: str
 
 
 def test_search_and_resume_the_feed_over_http(live_server: LiveServer) -> None:
-    crm = writer_for(live_server, "crm", "contact", CONTACT)
-    post(live_server, "crm", crm, [CONTACT])
+    source = own(live_server, "crm")
+    crm = writer_for(live_server, source, "contact", CONTACT)
+    post(live_server, source, crm, [CONTACT])
     vn = {
         "id": "c-2",
         "first_name": "Thị Ánh",
@@ -166,7 +226,7 @@ def test_search_and_resume_the_feed_over_http(live_server: LiveServer) -> None:
         "phone": "+84 912 345 678",
         "country": "VN",
     }
-    post(live_server, "crm", crm, [vn])
+    post(live_server, source, crm, [vn])
     live_server.wait_processed()
     with live_server.admin() as api:
         check_search_and_resumption(api)

@@ -7,6 +7,7 @@ identifiers, and every message on its event timeline, newest first, page by page
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, make_keys
 
 SDKS = ["segment", "rudderstack"]
 
@@ -31,6 +32,22 @@ TRAITS: dict[str, Any] = {
     "plan": "gold",
     "age": 41,
 }
+
+
+@pytest.fixture
+def live_server(shared_live_server: LiveServer) -> LiveServer:
+    """The module's server on each store (one ``c360 serve`` per store), with a writer key for
+    a source of this test's own and an admin key: tests never see each other's messages."""
+    source = f"web-{uuid.uuid4().hex[:10]}"
+    write_key, admin_key = make_keys(shared_live_server.database_url, source)
+    return dataclasses.replace(
+        shared_live_server, write_key=write_key, admin_key=admin_key, source=source
+    )
+
+
+def thai_mobile(tag: str) -> str:
+    """A Thai mobile number (E.164) of this test's own: profiles sharing a phone are one."""
+    return f"+6681{int(tag, 16) % 10_000_000:07d}"
 
 
 @dataclass
@@ -131,7 +148,8 @@ def test_sdk_messages_build_one_profile_with_traits_identifiers_and_timeline(
     anonymous_id = f"{sdk}-device-{tag}"
     old_login = f"{sdk}-old-login-{tag}"
     email = f"{tag}.{TRAITS['email']}"
-    traits = {**TRAITS, "email": email}
+    phone = thai_mobile(tag)
+    traits = {**TRAITS, "email": email, "phone": phone}
     ids = {kind: f"{sdk}-{kind}-{tag}" for kind in ("identify", "track", "page", "screen")}
     ids |= {"group": f"{sdk}-group-{tag}", "alias": f"{sdk}-alias-{tag}"}
 
@@ -158,12 +176,13 @@ def test_sdk_messages_build_one_profile_with_traits_identifiers_and_timeline(
         assert by_user["traits"] == traits, "the profile must hold the traits identify sent"
         by_email = get_json(api, f"/api/profiles/by-identifier/email/{email}")
         assert by_email == by_user
+        source = live_server.source
         assert identifier_set(by_user) == {
-            ("user_id", user_id, "web"),
-            ("anonymous_id", anonymous_id, "web"),
-            ("email", email, "web"),
-            ("phone", TRAITS["phone"], "web"),
-            ("previous_id", old_login, "web"),
+            ("user_id", user_id, source),
+            ("anonymous_id", anonymous_id, source),
+            ("email", email, source),
+            ("phone", phone, source),
+            ("previous_id", old_login, source),
         }
         assert by_user["event_count"] == 6
 
@@ -181,7 +200,7 @@ def test_sdk_messages_build_one_profile_with_traits_identifiers_and_timeline(
         ]
         seqs = [e["seq"] for e in events]
         assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
-        assert all(e["source"] == "web" for e in events)
+        assert all(e["source"] == source for e in events)
         track = next(e for e in events if e["type"] == "track")
         assert track["payload"]["event"] == "Đã xem sản phẩm"
         assert track["payload"]["properties"]["title"] == "ข้าวหอมมะลิ"
@@ -249,7 +268,8 @@ def test_sdk_alias_merges_the_anonymous_profile_into_the_users_profile(
         assert get_json(api, f"/api/profiles/{anonymous_profile['id']}") == merged
         assert get_json(api, f"/api/profiles/{user_profile['id']}") == merged
         assert merged["id"] in (anonymous_profile["id"], user_profile["id"])
-        assert {("user_id", user_id, "web"), ("anonymous_id", anonymous_id, "web")} <= (
+        source = live_server.source
+        assert {("user_id", user_id, source), ("anonymous_id", anonymous_id, source)} <= (
             identifier_set(merged)
         )
         assert merged["event_count"] == 6
