@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.conftest import fresh_database
 from tests.customer360 import track
 from tests.factories import identify
 from tests.factories import track as tracked
@@ -20,6 +21,7 @@ from c360.api.dashboard import build_dashboard, first_seq_since
 from c360.changes.feed import ChangeKind
 from c360.privacy.keys import Role, create_key
 from c360.settings import Settings
+from c360.storage import create_engine_for, upgrade_to_head
 from c360.storage.tables import event_log, profile_changes, profiles
 
 with warnings.catch_warnings():
@@ -29,13 +31,27 @@ with warnings.catch_warnings():
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
 
-@pytest.fixture
-def busy(engine: Engine) -> Engine:
-    """Forty people, each identified and then browsing, from two sources."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One store per module and engine: every test here reads the same forty people."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("store"), migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def busy(store_url: str) -> Iterator[Engine]:
+    """Forty people, each identified and then browsing, from two sources: built once per store
+    (logging and applying 80 messages is most of this module's time). No test here logs an
+    event or changes a profile, so each reads the store as this fixture left it."""
+    engine = create_engine_for(store_url)
+    upgrade_to_head(engine)
     for n in range(40):
         track(engine, identify(f"user-{n}", email=f"p{n}@example.com"), source="web")
         track(engine, tracked(f"user-{n}", "Product Viewed"), source="app" if n % 3 else "web")
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def test_the_numbers_are_the_stores_per_local_day(busy: Engine) -> None:
@@ -83,15 +99,15 @@ def test_the_window_starts_at_local_midnight_and_finds_its_first_position(busy: 
         )
 
 
-@pytest.fixture
-def client(busy: Engine, database_url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
+@pytest.fixture(scope="module")
+def client(busy: Engine, store_url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
     keys = {}
     with busy.begin() as conn:
         for role in (Role.ADMIN, Role.FINANCE, Role.ANALYST):
             _, keys[role.value] = create_key(conn, name=role.value, role=role, source=None)
         _, keys["writer"] = create_key(conn, name="site", role=Role.WRITER, source="web")
     app = build_app(
-        Settings(database_url=database_url, timezone="Asia/Bangkok"), busy, run_worker=False
+        Settings(database_url=store_url, timezone="Asia/Bangkok"), busy, run_worker=False
     )
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client, keys

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from tests.conftest import fresh_database
 from tests.customer360 import track
 from tests.factories import identify
 from tests.factories import track as tracked
 
 from c360.feedback.model import FeedbackConfig
 from c360.kernel.clock import system_clock
+from c360.storage import create_engine_for, upgrade_to_head
 from c360.workers.feedback import feedback_cycle
 
 TEXTS = {
@@ -23,8 +24,20 @@ TEXTS = {
 }
 
 
-@pytest.fixture
-def client(database_url: str, engine: Engine) -> Iterator[Any]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path_factory.mktemp("store"), migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(store_url: str) -> Iterator[Any]:
+    """The four items, triaged, and the app, once per store. The inbox lists every item of
+    the store, so the tests share these four: only the assignee test changes them (it assigns
+    two), and no other test reads what an assignment changes (the order is by level, priority
+    and id, and the pages hold every item whatever its status)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         from fastapi.testclient import TestClient
@@ -33,16 +46,21 @@ def client(database_url: str, engine: Engine) -> Iterator[Any]:
     from c360.api.app import build_app
     from c360.settings import Settings
 
+    engine = create_engine_for(store_url)
+    upgrade_to_head(engine)
     for user, text in TEXTS.items():
         message = tracked(user, "Feedback Submitted", properties={"text": text})
         message["_at_us"] = system_clock()
         track(engine, identify(user), message)
     assert feedback_cycle(engine, FeedbackConfig()) == len(TEXTS)
-    _, admin = make_keys(database_url)
-    app = build_app(Settings(database_url=database_url), engine, run_worker=False)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
-        test_client.headers["Authorization"] = f"Bearer {admin}"
-        yield test_client
+    _, admin = make_keys(store_url)
+    app = build_app(Settings(database_url=store_url), engine, run_worker=False)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as test_client:
+            test_client.headers["Authorization"] = f"Bearer {admin}"
+            yield test_client
+    finally:
+        engine.dispose()
 
 
 def urgency(item: dict[str, Any]) -> tuple[str, int, int]:

@@ -1,14 +1,21 @@
-"""``POST /v1/webhooks/{source}`` against a running server: mapped, durable, quarantined."""
+"""``POST /v1/webhooks/{source}`` against a running server: mapped, durable, quarantined.
 
-from pathlib import Path
+One ``c360 serve`` per store serves the module (starting one costs seconds); each test posts to
+a source of its own, with a writer key for it, and reads back only that source's rows."""
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
+import pytest
 from sqlalchemy import select
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, fresh_database, start_server
 
-from c360.eventlog.service import ensure_source
+from c360.eventlog.service import ensure_source, get_source_by_name
 from c360.ingest.mapping import parse_mapping
 from c360.ingest.records import register_mapping
+from c360.privacy.keys import Role, create_key
 from c360.storage import create_engine_for
 from c360.storage.tables import rejects, source_records
 
@@ -26,31 +33,69 @@ identifiers:
 """
 
 
-def give_mapping(server: LiveServer) -> None:
-    engine = create_engine_for(server.database_url)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """``c360 serve`` on each store, shared by this module's tests (see ``site``)."""
+    tmp_path = tmp_path_factory.mktemp("live")
+    with fresh_database(request.param, tmp_path, migrated=True) as url:
+        server = start_server(url, tmp_path)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@dataclass
+class Site:
+    """The shared server, seen from a source of this test's own and its writer key."""
+
+    server: LiveServer
+    source: str
+    write_key: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def site(shared_server: LiveServer) -> Site:
+    source = f"web-{uuid.uuid4().hex[:10]}"
+    engine = create_engine_for(shared_server.database_url)
     with engine.begin() as conn:
-        source = ensure_source(conn, "web")
+        _, write_key = create_key(conn, name="form tool", role=Role.WRITER, source=source)
+    engine.dispose()
+    return Site(shared_server, source, write_key)
+
+
+def give_mapping(site: Site) -> None:
+    engine = create_engine_for(site.server.database_url)
+    with engine.begin() as conn:
+        source = ensure_source(conn, site.source)
         register_mapping(conn, source.id, parse_mapping(FORM_MAPPING), FORM_MAPPING)
     engine.dispose()
 
 
-def post(server: LiveServer, body: object, source: str = "web") -> httpx.Response:
+def post(site: Site, body: object, source: str | None = None) -> httpx.Response:
     return httpx.post(
-        f"{server.url}/v1/webhooks/{source}", json=body, auth=(server.write_key, ""), timeout=10
+        f"{site.url}/v1/webhooks/{source or site.source}",
+        json=body,
+        auth=(site.write_key, ""),
+        timeout=10,
     )
 
 
-def test_a_source_without_a_mapping_is_told_how_to_give_it_one(live_server: LiveServer) -> None:
-    response = post(live_server, {"submission_id": "s-1"})
+def test_a_source_without_a_mapping_is_told_how_to_give_it_one(site: Site) -> None:
+    response = post(site, {"submission_id": "s-1"})
     assert response.status_code == 409
     assert response.json()["code"] == "no_mapping"
-    assert "c360 sources set-mapping web" in response.json()["message"]
+    assert f"c360 sources set-mapping {site.source}" in response.json()["message"]
 
 
-def test_webhook_items_become_records_and_bad_items_are_quarantined(
-    live_server: LiveServer, tmp_path: Path
-) -> None:
-    give_mapping(live_server)
+def test_webhook_items_become_records_and_bad_items_are_quarantined(site: Site) -> None:
+    give_mapping(site)
     form = {
         "submission_id": "s-1",
         "Họ và tên": "Nguyễn Thị Mai",
@@ -59,40 +104,45 @@ def test_webhook_items_become_records_and_bad_items_are_quarantined(
         "event": "Tết Fair 2027",
         "submitted_at": "2026-11-20 19:30",
     }
-    response = post(live_server, form)
+    response = post(site, form)
     assert response.status_code == 200, response.text
     assert response.json() == {"success": True, "accepted": 1, "quarantined": 0}
 
-    retried = post(live_server, form)  # the form tool retries: still one record
+    retried = post(site, form)  # the form tool retries: still one record
     assert retried.status_code == 200
 
-    batch = post(
-        live_server, [{"Họ và tên": "no id"}, "not an object", {**form, "submission_id": "s-2"}]
-    )
+    batch = post(site, [{"Họ và tên": "no id"}, "not an object", {**form, "submission_id": "s-2"}])
     assert batch.json() == {"success": True, "accepted": 1, "quarantined": 2}
 
-    assert post(live_server, {"submission_id": "x"}, source="crm").status_code == 403
+    assert post(site, {"submission_id": "x"}, source="crm").status_code == 403
     assert (
         httpx.post(
-            f"{live_server.url}/v1/webhooks/web",
+            f"{site.url}/v1/webhooks/{site.source}",
             content=b"{not json",
-            auth=(live_server.write_key, ""),
+            auth=(site.write_key, ""),
         ).status_code
         == 400
     )
 
-    live_server.wait_processed()
-    engine = create_engine_for(live_server.database_url)
+    site.server.wait_processed()
+    engine = create_engine_for(site.server.database_url)
     with engine.connect() as conn:
+        source = get_source_by_name(conn, site.source)
+        assert source is not None
         found = {
             r.record_id: r
             for r in conn.execute(
                 select(
                     source_records.c.record_id, source_records.c.fields, source_records.c.version
-                )
+                ).where(source_records.c.source_id == source.id)
             )
         }
-        reasons = sorted(r for (r,) in conn.execute(select(rejects.c.reason)))
+        reasons = sorted(
+            r
+            for (r,) in conn.execute(
+                select(rejects.c.reason).where(rejects.c.source_id == source.id)
+            )
+        )
     engine.dispose()
     assert set(found) == {"s-1", "s-2"}
     mai = found["s-1"].fields
@@ -103,10 +153,10 @@ def test_webhook_items_become_records_and_bad_items_are_quarantined(
     assert mai["registered_at"] == "2026-11-20T12:30:00Z"  # Ho Chi Minh City is UTC+7
     assert reasons == ["missing_record_id", "not_an_object"]
 
-    with live_server.admin() as admin:
+    with site.server.admin() as admin:
         quality = admin.get("/api/quality")
     assert quality.status_code == 200, quality.text
-    (web,) = [entry for entry in quality.json() if entry["source"] == "web"]
+    (web,) = [entry for entry in quality.json() if entry["source"] == site.source]
     assert web["records"] == 2 and web["kinds"] == {"registration": 2}
     assert web["quarantined_open"] == 2
     assert web["quarantine_reasons"] == {"missing_record_id": 1, "not_an_object": 1}

@@ -4,12 +4,17 @@ small sample company, signed in as users of each role.
 
 Screenshots: set ``C360_SCREENSHOTS=DIR`` and the tests save each page they show there
 (``scripts/screenshots`` refreshes ``docs/screenshots``).
+
+The sample company (generated, imported, resolved, with the users) is built once per test
+session, by the first xdist worker that needs it, and each worker serves a copy of its store.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,16 +58,16 @@ class WebApp:
         return self.server.url
 
 
-@pytest.fixture(scope="session")
-def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
-    """``c360 serve`` on SQLite holding a 400-customer sample company, resolved."""
+def _build_company(directory: Path) -> None:
+    """Into ``directory``: ``company/`` (the sample company's files) and ``c360.db`` (a SQLite
+    store holding it imported and resolved, with the USERS), its WAL folded into the file so
+    that a copy of the file is the whole store."""
     from c360.cli.demo import _generate, import_company, resolve_company
 
-    root = tmp_path_factory.mktemp("webapp")
-    url = f"sqlite:///{root / 'c360.db'}"
-    engine = create_engine_for(url)
+    path = directory / "c360.db"
+    engine = create_engine_for(f"sqlite:///{path}")
     upgrade_to_head(engine)
-    data = root / "company"
+    data = directory / "company"
     manifest = _generate(data, CUSTOMERS, SEED)
     import_company(engine, data, manifest)
     resolve_company(engine)
@@ -77,10 +82,52 @@ def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
                 display_name=f"Test {username}",
             )
     engine.dispose()
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0, "the sample company's store could not be checkpointed"
+    finally:
+        conn.close()
+
+
+def _sample_company(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory of the built sample company, shared by the session's xdist workers (the
+    pytest-xdist pattern: a file lock in the directory above the workers' own temporary
+    directories; ``fcntl.flock`` from the standard library stands in for the ``filelock``
+    package). The first worker builds it, the others wait for it; it is complete once its
+    ``ready`` file is there (built in place: the store names the files it imported by their
+    paths). Without xdist the session's own temporary directory holds it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    company = shared / "c360-web-company"
+    with (shared / "c360-web-company.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (company / "ready").exists():
+                shutil.rmtree(company, ignore_errors=True)  # a build that failed halfway
+                company.mkdir()
+                _build_company(company)
+                (company / "ready").touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return company
+
+
+@pytest.fixture(scope="session")
+def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebApp]:
+    """``c360 serve`` on SQLite holding a 400-customer sample company, resolved: this worker's
+    own copy of the store built once per session (the company's files are shared, read only)."""
+    from c360.demo.generate import Manifest
+
+    company = _sample_company(tmp_path_factory)
+    root = tmp_path_factory.mktemp("webapp")
+    shutil.copyfile(company / "c360.db", root / "c360.db")
+    url = f"sqlite:///{root / 'c360.db'}"
+    data = company / "company"
     server = start_server(url, root)
     try:
         server.wait_processed()
-        yield WebApp(server=server, data=data, manifest=manifest)
+        yield WebApp(server=server, data=data, manifest=Manifest.load(data))
     finally:
         server.stop()
 
