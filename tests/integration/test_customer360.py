@@ -1,11 +1,16 @@
 """The Customer 360 on both stores: the cross-source timeline, computed traits kept current,
 and the change feed saying what moved."""
 
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select, text
 from tests import factories
+from tests.conftest import ADMIN_POSTGRES_URL, drop_postgres_database_later, fresh_database
 from tests.customer360 import SOMCHAI, load, somchai_everywhere, track
 
 from c360.changes.feed import changes_after, last_change_id
@@ -16,9 +21,59 @@ from c360.kernel.clock import to_us
 from c360.profiles.briefing import briefing
 from c360.profiles.service import find_by_identifier, follow_resolution, get_profile
 from c360.profiles.timeline import Position, decode_cursor, encode_cursor, timeline_page
+from c360.storage import create_engine_for
 from c360.storage.tables import profile_changes, profiles
 from c360.workers.processor import PROFILES_CHECKPOINT, refresh_due
 from c360.workers.rebuild import rebuild
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def somchai_template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """A store holding ``somchai_everywhere`` (a dozen imports through the real path), loaded
+    once per module and store; the tests that start from it get a copy (``everywhere``)."""
+    directory = tmp_path_factory.mktemp("somchai")
+    with fresh_database(request.param, directory, migrated=True) as url:
+        engine = create_engine_for(url)
+        somchai_everywhere(engine, directory)
+        engine.dispose()
+        if request.param == "sqlite":
+            path = url.removeprefix("sqlite:///")
+            conn = sqlite3.connect(path, isolation_level=None)
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                assert busy == 0, "Somchai's SQLite file could not be checkpointed"
+            finally:
+                conn.close()
+            yield "sqlite", path
+        else:
+            yield "postgresql", url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def everywhere(somchai_template: tuple[str, str], tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a new store holding Somchai everywhere, as if ``somchai_everywhere`` had
+    just loaded it."""
+    kind, template = somchai_template
+    if kind == "sqlite":
+        path = tmp_path / "c360.db"
+        shutil.copyfile(template, path)
+        url = f"sqlite:///{path}"
+    else:
+        name = f"c360_test_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
+        url = f"{ADMIN_POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    engine = create_engine_for(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if kind == "postgresql":
+            drop_postgres_database_later(url)
 
 
 def somchai(engine: Engine) -> str:
@@ -48,10 +103,8 @@ def to_us_text(text: str) -> int:
     return to_us(datetime.fromisoformat(text))
 
 
-def test_the_timeline_holds_every_source_newest_first_with_order_lines(
-    engine: Engine, tmp_path: Path
-) -> None:
-    somchai_everywhere(engine, tmp_path)
+def test_the_timeline_holds_every_source_newest_first_with_order_lines(everywhere: Engine) -> None:
+    engine = everywhere  # somchai_everywhere, copied
     web_visits(engine)
     pid = somchai(engine)
     with engine.connect() as conn:
@@ -80,10 +133,8 @@ def test_the_timeline_holds_every_source_newest_first_with_order_lines(
     assert shipment.source == "shipping"
 
 
-def test_timeline_filters_by_kind_and_time_and_pages_without_gaps(
-    engine: Engine, tmp_path: Path
-) -> None:
-    somchai_everywhere(engine, tmp_path)
+def test_timeline_filters_by_kind_and_time_and_pages_without_gaps(everywhere: Engine) -> None:
+    engine = everywhere  # somchai_everywhere, copied
     web_visits(engine, count=5)
     pid = somchai(engine)
     with engine.connect() as conn:
@@ -124,9 +175,9 @@ def test_a_bad_cursor_or_kind_is_a_clear_error() -> None:
 
 
 def test_computed_traits_follow_new_records_and_the_feed_says_what_changed(
-    engine: Engine, tmp_path: Path
+    everywhere: Engine, tmp_path: Path
 ) -> None:
-    somchai_everywhere(engine, tmp_path)
+    engine = everywhere  # somchai_everywhere, copied
     pid = somchai(engine)
     with engine.connect() as conn:
         before = get_profile(conn, pid).computed
@@ -228,8 +279,8 @@ def test_merges_splits_and_new_profiles_are_in_the_feed_in_order(
     assert [c.id for c in everything] == sorted(c.id for c in everything)
 
 
-def test_rebuild_adds_nothing_to_the_feed(engine: Engine, tmp_path: Path) -> None:
-    somchai_everywhere(engine, tmp_path)
+def test_rebuild_adds_nothing_to_the_feed(everywhere: Engine) -> None:
+    engine = everywhere  # somchai_everywhere, copied
     with engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(profile_changes)).scalar_one()
     rebuild(engine)
@@ -245,10 +296,8 @@ def test_rebuild_adds_nothing_to_the_feed(engine: Engine, tmp_path: Path) -> Non
         assert conn.execute(select(func.count()).select_from(profile_changes)).scalar_one() > after
 
 
-def test_windowed_traits_change_as_time_passes_without_new_events(
-    engine: Engine, tmp_path: Path
-) -> None:
-    somchai_everywhere(engine, tmp_path)
+def test_windowed_traits_change_as_time_passes_without_new_events(everywhere: Engine) -> None:
+    engine = everywhere  # somchai_everywhere, copied
     pid = somchai(engine)
     with engine.connect() as conn:
         due = conn.execute(
@@ -273,8 +322,8 @@ def test_windowed_traits_change_as_time_passes_without_new_events(
     assert later is None or later > due
 
 
-def test_the_briefing_tells_the_story_in_one_place(engine: Engine, tmp_path: Path) -> None:
-    somchai_everywhere(engine, tmp_path)
+def test_the_briefing_tells_the_story_in_one_place(everywhere: Engine) -> None:
+    engine = everywhere  # somchai_everywhere, copied
     pid = somchai(engine)
     with engine.connect() as conn:
         found = briefing(conn, pid).as_json()
@@ -292,9 +341,9 @@ def test_the_briefing_tells_the_story_in_one_place(engine: Engine, tmp_path: Pat
 
 
 def test_splitting_an_order_out_takes_its_lines_invoice_and_payment_along(
-    engine: Engine, tmp_path: Path
+    everywhere: Engine,
 ) -> None:
-    somchai_everywhere(engine, tmp_path)
+    engine = everywhere  # somchai_everywhere, copied
     pid = somchai(engine)
     with engine.begin() as conn:
         seq = get_checkpoint(conn, PROFILES_CHECKPOINT, lock=True)

@@ -3,10 +3,14 @@ split and review decisions that stick, explain, simulate, batch equal to increme
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
+from tests.conftest import fresh_database
+from tests.integration.test_journeys_api import SharedStore, shared_postgres
 
 from c360.eventlog.service import get_checkpoint
 from c360.identity.config import parse_config
@@ -14,7 +18,7 @@ from c360.identity.decisions import decide_review, explain, review_items, simula
 from c360.identity.queries import iter_links
 from c360.ingest.mapping import parse_mapping
 from c360.profiles.service import find_by_identifier, follow_resolution, get_profile
-from c360.storage import open_store
+from c360.storage import create_engine_for, open_store
 from c360.storage.tables import identity_nodes
 from c360.workers import rebuild
 from c360.workers.imports import import_file
@@ -43,6 +47,39 @@ identifiers:
 """
 
 Row = dict[str, Any]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedStore | None]:
+    """On PostgreSQL, one database for the module, put back to new before each test (see
+    ``SharedStore.renew``): a new database costs up to a second, emptying one a tenth."""
+    with shared_postgres(request, tmp_path_factory) as store:
+        yield store
+
+
+@pytest.fixture
+def database_url(shared: SharedStore | None, tmp_path: Path) -> Iterator[str]:
+    """A new store: a copy of a migrated SQLite file, or the shared PostgreSQL one renewed."""
+    if shared is None:
+        with fresh_database("sqlite", tmp_path, migrated=True) as url:
+            yield url
+        return
+    shared.renew()
+    yield shared.url
+
+
+@pytest.fixture
+def engine(shared: SharedStore | None, database_url: str) -> Iterator[Engine]:
+    if shared is not None:
+        yield shared.engine
+        return
+    engine = create_engine_for(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def load(

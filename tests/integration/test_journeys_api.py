@@ -8,12 +8,15 @@ import hmac
 import re
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, select
+from tests.conftest import fresh_database
 from tests.customer360 import process
 from tests.integration.test_journeys import CART, CONFIG, HOUR, MINUTE, T0, act, person
 
@@ -22,7 +25,8 @@ from c360.api.app import build_app
 from c360.privacy.keys import Role, create_key
 from c360.profiles.service import get_profile
 from c360.settings import Settings
-from c360.storage.tables import messages
+from c360.storage import create_engine_for
+from c360.storage.tables import messages, metadata
 
 with warnings.catch_warnings():
     # starlette asks for httpx2, which the rest of the suite does not use yet
@@ -49,12 +53,62 @@ class Api:
         return response.json()
 
 
-@pytest.fixture
-def api(engine: Engine, database_url: str) -> Iterator[Api]:
-    keys = {}
-    with engine.begin() as conn:
-        for role in (Role.ADMIN, Role.READ):
-            _, keys[role.value] = create_key(conn, name=role.value, role=role, source=None)
+Rows = dict[Table, list[dict[str, Any]]]
+
+TABLES = [t for t in reversed(metadata.sorted_tables) if t.name != "audit_log"]
+"""Every table but the audit log (append-only), those referring to others first."""
+
+
+@dataclass
+class SharedStore:
+    """One PostgreSQL database per module, put back to new before each test (``renew``)."""
+
+    url: str
+    engine: Engine
+    new: Rows
+    """What the store held before anyone used it (the migrations write a checkpoint)."""
+
+    @classmethod
+    def of(cls, url: str, engine: Engine) -> "SharedStore":
+        with engine.connect() as conn:
+            found = {t: [dict(r._mapping) for r in conn.execute(select(t))] for t in TABLES}
+        return cls(url, engine, {table: rows for table, rows in found.items() if rows})
+
+    def renew(self) -> None:
+        """Every table but the audit log emptied, and the rows the migrations wrote put back:
+        a tenth of what a new database costs.
+
+        Ids go on from where they were (PostgreSQL's sequences are not restarted): c360
+        caches what it read of a store by its URL and ids (source names by id, for one),
+        trusting that an id is never used twice in one store. An emptied SQLite file would
+        use its ids again, so SQLite tests get a new file each (a copy: milliseconds)."""
+        with self.engine.begin() as conn:
+            for table in TABLES:
+                conn.execute(table.delete())
+            for table in reversed(TABLES):  # those referred to first
+                if table in self.new:
+                    conn.execute(table.insert(), self.new[table])
+
+
+@contextmanager
+def shared_postgres(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedStore | None]:
+    """For a module-scoped fixture parametrized by store: a shared PostgreSQL store, or None
+    for SQLite."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_database("postgresql", tmp_path_factory.mktemp("store"), migrated=True) as url:
+        engine = create_engine_for(url)
+        try:
+            yield SharedStore.of(url, engine)
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def serve(engine: Engine, database_url: str) -> Iterator[TestClient]:
     settings = Settings(
         database_url=database_url,
         timezone="Asia/Bangkok",
@@ -64,6 +118,64 @@ def api(engine: Engine, database_url: str) -> Iterator[Api]:
     )
     app = build_app(settings, engine, run_worker=False)
     with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+@dataclass
+class Shared:
+    store: SharedStore
+    client: TestClient
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Shared | None]:
+    """On PostgreSQL, one database and one app for the module: a new database costs up to a
+    second and building the app half of one. The store is put back to new before each test
+    (``database_url``), so each still starts from a new store; no journey state lives in the
+    app, it reads the store."""
+    with shared_postgres(request, tmp_path_factory) as store:
+        if store is None:
+            yield None
+            return
+        with serve(store.engine, store.url) as client:
+            yield Shared(store, client)
+
+
+@pytest.fixture
+def database_url(shared: Shared | None, tmp_path: Path) -> Iterator[str]:
+    """A new store: a copy of a migrated SQLite file, or the shared PostgreSQL one renewed."""
+    if shared is None:
+        with fresh_database("sqlite", tmp_path, migrated=True) as url:
+            yield url
+        return
+    shared.store.renew()
+    yield shared.store.url
+
+
+@pytest.fixture
+def engine(shared: Shared | None, database_url: str) -> Iterator[Engine]:
+    if shared is not None:
+        yield shared.store.engine
+        return
+    engine = create_engine_for(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def api(shared: Shared | None, engine: Engine, database_url: str) -> Iterator[Api]:
+    keys = {}
+    with engine.begin() as conn:
+        for role in (Role.ADMIN, Role.READ):
+            _, keys[role.value] = create_key(conn, name=role.value, role=role, source=None)
+    if shared is not None:
+        yield Api(shared.client, engine, keys)
+        return
+    with serve(engine, database_url) as client:
         yield Api(client, engine, keys)
 
 

@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, delete, text
 from tests.conftest import (
     ADMIN_POSTGRES_URL,
     drop_postgres_database_later,
@@ -47,6 +48,7 @@ from c360.privacy.keys import KeyCache, Role, create_key
 from c360.profiles.service import find_by_identifier
 from c360.settings import Settings
 from c360.storage import create_engine_for, upgrade_to_head
+from c360.storage.tables import personalization_rules
 
 with warnings.catch_warnings():
     # Starlette asks for the httpx2 package; the installed httpx works the same for these tests.
@@ -138,7 +140,7 @@ def shop(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     """The shop loaded through the real import path once per module and store (about a second
-    of imports and processing); each test gets a copy of it (see ``database_url``)."""
+    of imports and processing); the tests work on copies of it (see ``shared`` and ``own``)."""
     directory = tmp_path_factory.mktemp("shop")
     if request.param == "sqlite":
         with fresh_database("sqlite", directory, migrated=True) as url:
@@ -164,12 +166,12 @@ def _load_shop(url: str, directory: Path) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def database_url(shop: tuple[str, str], tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def copy_of_shop(shop: tuple[str, str], directory: Path) -> Iterator[str]:
     """A new database holding the shop, as if ``build_shop`` had just loaded it."""
     kind, template = shop
     if kind == "sqlite":
-        path = tmp_path / "c360.db"
+        path = directory / f"c360-{uuid.uuid4().hex[:8]}.db"
         shutil.copyfile(template, path)
         yield f"sqlite:///{path}"
         return
@@ -185,20 +187,74 @@ def database_url(shop: tuple[str, str], tmp_path: Path) -> Iterator[str]:
         drop_postgres_database_later(url)
 
 
-@pytest.fixture
-def api(engine: Engine, database_url: str, tmp_path: Path) -> Iterator[Api]:
-    keys = {}
+@dataclass
+class Running:
+    """The app and the public route on one copy of the shop, per module and store."""
+
+    engine: Engine
+    client: TestClient
+    public: TestClient
+
+
+@contextmanager
+def running(database_url: str) -> Iterator[Running]:
+    engine = create_engine_for(database_url)
+    settings = Settings(database_url=database_url, timezone="Asia/Bangkok")
+    app = build_app(settings, engine, run_worker=False)
+    try:
+        with (
+            TestClient(app, raise_server_exceptions=False) as client,
+            TestClient(public_app(engine, (SITE,)), raise_server_exceptions=False) as public,
+        ):
+            yield Running(engine, client, public)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def shared(shop: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """Building the app costs about half a second and copying the shop up to a second, which
+    most tests here need not pay: they share one copy and one app (see ``api``); the test
+    that changes a person's data gets a copy of its own (``own``)."""
+    with copy_of_shop(shop, tmp_path_factory.mktemp("shared")) as url, running(url) as app:
+        yield app
+
+
+def _delete_rules(engine: Engine) -> None:
     with engine.begin() as conn:
+        conn.execute(delete(personalization_rules))
+
+
+def _api(app: Running) -> Api:
+    """New keys of every kind in ``app``'s store."""
+    keys = {}
+    with app.engine.begin() as conn:
         for role in (Role.ADMIN, Role.READ):
             _, keys[role.value] = create_key(conn, name=role.value, role=role, source=None)
         _, keys["writer"] = create_key(conn, name="site", role=Role.WRITER, source="web")
-    settings = Settings(database_url=database_url, timezone="Asia/Bangkok")
-    app = build_app(settings, engine, run_worker=False)
-    with (
-        TestClient(app, raise_server_exceptions=False) as client,
-        TestClient(public_app(engine, (SITE,)), raise_server_exceptions=False) as public,
-    ):
-        yield Api(client, public, keys)
+    return Api(app.client, app.public, keys)
+
+
+@pytest.fixture
+def engine(shared: Running) -> Engine:
+    return shared.engine
+
+
+@pytest.fixture
+def api(shared: Running) -> Iterator[Api]:
+    """The shared app with keys of this test's own, and no rules: rules are the store's, so
+    each test starts from none (as on a new copy of the shop) and leaves none behind. No test
+    using it changes the people or their purchases."""
+    _delete_rules(shared.engine)
+    yield _api(shared)
+    _delete_rules(shared.engine)
+
+
+@pytest.fixture
+def own(shop: tuple[str, str], tmp_path: Path) -> Iterator[Running]:
+    """A copy of the shop and an app of this test's own, for a test that changes a person."""
+    with copy_of_shop(shop, tmp_path) as url, running(url) as app:
+        yield app
 
 
 def save(api: Api, *rules: dict[str, Any]) -> None:
@@ -316,8 +372,9 @@ def test_rules_show_only_within_their_time_window_in_their_time_zone(
 
 
 def test_a_person_who_withdrew_consent_to_personalisation_gets_what_anyone_gets(
-    api: Api, engine: Engine
+    own: Running,
 ) -> None:
+    api, engine = _api(own), own.engine
     save(api, WELCOME, RECENT_BUYER)
     with engine.connect() as conn:
         dung = find_by_identifier(conn, "user_id", "u-dung").id

@@ -3,12 +3,14 @@ disabled users, expiry; and the users and keys commands that manage them, on bot
 
 from __future__ import annotations
 
+import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from tests.conftest import fresh_database
 from typer.testing import CliRunner
 
 from c360.api import build_app
@@ -18,6 +20,7 @@ from c360.privacy import audit
 from c360.privacy.keys import Role, create_key
 from c360.privacy.users import configure_hashing, create_user, set_disabled, set_password
 from c360.settings import Settings
+from c360.storage import create_engine_for
 from c360.storage.tables import api_keys, audit_log, user_sessions, users
 
 with warnings.catch_warnings():
@@ -45,43 +48,95 @@ class Clock:
         return self.now
 
 
+def unique(name: str) -> str:
+    """A name of this test's own in the module's shared store."""
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
 @dataclass
 class Web:
     client: TestClient
     engine: Engine
     clock: Clock
+    user: str
+    """This test's marketer (``mai-...``), signed in with ``PASSWORD``."""
 
-    def login(self, username: str = "mai", password: str = PASSWORD) -> str:
+    def login(self, username: str | None = None, password: str = PASSWORD) -> str:
+        username = username or self.user
         answer = self.client.post("/auth/login", json={"username": username, "password": password})
         assert answer.status_code == 200, answer.text
         return str(answer.json()["csrf_token"])
 
 
-@pytest.fixture
-def web(engine: Engine, database_url: str) -> Iterator[Web]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One store per module and engine for the tests that need no store of their own: each
+    works with users (and segments) of its own names. Those that count every key, user or
+    failure from one address keep a store of their own (conftest's ``database_url``)."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("store"), migrated=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shared_engine(store_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(store_url)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class Running:
+    client: TestClient
+    clock: Clock
+
+
+@pytest.fixture(scope="module")
+def running_app(shared_engine: Engine, store_url: str) -> Iterator[Running]:
+    """One app per module and store (building one costs about half a second)."""
     clock = Clock()
-    with engine.begin() as conn:
-        create_user(conn, "mai", PASSWORD, "marketer", actor=audit.SYSTEM, display_name="Mai")
-    app = build_app(Settings(database_url=database_url), engine, run_worker=False, clock=clock)
+    app = build_app(Settings(database_url=store_url), shared_engine, run_worker=False, clock=clock)
     with TestClient(app, raise_server_exceptions=False, base_url="https://testserver") as client:
-        yield Web(client, engine, clock)
+        yield Running(client, clock)
 
 
-SEGMENT = {"name": "thai", "condition": 'country = "TH"'}
+@pytest.fixture
+def web(running_app: Running, shared_engine: Engine) -> Iterator[Web]:
+    """The shared app with no cookie, its clock at real time, and a marketer of this test's
+    own."""
+    client, clock = running_app.client, running_app.clock
+    client.cookies.clear()
+    clock.now = system_clock()
+    user = unique("mai")
+    with shared_engine.begin() as conn:
+        create_user(conn, user, PASSWORD, "marketer", actor=audit.SYSTEM, display_name="Mai")
+    yield Web(client, shared_engine, clock, user)
+    client.cookies.clear()
+
+
+def segment() -> dict[str, str]:
+    return {"name": unique("thai"), "condition": 'country = "TH"'}
 
 
 def test_sign_in_sets_a_strict_cookie_and_the_session_reaches_the_api(web: Web) -> None:
-    answer = web.client.post("/auth/login", json={"username": "Mai", "password": PASSWORD})
+    answer = web.client.post(
+        "/auth/login", json={"username": web.user.upper(), "password": PASSWORD}
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["kind"], body["name"], body["role"]) == ("user", "mai", "marketer")
+    assert (body["kind"], body["name"], body["role"]) == ("user", web.user, "marketer")
     cookie = answer.headers["set-cookie"]
     token = web.client.cookies["c360_session"]
     assert cookie.startswith(f"c360_session={token};") and len(token) >= 40
     flags = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "secure", "samesite=strict", "path=/"} <= flags
     with web.engine.connect() as conn:
-        stored = conn.execute(select(user_sessions.c.token_hash, user_sessions.c.csrf_hash)).one()
+        stored = conn.execute(
+            select(user_sessions.c.token_hash, user_sessions.c.csrf_hash)
+            .join(users, users.c.id == user_sessions.c.user_id)
+            .where(users.c.username == web.user)
+        ).one()
     assert token not in stored and body["csrf_token"] not in stored  # hashes only
 
     me = web.client.get("/auth/me").json()
@@ -91,38 +146,42 @@ def test_sign_in_sets_a_strict_cookie_and_the_session_reaches_the_api(web: Web) 
 
     with web.engine.connect() as conn:
         actions = conn.execute(select(audit_log.c.action, audit_log.c.actor)).all()
-    assert ("user.sign_in", "user:mai") in actions
+    assert ("user.sign_in", f"user:{web.user}") in actions
 
 
 def test_plain_http_gets_no_secure_flag_unless_configured(
-    engine: Engine, database_url: str
+    shared_engine: Engine, store_url: str
 ) -> None:
+    engine, database_url, an = shared_engine, store_url, unique("an")
     with engine.begin() as conn:
-        create_user(conn, "an", PASSWORD, "sales", actor=audit.SYSTEM)
+        create_user(conn, an, PASSWORD, "sales", actor=audit.SYSTEM)
     for secure, expected in ((None, False), (True, True)):
         settings = Settings(database_url=database_url, session_cookie_secure=secure)
         app = build_app(settings, engine, run_worker=False)
         with TestClient(app, raise_server_exceptions=False) as client:  # http://testserver
-            answer = client.post("/auth/login", json={"username": "an", "password": PASSWORD})
+            answer = client.post("/auth/login", json={"username": an, "password": PASSWORD})
             assert answer.status_code == 200
             assert ("secure" in answer.headers["set-cookie"].lower()) is expected
 
 
 def test_changes_by_cookie_need_the_csrf_token_bearer_keys_do_not(web: Web) -> None:
     csrf = web.login()
-    refused = web.client.post("/api/segments", json=SEGMENT)
+    thai = segment()
+    refused = web.client.post("/api/segments", json=thai)
     assert refused.status_code == 403 and "X-CSRF-Token" in refused.json()["message"]
-    wrong = web.client.post("/api/segments", json=SEGMENT, headers={"X-CSRF-Token": "0" * 64})
+    wrong = web.client.post("/api/segments", json=thai, headers={"X-CSRF-Token": "0" * 64})
     assert wrong.status_code == 403
-    preview = web.client.post("/api/segments/preview", json={"condition": SEGMENT["condition"]})
+    preview = web.client.post("/api/segments/preview", json={"condition": thai["condition"]})
     assert preview.status_code == 403  # read-only POSTs too: every non-GET
-    made = web.client.post("/api/segments", json=SEGMENT, headers={"X-CSRF-Token": csrf})
+    made = web.client.post("/api/segments", json=thai, headers={"X-CSRF-Token": csrf})
     assert made.status_code == 201, made.text
 
     with web.engine.begin() as conn:
         _, key = create_key(conn, name="ops", role=Role.ADMIN, source=None)
     web.client.cookies.clear()
-    bearer = web.client.delete("/api/segments/thai", headers={"Authorization": f"Bearer {key}"})
+    bearer = web.client.delete(
+        f"/api/segments/{thai['name']}", headers={"Authorization": f"Bearer {key}"}
+    )
     assert bearer.status_code in (200, 204), bearer.text
 
 
@@ -141,32 +200,37 @@ def test_sign_out_ends_the_session_on_the_server(web: Web) -> None:
 
 
 def test_unknown_user_and_wrong_password_answer_alike_and_sign_in_is_throttled(web: Web) -> None:
-    unknown = web.client.post("/auth/login", json={"username": "nobody", "password": PASSWORD})
-    wrong = web.client.post("/auth/login", json={"username": "mai", "password": "not it at all"})
+    mai, nobody, binh = web.user, unique("nobody"), unique("binh")
+    with web.engine.connect() as conn:  # the failures this test causes are the ones after it
+        before = conn.execute(select(func.coalesce(func.max(audit_log.c.id), 0))).scalar_one()
+    unknown = web.client.post("/auth/login", json={"username": nobody, "password": PASSWORD})
+    wrong = web.client.post("/auth/login", json={"username": mai, "password": "not it at all"})
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
     assert "c360_session" not in web.client.cookies
     for _ in range(4):  # five failures in all
         assert (
             web.client.post(
-                "/auth/login", json={"username": "mai", "password": "still wrong!!"}
+                "/auth/login", json={"username": mai, "password": "still wrong!!"}
             ).status_code
             == 401
         )
-    throttled = web.client.post("/auth/login", json={"username": "mai", "password": PASSWORD})
+    throttled = web.client.post("/auth/login", json={"username": mai, "password": PASSWORD})
     assert throttled.status_code == 429, throttled.text
     assert 0 < int(throttled.headers["retry-after"]) <= 15 * 60
     # another user is not affected, and the window passes
     with web.engine.begin() as conn:
-        create_user(conn, "binh", PASSWORD, "service", actor=audit.SYSTEM)
-    assert web.login("binh")
+        create_user(conn, binh, PASSWORD, "service", actor=audit.SYSTEM)
+    assert web.login(binh)
     web.clock.now += 15 * 60 * 1_000_000 + 1
-    assert web.login("mai")
+    assert web.login(mai)
     with web.engine.connect() as conn:
         failures = conn.execute(
-            select(audit_log.c.object_id).where(audit_log.c.action == "user.sign_in_failed")
+            select(audit_log.c.object_id).where(
+                audit_log.c.action == "user.sign_in_failed", audit_log.c.id > before
+            )
         ).scalars()
-        assert sorted(failures) == ["mai"] * 5 + ["nobody"]
+        assert sorted(failures) == sorted([mai] * 5 + [nobody])
 
 
 def test_one_address_trying_many_usernames_is_throttled(engine: Engine, database_url: str) -> None:
@@ -184,21 +248,21 @@ def test_a_disabled_user_cannot_sign_in_and_their_sessions_end(web: Web) -> None
     web.login()
     assert web.client.get("/api/segments").status_code == 200
     with web.engine.begin() as conn:
-        set_disabled(conn, "mai", True, actor=audit.SYSTEM)
+        set_disabled(conn, web.user, True, actor=audit.SYSTEM)
     assert web.client.get("/api/segments").status_code == 401
-    again = web.client.post("/auth/login", json={"username": "mai", "password": PASSWORD})
+    again = web.client.post("/auth/login", json={"username": web.user, "password": PASSWORD})
     assert (
         again.status_code == 401 and again.json()["message"] == "the username or password is wrong"
     )
     with web.engine.begin() as conn:
-        set_disabled(conn, "mai", False, actor=audit.SYSTEM)
+        set_disabled(conn, web.user, False, actor=audit.SYSTEM)
     assert web.login()
 
 
 def test_a_new_password_ends_every_session(web: Web) -> None:
     web.login()
     with web.engine.begin() as conn:
-        set_password(conn, "mai", "a different long password", actor=audit.SYSTEM)
+        set_password(conn, web.user, "a different long password", actor=audit.SYSTEM)
     assert web.client.get("/api/segments").status_code == 401
     assert web.login(password="a different long password")
 
