@@ -70,12 +70,13 @@ def new_postgres_database(migrated: bool = False) -> str:
     problem = postgres_problem()
     if problem:
         pytest.skip(problem)
-    name = _ready_copies.take() if migrated else _create_database(None)
+    name = _ready_copies.take() if migrated else create_postgres_database(None)
     base = ADMIN_POSTGRES_URL.rsplit("/", 1)[0]
     return f"{base}/{name}"
 
 
-def _create_database(template: str | None) -> str:
+def create_postgres_database(template: str | None) -> str:
+    """A new database on the test server (a copy of ``template``, when given); its name."""
     name = f"c360_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -104,7 +105,7 @@ class _ReadyCopies:
         if self._making is None:
             self._making = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-database")
         while len(self._pending) <= self.AHEAD:
-            self._pending.append(self._making.submit(_create_database, template))
+            self._pending.append(self._making.submit(create_postgres_database, template))
         return self._pending.popleft().result()
 
     def close(self) -> None:
@@ -231,14 +232,20 @@ def _sqlite_template() -> Path:
         engine = create_engine_for(f"sqlite:///{path}")
         upgrade_to_head(engine)
         engine.dispose()
-        conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            assert busy == 0, "the migrated SQLite template could not be checkpointed"
-        finally:
-            conn.close()
+        fold_wal(path)
         _SQLITE_TEMPLATE = path
     return _SQLITE_TEMPLATE
+
+
+def fold_wal(path: Path | str) -> None:
+    """Fold a SQLite file's write-ahead log into the file, so a copy of the file is complete
+    (nobody may have it open for writing)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0, f"{path} could not be checkpointed"
+    finally:
+        conn.close()
 
 
 @contextmanager

@@ -19,7 +19,6 @@ from tests.conftest import fresh_database
 from tests.customer360 import load, process, track
 from tests.fakes.providers import FakeLine, FakeSmtp, FakeWebhookReceiver
 from tests.integration.test_journeys import CONFIG, MINUTE, T0, dispatcher, journey, person
-from tests.integration.test_journeys_api import SharedStore, shared_postgres
 from tests.integration.test_sync import (  # noqa: F401 - the helpdesk fixture
     HELPDESK_MAPPING,
     VN_CRM_MAPPING,
@@ -29,6 +28,7 @@ from tests.integration.test_sync import (  # noqa: F401 - the helpdesk fixture
     import_csv,
     settle,
 )
+from tests.stores import SharedStore, shared_postgres
 from typer.testing import CliRunner
 
 from c360.activation.engine import run_cycle

@@ -1,17 +1,14 @@
 """The Customer 360 on both stores: the cross-source timeline, computed traits kept current,
 and the change feed saying what moved."""
 
-import shutil
-import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select
 from tests import factories
-from tests.conftest import ADMIN_POSTGRES_URL, drop_postgres_database_later, fresh_database
 from tests.customer360 import SOMCHAI, load, somchai_everywhere, track
+from tests.stores import Loaded, copy_of, loaded_store
 
 from c360.changes.feed import changes_after, last_change_id
 from c360.errors import InvalidInput
@@ -30,50 +27,24 @@ from c360.workers.rebuild import rebuild
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def somchai_template(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Loaded]:
     """A store holding ``somchai_everywhere`` (a dozen imports through the real path), loaded
     once per module and store; the tests that start from it get a copy (``everywhere``)."""
     directory = tmp_path_factory.mktemp("somchai")
-    with fresh_database(request.param, directory, migrated=True) as url:
-        engine = create_engine_for(url)
-        somchai_everywhere(engine, directory)
-        engine.dispose()
-        if request.param == "sqlite":
-            path = url.removeprefix("sqlite:///")
-            conn = sqlite3.connect(path, isolation_level=None)
-            try:
-                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                assert busy == 0, "Somchai's SQLite file could not be checkpointed"
-            finally:
-                conn.close()
-            yield "sqlite", path
-        else:
-            yield "postgresql", url.rsplit("/", 1)[1]
+    with loaded_store(request.param, directory, somchai_everywhere) as loaded:
+        yield loaded
 
 
 @pytest.fixture
-def everywhere(somchai_template: tuple[str, str], tmp_path: Path) -> Iterator[Engine]:
+def everywhere(somchai_template: Loaded, tmp_path: Path) -> Iterator[Engine]:
     """An engine on a new store holding Somchai everywhere, as if ``somchai_everywhere`` had
     just loaded it."""
-    kind, template = somchai_template
-    if kind == "sqlite":
-        path = tmp_path / "c360.db"
-        shutil.copyfile(template, path)
-        url = f"sqlite:///{path}"
-    else:
-        name = f"c360_test_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        admin.dispose()
-        url = f"{ADMIN_POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    engine = create_engine_for(url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        if kind == "postgresql":
-            drop_postgres_database_later(url)
+    with copy_of(somchai_template, tmp_path) as url:
+        engine = create_engine_for(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def somchai(engine: Engine) -> str:

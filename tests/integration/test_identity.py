@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 from tests.conftest import fresh_database
-from tests.integration.test_journeys_api import SharedStore, shared_postgres
+from tests.stores import SharedStore, shared_postgres
 
 from c360.eventlog.service import get_checkpoint
 from c360.identity.config import parse_config

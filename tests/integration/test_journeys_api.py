@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, select
 from tests.conftest import fresh_database
 from tests.customer360 import process
 from tests.integration.test_journeys import CART, CONFIG, HOUR, MINUTE, T0, act, person
+from tests.stores import SharedStore, shared_postgres
 
 from c360.activation.engine import run_cycle
 from c360.api.app import build_app
@@ -26,7 +27,7 @@ from c360.privacy.keys import Role, create_key
 from c360.profiles.service import get_profile
 from c360.settings import Settings
 from c360.storage import create_engine_for
-from c360.storage.tables import messages, metadata
+from c360.storage.tables import messages
 
 with warnings.catch_warnings():
     # starlette asks for httpx2, which the rest of the suite does not use yet
@@ -51,60 +52,6 @@ class Api:
         response = self.call(method, path, body, **kw)
         assert response.status_code == status, response.text
         return response.json()
-
-
-Rows = dict[Table, list[dict[str, Any]]]
-
-TABLES = [t for t in reversed(metadata.sorted_tables) if t.name != "audit_log"]
-"""Every table but the audit log (append-only), those referring to others first."""
-
-
-@dataclass
-class SharedStore:
-    """One PostgreSQL database per module, put back to new before each test (``renew``)."""
-
-    url: str
-    engine: Engine
-    new: Rows
-    """What the store held before anyone used it (the migrations write a checkpoint)."""
-
-    @classmethod
-    def of(cls, url: str, engine: Engine) -> "SharedStore":
-        with engine.connect() as conn:
-            found = {t: [dict(r._mapping) for r in conn.execute(select(t))] for t in TABLES}
-        return cls(url, engine, {table: rows for table, rows in found.items() if rows})
-
-    def renew(self) -> None:
-        """Every table but the audit log emptied, and the rows the migrations wrote put back:
-        a tenth of what a new database costs.
-
-        Ids go on from where they were (PostgreSQL's sequences are not restarted): c360
-        caches what it read of a store by its URL and ids (source names by id, for one),
-        trusting that an id is never used twice in one store. An emptied SQLite file would
-        use its ids again, so SQLite tests get a new file each (a copy: milliseconds)."""
-        with self.engine.begin() as conn:
-            for table in TABLES:
-                conn.execute(table.delete())
-            for table in reversed(TABLES):  # those referred to first
-                if table in self.new:
-                    conn.execute(table.insert(), self.new[table])
-
-
-@contextmanager
-def shared_postgres(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SharedStore | None]:
-    """For a module-scoped fixture parametrized by store: a shared PostgreSQL store, or None
-    for SQLite."""
-    if request.param == "sqlite":
-        yield None
-        return
-    with fresh_database("postgresql", tmp_path_factory.mktemp("store"), migrated=True) as url:
-        engine = create_engine_for(url)
-        try:
-            yield SharedStore.of(url, engine)
-        finally:
-            engine.dispose()
 
 
 @contextmanager

@@ -9,9 +9,6 @@ path); ``vip`` holds Bích, Chai and Uyên.
 from __future__ import annotations
 
 import base64
-import shutil
-import sqlite3
-import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,12 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine, delete, text
-from tests.conftest import (
-    ADMIN_POSTGRES_URL,
-    drop_postgres_database_later,
-    fresh_database,
-)
+from sqlalchemy import Engine, delete
 from tests.customer360 import track
 from tests.integration.test_recommendations import (
     BUN,
@@ -41,13 +33,14 @@ from tests.integration.test_recommendations import (
     build_shop,
     profile_of,
 )
+from tests.stores import Loaded, copy_of, loaded_store
 
 from c360.api import build_app, errors
 from c360.api.personalize import PUBLIC_PATH, build_personalize_router
 from c360.privacy.keys import KeyCache, Role, create_key
 from c360.profiles.service import find_by_identifier
 from c360.settings import Settings
-from c360.storage import create_engine_for, upgrade_to_head
+from c360.storage import create_engine_for
 from c360.storage.tables import personalization_rules
 
 with warnings.catch_warnings():
@@ -138,53 +131,11 @@ def public_app(engine: Engine, origins: tuple[str, ...]) -> FastAPI:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def shop(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Loaded]:
     """The shop loaded through the real import path once per module and store (about a second
     of imports and processing); the tests work on copies of it (see ``shared`` and ``own``)."""
-    directory = tmp_path_factory.mktemp("shop")
-    if request.param == "sqlite":
-        with fresh_database("sqlite", directory, migrated=True) as url:
-            _load_shop(url, directory)
-            path = url.removeprefix("sqlite:///")
-            conn = sqlite3.connect(path, isolation_level=None)
-            try:
-                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                assert busy == 0, "the shop's SQLite file could not be checkpointed"
-            finally:
-                conn.close()
-            yield "sqlite", path
-        return
-    with fresh_database("postgresql", directory, migrated=True) as url:
-        _load_shop(url, directory)
-        yield "postgresql", url.rsplit("/", 1)[1]
-
-
-def _load_shop(url: str, directory: Path) -> None:
-    engine = create_engine_for(url)
-    upgrade_to_head(engine)
-    build_shop(engine, directory)
-    engine.dispose()
-
-
-@contextmanager
-def copy_of_shop(shop: tuple[str, str], directory: Path) -> Iterator[str]:
-    """A new database holding the shop, as if ``build_shop`` had just loaded it."""
-    kind, template = shop
-    if kind == "sqlite":
-        path = directory / f"c360-{uuid.uuid4().hex[:8]}.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    name = f"c360_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    url = f"{ADMIN_POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    try:
-        yield url
-    finally:
-        drop_postgres_database_later(url)
+    with loaded_store(request.param, tmp_path_factory.mktemp("shop"), build_shop) as loaded:
+        yield loaded
 
 
 @dataclass
@@ -212,11 +163,11 @@ def running(database_url: str) -> Iterator[Running]:
 
 
 @pytest.fixture(scope="module")
-def shared(shop: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def shared(shop: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """Building the app costs about half a second and copying the shop up to a second, which
     most tests here need not pay: they share one copy and one app (see ``api``); the test
     that changes a person's data gets a copy of its own (``own``)."""
-    with copy_of_shop(shop, tmp_path_factory.mktemp("shared")) as url, running(url) as app:
+    with copy_of(shop, tmp_path_factory.mktemp("shared")) as url, running(url) as app:
         yield app
 
 
@@ -251,9 +202,9 @@ def api(shared: Running) -> Iterator[Api]:
 
 
 @pytest.fixture
-def own(shop: tuple[str, str], tmp_path: Path) -> Iterator[Running]:
+def own(shop: Loaded, tmp_path: Path) -> Iterator[Running]:
     """A copy of the shop and an app of this test's own, for a test that changes a person."""
-    with copy_of_shop(shop, tmp_path) as url, running(url) as app:
+    with copy_of(shop, tmp_path) as url, running(url) as app:
         yield app
 
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import sqlite3
-import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,9 +18,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from tests.conftest import ADMIN_POSTGRES_URL, drop_postgres_database_later, fresh_database
+from sqlalchemy import Engine
 from tests.customer360 import load, process
+from tests.stores import Loaded, copy_of, loaded_store
 
 from c360.api import build_app
 from c360.api.consent import record_changes
@@ -34,7 +31,6 @@ from c360.privacy.keys import Role, create_key
 from c360.profiles.service import find_by_identifier
 from c360.segments.language import ConditionError, parse
 from c360.settings import Settings
-from c360.storage import create_engine_for
 
 with warnings.catch_warnings():
     # Starlette asks for the httpx2 package; the installed httpx works the same for these tests.
@@ -169,46 +165,18 @@ class Api:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def customers_store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Loaded]:
     """The five customers imported through the real path once per module and store (the
     import is most of a test's set-up); each test gets a copy (see ``database_url``)."""
-    directory = tmp_path_factory.mktemp("customers")
-    with fresh_database(request.param, directory, migrated=True) as url:
-        engine = create_engine_for(url)
-        customers(engine, directory)
-        engine.dispose()
-        if request.param == "sqlite":
-            path = url.removeprefix("sqlite:///")
-            conn = sqlite3.connect(path, isolation_level=None)
-            try:
-                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                assert busy == 0, "the customers' SQLite file could not be checkpointed"
-            finally:
-                conn.close()
-            yield "sqlite", path
-        else:
-            yield "postgresql", url.rsplit("/", 1)[1]
+    with loaded_store(request.param, tmp_path_factory.mktemp("customers"), customers) as loaded:
+        yield loaded
 
 
 @pytest.fixture
-def database_url(customers_store: tuple[str, str], tmp_path: Path) -> Iterator[str]:
+def database_url(customers_store: Loaded, tmp_path: Path) -> Iterator[str]:
     """A new database holding the customers, as if ``customers`` had just imported them."""
-    kind, template = customers_store
-    if kind == "sqlite":
-        path = tmp_path / "c360.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    name = f"c360_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(ADMIN_POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    url = f"{ADMIN_POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-    try:
+    with copy_of(customers_store, tmp_path) as url:
         yield url
-    finally:
-        drop_postgres_database_later(url)
 
 
 @pytest.fixture

@@ -14,14 +14,13 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import LiveServer, start_server
+from tests.conftest import LiveServer, fold_wal, start_server
 
 from c360.privacy import audit
 from c360.privacy.roles import Role
@@ -82,12 +81,7 @@ def _build_company(directory: Path) -> None:
                 display_name=f"Test {username}",
             )
     engine.dispose()
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        assert busy == 0, "the sample company's store could not be checkpointed"
-    finally:
-        conn.close()
+    fold_wal(path)
 
 
 def _sample_company(tmp_path_factory: pytest.TempPathFactory) -> Path:
