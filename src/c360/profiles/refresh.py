@@ -361,7 +361,9 @@ def _differences(
 # --- settings --------------------------------------------------------------------------
 
 
-_settings_cache: dict[int, TraitSettings] = {}
+_settings_cache: dict[int, tuple[dict[str, Any], TraitSettings]] = {}
+"""Parsed settings by version, with the body they were parsed from: a process may open more
+than one store (tests, tools), whose versions are numbered alike."""
 
 
 def trait_settings(conn: Connection) -> TraitSettings:
@@ -371,11 +373,11 @@ def trait_settings(conn: Connection) -> TraitSettings:
         .order_by(trait_configs.c.version.desc())
         .limit(1)
     ).first()
-    if row is None:
-        return _settings_cache.setdefault(0, parse_settings({}))
-    if row.version not in _settings_cache:
-        _settings_cache[row.version] = parse_settings(dict(row.body))
-    return _settings_cache[row.version]
+    version, body = (0, {}) if row is None else (int(row.version), dict(row.body))
+    cached = _settings_cache.get(version)
+    if cached is None or cached[0] != body:
+        cached = _settings_cache[version] = (body, parse_settings(body))
+    return cached[1]
 
 
 def save_trait_settings(conn: Connection, body: dict[str, Any]) -> int:
