@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/c360 demo
 
+# c360's sources are compiled once first: where PYTHONDONTWRITEBYTECODE is set (as on the
+# project's machines), every c360 process the tests start would compile them again.
 test: $(STAMP)
 	scripts/install-browser
+	$(VENV)/bin/python -m compileall -q src
 	$(VENV)/bin/pytest
 
 check: $(STAMP)
