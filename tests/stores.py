@@ -131,3 +131,28 @@ def shared_postgres(
             yield SharedStore.of(url, engine)
         finally:
             engine.dispose()
+
+
+@contextmanager
+def new_store(shared: SharedStore | None, directory: Path) -> Iterator[str]:
+    """A new store's URL: the shared PostgreSQL one renewed, or (SQLite, ``shared`` None) a
+    copy of a migrated file in ``directory``."""
+    if shared is None:
+        with fresh_database("sqlite", directory, migrated=True) as url:
+            yield url
+        return
+    shared.renew()
+    yield shared.url
+
+
+@contextmanager
+def engine_on(shared: SharedStore | None, url: str) -> Iterator[Engine]:
+    """The shared store's engine, or a new one on ``url`` disposed afterwards."""
+    if shared is not None:
+        yield shared.engine
+        return
+    engine = create_engine_for(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

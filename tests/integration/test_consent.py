@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import Engine, func, select
 from tests import factories
-from tests.conftest import fresh_database
 from tests.customer360 import load, process, track
 from tests.fakes.providers import FakeLine, FakeSmtp, FakeWebhookReceiver
 from tests.integration.test_journeys import CONFIG, MINUTE, T0, dispatcher, journey, person
@@ -28,7 +27,7 @@ from tests.integration.test_sync import (  # noqa: F401 - the helpdesk fixture
     import_csv,
     settle,
 )
-from tests.stores import SharedStore, shared_postgres
+from tests.stores import SharedStore, engine_on, new_store, shared_postgres
 from typer.testing import CliRunner
 
 from c360.activation.engine import run_cycle
@@ -47,7 +46,6 @@ from c360.profiles.service import find_by_identifier
 from c360.segments.language import parse
 from c360.segments.service import create_segment
 from c360.settings import Settings
-from c360.storage import create_engine_for
 from c360.storage.tables import audit_log, consent_ledger, journeys, messages, profiles
 from c360.workers.sync import SyncWorker, sync_secrets
 
@@ -126,24 +124,14 @@ def shared(
 def database_url(shared: Shared | None, tmp_path: Path) -> Iterator[str]:
     """A new store: a copy of a migrated SQLite file, or the shared PostgreSQL one renewed
     (every table but the append-only audit log emptied)."""
-    if shared is None:
-        with fresh_database("sqlite", tmp_path, migrated=True) as url:
-            yield url
-        return
-    shared.store.renew()
-    yield shared.store.url
+    with new_store(shared.store if shared else None, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def engine(shared: Shared | None, database_url: str) -> Iterator[Engine]:
-    if shared is not None:
-        yield shared.store.engine
-        return
-    engine = create_engine_for(database_url)
-    try:
+    with engine_on(shared.store if shared else None, database_url) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

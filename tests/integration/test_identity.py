@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from tests.conftest import fresh_database
-from tests.stores import SharedStore, shared_postgres
+from tests.stores import SharedStore, engine_on, new_store, shared_postgres
 
 from c360.eventlog.service import get_checkpoint
 from c360.identity.config import parse_config
@@ -18,7 +17,7 @@ from c360.identity.decisions import decide_review, explain, review_items, simula
 from c360.identity.queries import iter_links
 from c360.ingest.mapping import parse_mapping
 from c360.profiles.service import find_by_identifier, follow_resolution, get_profile
-from c360.storage import create_engine_for, open_store
+from c360.storage import open_store
 from c360.storage.tables import identity_nodes
 from c360.workers import rebuild
 from c360.workers.imports import import_file
@@ -62,24 +61,14 @@ def shared(
 @pytest.fixture
 def database_url(shared: SharedStore | None, tmp_path: Path) -> Iterator[str]:
     """A new store: a copy of a migrated SQLite file, or the shared PostgreSQL one renewed."""
-    if shared is None:
-        with fresh_database("sqlite", tmp_path, migrated=True) as url:
-            yield url
-        return
-    shared.renew()
-    yield shared.url
+    with new_store(shared, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def engine(shared: SharedStore | None, database_url: str) -> Iterator[Engine]:
-    if shared is not None:
-        yield shared.engine
-        return
-    engine = create_engine_for(database_url)
-    try:
+    with engine_on(shared, database_url) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 def load(

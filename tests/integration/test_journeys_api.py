@@ -16,17 +16,15 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, select
-from tests.conftest import fresh_database
 from tests.customer360 import process
 from tests.integration.test_journeys import CART, CONFIG, HOUR, MINUTE, T0, act, person
-from tests.stores import SharedStore, shared_postgres
+from tests.stores import SharedStore, engine_on, new_store, shared_postgres
 
 from c360.activation.engine import run_cycle
 from c360.api.app import build_app
 from c360.privacy.keys import Role, create_key
 from c360.profiles.service import get_profile
 from c360.settings import Settings
-from c360.storage import create_engine_for
 from c360.storage.tables import messages
 
 with warnings.catch_warnings():
@@ -93,24 +91,14 @@ def shared(
 @pytest.fixture
 def database_url(shared: Shared | None, tmp_path: Path) -> Iterator[str]:
     """A new store: a copy of a migrated SQLite file, or the shared PostgreSQL one renewed."""
-    if shared is None:
-        with fresh_database("sqlite", tmp_path, migrated=True) as url:
-            yield url
-        return
-    shared.store.renew()
-    yield shared.store.url
+    with new_store(shared.store if shared else None, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def engine(shared: Shared | None, database_url: str) -> Iterator[Engine]:
-    if shared is not None:
-        yield shared.store.engine
-        return
-    engine = create_engine_for(database_url)
-    try:
+    with engine_on(shared.store if shared else None, database_url) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

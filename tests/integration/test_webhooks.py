@@ -4,13 +4,12 @@ One ``c360 serve`` per store serves the module (starting one costs seconds); eac
 a source of its own, with a writer key for it, and reads back only that source's rows."""
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy import select
-from tests.conftest import LiveServer, fresh_database, start_server
+from tests.conftest import LiveServer
 
 from c360.eventlog.service import ensure_source, get_source_by_name
 from c360.ingest.mapping import parse_mapping
@@ -33,20 +32,6 @@ identifiers:
 """
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shared_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """``c360 serve`` on each store, shared by this module's tests (see ``site``)."""
-    tmp_path = tmp_path_factory.mktemp("live")
-    with fresh_database(request.param, tmp_path, migrated=True) as url:
-        server = start_server(url, tmp_path)
-        try:
-            yield server
-        finally:
-            server.stop()
-
-
 @dataclass
 class Site:
     """The shared server, seen from a source of this test's own and its writer key."""
@@ -61,13 +46,13 @@ class Site:
 
 
 @pytest.fixture
-def site(shared_server: LiveServer) -> Site:
+def site(shared_live_server: LiveServer) -> Site:
     source = f"web-{uuid.uuid4().hex[:10]}"
-    engine = create_engine_for(shared_server.database_url)
+    engine = create_engine_for(shared_live_server.database_url)
     with engine.begin() as conn:
         _, write_key = create_key(conn, name="form tool", role=Role.WRITER, source=source)
     engine.dispose()
-    return Site(shared_server, source, write_key)
+    return Site(shared_live_server, source, write_key)
 
 
 def give_mapping(site: Site) -> None:
