@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 from sqlalchemy import Engine, select
+from tests import factories
 from tests.fakes.providers import FakeSmtp
 
 from c360.activation.channels import ChannelName
@@ -17,7 +17,6 @@ from c360.activation.dispatch import DispatchConfig, Dispatcher
 from c360.activation.suppression import suppress
 from c360.connectors.channels import EmailConfig, build_channels
 from c360.connectors.channels.config import ChannelsConfig
-from c360.eventlog.model import LogRow
 from c360.eventlog.service import append, ensure_source
 from c360.feedback import service
 from c360.feedback.model import FeedbackConfig, Notify
@@ -46,18 +45,7 @@ def log(engine: Engine, *messages_: dict[str, Any]) -> None:
         rows = []
         for m in messages_:
             at = m.pop("_at_us", None) or system_clock()
-            rows.append(
-                LogRow(
-                    source_id=source_id,
-                    message_id=m["messageId"],
-                    type=m["type"],
-                    received_at_us=at,
-                    sent_at_us=None,
-                    original_timestamp_us=None,
-                    timestamp_us=at,
-                    payload=orjson.dumps(m).decode(),
-                )
-            )
+            rows.append(factories.log_row(source_id, m, at))
         append(conn, rows, [])
     while process_available(engine, 1000):
         pass

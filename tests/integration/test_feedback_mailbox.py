@@ -18,10 +18,10 @@ import orjson
 import pytest
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from sqlalchemy import Engine, func, select, update
+from tests import factories
 from tests.conftest import free_port
 
 from c360.errors import C360Error
-from c360.eventlog.model import LogRow
 from c360.eventlog.service import append, ensure_source, list_quarantine
 from c360.feedback.mailbox import (
     FEEDBACK_EVENT,
@@ -465,19 +465,7 @@ def log_tracked(engine: Engine, source: str, *messages: dict[str, Any]) -> None:
         source_id = ensure_source(conn, source).id
         append(
             conn,
-            [
-                LogRow(
-                    source_id=source_id,
-                    message_id=m["messageId"],
-                    type=m["type"],
-                    received_at_us=RECEIVED_US,
-                    sent_at_us=None,
-                    original_timestamp_us=None,
-                    timestamp_us=RECEIVED_US,
-                    payload=orjson.dumps(m).decode(),
-                )
-                for m in messages
-            ],
+            [factories.log_row(source_id, m, RECEIVED_US) for m in messages],
             [],
         )
 
