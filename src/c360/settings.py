@@ -186,6 +186,22 @@ class Settings(BaseSettings):
         "database, a copy of it cannot test guesses. Unset: the store makes its own key "
         "(docs/privacy-requests.md). Every process must use the same one.",
     )
+    backup_dir: Path = Field(
+        Path("backups"),
+        description="Where `c360 backup create` writes encrypted backups (docs/backup.md).",
+    )
+    backup_keys: Path = Field(
+        Path("c360-backup-keys"),
+        description="The backup key store: a directory, on other storage than the backups, "
+        "holding each backup's key until the backup expires (docs/backup.md).",
+    )
+    backup_keep_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Days a backup can be read: its key is destroyed after (90: the Thai "
+        "erasure notification's limit for backups).",
+    )
     home_country: str = Field(
         "TH",
         pattern=r"^[A-Za-z]{2}$",

@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from c360.cli.audit import audit_app
+from c360.cli.backup import backup_app
 from c360.cli.common import close_stores, err, load_settings, out, reported_errors, store_for
 from c360.cli.consent import consent_app
 from c360.cli.demo import demo_app
@@ -55,6 +56,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(retention_app, name="retention")
+app.add_typer(backup_app, name="backup")
 app.add_typer(segments_app, name="segments")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(suppressions_app, name="suppressions")
