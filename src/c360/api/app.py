@@ -2,6 +2,7 @@
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -362,6 +363,8 @@ def build_app(
         max_body_bytes=settings.max_api_body_bytes,
         rate_per_s=settings.api_rate_limit_per_s,
         burst_s=settings.api_rate_limit_burst_s,
+        # the steady clock, unless a test (or a replay) gave the server its own
+        clock=time.monotonic if clock is system_clock else lambda: clock() / 1e6,
     )
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
