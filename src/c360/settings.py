@@ -1,5 +1,6 @@
 """Settings (``C360_*`` environment variables), validated once by each entry point."""
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,13 @@ class Settings(BaseSettings):
         "database, a copy of it cannot test guesses. Unset: the store makes its own key "
         "(docs/privacy-requests.md). Every process must use the same one.",
     )
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Addresses or networks of the proxies (load balancers) whose "
+        "X-Forwarded-For and X-Forwarded-Proto headers are believed, comma-separated "
+        "(10.0.0.5,10.1.0.0/16), or * for any peer. Unset: the headers are ignored and the "
+        "peer's own address is the caller's (docs/deploy.md#behind-a-load-balancer).",
+    )
     backup_dir: Path = Field(
         Path("backups"),
         description="Where `c360 backup create` writes encrypted backups (docs/backup.md).",
@@ -234,6 +242,23 @@ class Settings(BaseSettings):
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if items == ["*"]:
+            return "*"
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (10.0.0.5, 10.1.0.0/16) or *"
+                ) from None
+        return ",".join(items)
 
     @field_validator("event_bus")
     @classmethod

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
+from pydantic import ValidationError
 
 from c360.api import build_app
 from c360.api.hardening import caller_key, security_headers
@@ -181,3 +183,45 @@ def test_only_parameters_that_take_one_value_are_refused_when_repeated() -> None
     assert takes_many(list[str]) and takes_many(list[str] | None)
     assert takes_many(Annotated[tuple[int, ...] | None, "doc"])
     assert not takes_many(str) and not takes_many(int | None)
+
+
+def test_behind_a_trusted_proxy_the_forwarded_caller_and_scheme_count(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c360.db'}"
+    engine = open_store(url)
+    now = system_clock()
+    settings = Settings(
+        database_url=url,
+        api_rate_limit_per_s=1.0,
+        api_rate_limit_burst_s=1.0,
+        forwarded_allow_ips=" 127.0.0.1, 10.1.0.0/16 ",
+    )
+    app = build_app(settings, engine, clock=lambda: now, run_worker=False)
+
+    def get(client: TestClient, caller: str, proto: str | None = None) -> Any:
+        headers = {"X-Forwarded-For": caller} | ({"X-Forwarded-Proto": proto} if proto else {})
+        return client.get("/healthz", headers=headers)
+
+    try:
+        with TestClient(app, client=("10.1.4.2", 40000)) as proxy:
+            assert get(proxy, "203.0.113.7").status_code == 200
+            assert get(proxy, "203.0.113.7").status_code == 429, "that caller's token is spent"
+            assert get(proxy, "198.51.100.9").status_code == 200, "another caller, same proxy"
+            secure = get(proxy, "198.51.100.10", "https")
+            assert secure.status_code == 200
+            assert "strict-transport-security" in secure.headers
+        # a peer that is not a trusted proxy: its headers are not believed
+        with TestClient(app, client=("192.0.2.50", 40000)) as stranger:
+            assert get(stranger, "203.0.113.99").status_code == 200
+            spoofed = get(stranger, "198.51.100.77", "https")
+            assert spoofed.status_code == 429, "its own address, its own (spent) token"
+            assert "strict-transport-security" not in spoofed.headers
+    finally:
+        engine.dispose()
+    assert settings.forwarded_allow_ips == "127.0.0.1,10.1.0.0/16"
+
+
+def test_a_proxy_that_is_not_an_address_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match=r"'lb\.internal' is not an IP address or network"):
+        Settings(forwarded_allow_ips="10.0.0.5,lb.internal")
+    assert Settings(forwarded_allow_ips="*").forwarded_allow_ips == "*"
+    assert Settings(forwarded_allow_ips=" ").forwarded_allow_ips is None

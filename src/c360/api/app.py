@@ -373,6 +373,13 @@ def build_app(
         else:
             await hardened(scope, receive, send)
 
+    if settings.forwarded_allow_ips:
+        # Behind trusted proxies the caller is who X-Forwarded-For names (rate limits,
+        # sign-in limits, audit, consent proof) and the scheme X-Forwarded-Proto's (HSTS,
+        # secure cookies); from any other peer the headers are ignored.
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        return ProxyHeadersMiddleware(app, trusted_hosts=settings.forwarded_allow_ips)
     return app
 
 
