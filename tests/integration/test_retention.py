@@ -2,6 +2,7 @@
 injected clock, on both stores. Purged events leave no row older than the retention, the
 identities they carried survive, and ``c360 rebuild`` gives the same profiles afterwards."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from c360.compliance.retention import (
     RetentionReport,
     apply_retention,
+    list_runs,
     load_policies,
     parse_duration,
     parse_policies,
@@ -24,6 +26,7 @@ from c360.errors import InvalidInput
 from c360.eventlog.service import last_seq
 from c360.kernel.clock import system_clock, to_us
 from c360.profiles.refresh import refresh_profiles
+from c360.storage.engine import create_engine_for
 from c360.storage.tables import (
     audit_log,
     consent_ledger,
@@ -42,9 +45,10 @@ from c360.storage.tables import (
     subscriptions,
 )
 from c360.workers.rebuild import rebuild
-from c360.workers.retention import RetentionLoop
+from c360.workers.retention import LEASE_S, RetentionLoop, claim_run, next_run_us
 
 DAY = 86_400_000_000
+SECOND = 1_000_000
 NOW = to_us(datetime(2027, 6, 1, tzinfo=UTC))
 OLD = NOW - 500 * DAY
 NEW = NOW - 10 * DAY
@@ -485,7 +489,7 @@ def test_the_daily_loop_runs_when_due(engine: Engine) -> None:
     clock = [NOW]
     loop = RetentionLoop(
         engine,
-        lambda now: apply_retention(engine, POLICIES, now_us=now),
+        lambda now, run_id: apply_retention(engine, POLICIES, now_us=now, run_id=run_id),
         clock=lambda: clock[0],
     )
     assert loop.run_if_due()  # never ran: due now
@@ -494,6 +498,30 @@ def test_the_daily_loop_runs_when_due(engine: Engine) -> None:
     assert not loop.run_if_due()
     clock[0] += 1
     assert loop.run_if_due() and loop.runs == 2
+    with engine.connect() as conn:
+        runs = list_runs(conn)
+    assert [r["started_at_us"] for r in runs] == [NOW + DAY, NOW]
+    assert all(r["finished_at_us"] is not None and r["report"]["policies"] for r in runs)
+
+
+def test_one_run_a_day_whichever_process_claims_it(database_url: str, engine: Engine) -> None:
+    """Every process runs the loop: the claim lets one of them start the day's run; a run
+    whose process died (never finished) is taken for dead after the lease."""
+    other = create_engine_for(database_url)  # a second process's pool
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            claims = list(pool.map(lambda e: claim_run(e, NOW, every_s=86_400.0), [engine, other]))
+        assert sorted(c is None for c in claims) == [False, True], claims
+        # the winner died mid-run: nobody may start another until the lease has passed
+        assert claim_run(other, NOW + 60 * SECOND, every_s=86_400.0) is None
+        assert next_run_us(engine, 86_400.0) == NOW + int(LEASE_S * SECOND)
+        taken_over = claim_run(other, NOW + int(LEASE_S * SECOND), every_s=86_400.0)
+        assert taken_over is not None
+        apply_retention(other, POLICIES, now_us=NOW + int(LEASE_S * SECOND), run_id=taken_over)
+        # finished: the next is a day after it started
+        assert next_run_us(engine, 86_400.0) == NOW + int(LEASE_S * SECOND) + DAY
+    finally:
+        other.dispose()
 
 
 def test_cli_show_run_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

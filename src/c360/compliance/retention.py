@@ -392,9 +392,12 @@ def apply_retention(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
     actor: audit.Actor = audit.SYSTEM,
+    run_id: int | None = None,
 ) -> RetentionReport:
     """Apply every policy as of ``now_us``, one transaction each; record the run (in
-    ``retention_runs`` and the audit log) unless it is a dry run, which changes nothing."""
+    ``retention_runs`` and the audit log) unless it is a dry run, which changes nothing.
+    ``run_id``: the run the daily loop claimed (``c360.workers.retention.claim_run``), whose
+    row is completed instead of a new one added."""
     report = RetentionReport(now_us, dry_run)
 
     def apply(conn: Connection, done: int, policy: Policy) -> None:
@@ -422,17 +425,25 @@ def apply_retention(
         return report
     with engine.begin() as conn:
         body = {k: v for k, v in report.as_json().items() if k != "run_id"}
-        inserted = conn.execute(
-            insert(retention_runs).values(
-                started_at_us=report.started_at_us,
-                finished_at_us=report.finished_at_us,
-                dry_run=0,
-                report=body,
+        if run_id is not None:
+            conn.execute(
+                update(retention_runs)
+                .where(retention_runs.c.id == run_id)
+                .values(finished_at_us=report.finished_at_us, report=body)
             )
-        )
-        key = inserted.inserted_primary_key
-        assert key is not None
-        report.run_id = int(key[0])
+            report.run_id = run_id
+        else:
+            inserted = conn.execute(
+                insert(retention_runs).values(
+                    started_at_us=report.started_at_us,
+                    finished_at_us=report.finished_at_us,
+                    dry_run=0,
+                    report=body,
+                )
+            )
+            key = inserted.inserted_primary_key
+            assert key is not None
+            report.run_id = int(key[0])
         counts = {o.policy.name: o.removed for o in report.outcomes}
         audit.record(
             conn,
@@ -470,8 +481,8 @@ def start_retention_loop(
     if not policies:
         return None
 
-    def run(now_us: int) -> None:
-        apply_retention(engine, policies, now_us=now_us)
+    def run(now_us: int, run_id: int) -> None:
+        apply_retention(engine, policies, now_us=now_us, run_id=run_id)
 
     return RetentionLoop(engine, run, every_s=every_s).start()
 
