@@ -32,12 +32,14 @@ from tests.integration.test_erasure import (
 
 from c360.api.app import build_app
 from c360.compliance.backup import (
+    ExpiryLoop,
     KeyStore,
     create_backup,
     erase_again,
     expire,
     find_key,
     restore_backup,
+    start_expiry_loop,
 )
 from c360.compliance.erasure import erase
 from c360.errors import Conflict, InvalidInput, NotFound
@@ -235,3 +237,19 @@ def test_the_backup_commands(tmp_path: Path) -> None:
         audit = c360(url, "audit", "list", "--json", **env)
         assert audit.returncode == 0, audit.stderr
         assert "backup.create" in audit.stdout
+
+
+def test_servers_and_workers_expire_backups_where_the_key_store_is(tmp_path: Path) -> None:
+    assert start_expiry_loop(tmp_path / "no-key-store") is None
+    with fresh_database("sqlite", tmp_path, migrated=True) as url:
+        keys = KeyStore(tmp_path / "keys")
+        now = system_clock()
+        short = create_backup(url, tmp_path / "backups", keys, keep_days=1, now_us=now)
+        kept = create_backup(url, tmp_path / "backups", keys, keep_days=2, now_us=now)
+        clock = [now + DAY_US - 1]
+        loop = ExpiryLoop(keys, clock=lambda: clock[0])
+        assert loop.run_once() == []
+        clock[0] += 1
+        assert [g.id for g in loop.run_once()] == [short.id]
+        assert [k.id for k in keys.all()] == [kept.id]
+        assert not Path(short.file).exists() and Path(kept.file).exists()

@@ -28,6 +28,7 @@ from c360.api.personalize import build_personalize_router
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
+from c360.compliance.backup import ExpiryLoop, start_expiry_loop
 from c360.compliance.register import configure_transfers
 from c360.compliance.requests import configure_deadlines
 from c360.compliance.retention import start_retention_loop
@@ -93,6 +94,7 @@ class Runtime:
         self.webhooks: WebhookIntake | None = None
         self.activation: ActivationLoops | None = None
         self.retention: RetentionLoop | None = None
+        self.backup_expiry: ExpiryLoop | None = None
         self.bus: LogPublisher | None = None
         self.backlog: Backlog | None = None
 
@@ -128,6 +130,7 @@ class Runtime:
             ).start()
             self.activation = ActivationLoops(self.engine, self.settings).start()
             self.retention = start_retention_loop(self.engine, self.settings.retention_config)
+            self.backup_expiry = start_expiry_loop(self.settings.backup_keys)
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
@@ -184,6 +187,8 @@ class Runtime:
             self.activation.stop()
         if self.retention is not None:
             self.retention.stop()
+        if self.backup_expiry is not None:
+            self.backup_expiry.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         if self.backlog is not None:

@@ -133,6 +133,7 @@ def worker_command() -> None:
     --no-worker), with the webhook deliveries that follow the change feed, the journeys, the
     message dispatcher, two-way sync and the recommendation model."""
     from c360.changes.delivery import DeliveryThread
+    from c360.compliance.backup import start_expiry_loop
     from c360.compliance.retention import start_retention_loop
     from c360.privacy.logsafe import configure_logging
     from c360.workers import Processor
@@ -150,6 +151,7 @@ def worker_command() -> None:
     ).start()
     activation = ActivationLoops(engine, settings).start()
     retention = start_retention_loop(engine, settings.retention_config)
+    backup_expiry = start_expiry_loop(settings.backup_keys)
 
     def applied() -> None:
         delivery.notify()
@@ -195,6 +197,8 @@ def worker_command() -> None:
         activation.stop()
         if retention is not None:
             retention.stop()
+        if backup_expiry is not None:
+            backup_expiry.stop()
 
 
 @app.command()

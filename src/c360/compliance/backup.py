@@ -15,10 +15,11 @@ notification's limit for copies and backups). Keep the key store on other storag
 backups (a different volume, a secrets manager's mount), and back it up on its own, for no
 longer than the backups' expiry: a backup file alone cannot be read.
 
-Expiry (``c360 backup expire``, daily; every ``c360 backup`` command applies it first)
-overwrites and removes the key of each expired backup, and the backup's file where it still
-is. Past its expiry a backup cannot be read by anyone: that is how erasure reaches backups
-taken before it, at the latest.
+Expiry (hourly in ``c360 serve`` and ``c360 worker`` where the key store is; ``c360 backup
+expire``; every ``c360 backup`` command applies it first) overwrites and removes the key of
+each expired backup, and the backup's file where it still is. Past its expiry a backup
+cannot be read by anyone: that is how erasure reaches backups taken before it, at the
+latest.
 
 Before then, a restore (``c360 backup restore FILE --into URL``) erases again: it copies the
 erasure tombstones (``privacy_suppressions``) of the live store into the restored one, applies
@@ -30,6 +31,7 @@ not in the key store, and one whose file changed since it was written.
 
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -51,11 +53,14 @@ from sqlalchemy.engine import URL
 from c360.errors import C360Error, Conflict, InvalidInput, NotFound
 from c360.identity.features import NODE_RECORD
 from c360.ingest.records import RECORD_TYPE
-from c360.kernel.clock import isoformat_us, system_clock
+from c360.kernel.background import BackgroundLoop
+from c360.kernel.clock import Clock, isoformat_us, system_clock
 from c360.privacy import suppression
 from c360.storage import open_store
 from c360.storage.engine import create_engine_for
 from c360.storage.tables import identity_nodes, link_secrets, privacy_suppressions, profiles
+
+log = logging.getLogger(__name__)
 
 DEFAULT_KEEP_DAYS = 90
 """The Thai erasure notification's limit (copies and backups included)."""
@@ -275,6 +280,40 @@ def expire(keys: KeyStore, *, now_us: int | None = None) -> list[Expired]:
         file.unlink(missing_ok=True)
         done.append(Expired(key.id, isoformat_us(key.expires_at_us), removed))
     return done
+
+
+class ExpiryLoop(BackgroundLoop):
+    """Applies :func:`expire` every ``poll_s`` seconds: ``c360 serve`` and ``c360 worker``
+    run it where the key store is, so backups expire on time without a scheduled command."""
+
+    def __init__(
+        self, keys: KeyStore, *, poll_s: float = 3600.0, clock: Clock = system_clock
+    ) -> None:
+        self.keys = keys
+        self._poll_s = poll_s
+        self._clock = clock
+        super().__init__("c360-backup-expiry")
+
+    def run_once(self) -> list[Expired]:
+        gone = expire(self.keys, now_us=self._clock())
+        for g in gone:
+            log.warning("backup %s expired on %s: its key was destroyed", g.id, g.expired_at)
+        return gone
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:
+                self.errors += 1
+                log.error("backup expiry failed (%s); trying again later", type(exc).__name__)
+            self._wake.wait(self._poll_s)
+            self._wake.clear()
+
+
+def start_expiry_loop(directory: Path) -> ExpiryLoop | None:
+    """The expiry loop of the key store at ``directory``, if this process can see one."""
+    return ExpiryLoop(KeyStore(directory)).start() if directory.is_dir() else None
 
 
 # --- restoring -------------------------------------------------------------------------------
