@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 from tests.cli import c360
-from tests.conftest import fresh_database, make_keys
+from tests.conftest import ADMIN_POSTGRES_URL, fresh_database, make_keys, postgres_problem
 from tests.customer360 import process
 from tests.integration.test_erasure import (
     CRM_ROWS,
@@ -32,6 +32,7 @@ from tests.integration.test_erasure import (
 
 from c360.api.app import build_app
 from c360.compliance.backup import (
+    BackupError,
     ExpiryLoop,
     KeyStore,
     create_backup,
@@ -253,3 +254,15 @@ def test_servers_and_workers_expire_backups_where_the_key_store_is(tmp_path: Pat
         assert [g.id for g in loop.run_once()] == [short.id]
         assert [k.id for k in keys.all()] == [kept.id]
         assert not Path(short.file).exists() and Path(kept.file).exists()
+
+
+def test_a_failed_dump_leaves_no_file_and_no_key(tmp_path: Path) -> None:
+    problem = postgres_problem()
+    if problem is not None:
+        pytest.skip(problem)
+    missing = ADMIN_POSTGRES_URL.rsplit("/", 1)[0] + "/c360_no_such_database"
+    keys = KeyStore(tmp_path / "keys")
+    with pytest.raises(BackupError, match=r'pg_dump failed: .*"c360_no_such_database" does not'):
+        create_backup(missing, tmp_path / "backups", keys)
+    assert keys.all() == []
+    assert list((tmp_path / "backups").iterdir()) == []

@@ -29,6 +29,7 @@ restore into a store that is not empty is refused; so is an expired backup, one 
 not in the key store, and one whose file changed since it was written.
 """
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -200,16 +201,22 @@ def create_backup(
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"c360-{backup_id}{SUFFIX}"
     identity = pyrage.x25519.Identity.generate()
-    with (
-        _private_file(directory, ".c360-dump-") as plain,
-        _private_file(directory, ".c360-enc-") as sealed,
-    ):
+    with _private_file(directory, ".c360-enc-") as sealed:
         if kind == "sqlite":
-            _sqlite_copy(_sqlite_path(url), plain)
+            # SQLite's backup API writes a database file: the plain copy lives only until it
+            # is encrypted, readable by this user alone
+            with _private_file(directory, ".c360-dump-") as plain:
+                _sqlite_copy(_sqlite_path(url), plain)
+                pyrage.encrypt_file(str(plain), str(sealed), [identity.to_public()])
         else:
-            _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-                  "--file", str(plain), "--dbname", _libpq(url)], url, "pg_dump")  # fmt: skip
-        pyrage.encrypt_file(str(plain), str(sealed), [identity.to_public()])
+            # pg_dump's output goes straight into the encryption: no plain copy on disk
+            argv = ["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
+                    "--dbname", _libpq(url)]  # fmt: skip
+            with _tool(argv, url, stdout=subprocess.PIPE) as dump, sealed.open("wb") as out:
+                assert dump.stdout is not None
+                pyrage.encrypt_io(dump.stdout, out, [identity.to_public()])
+                out.flush()
+                os.fsync(out.fileno())
         key = BackupKey(
             id=backup_id,
             store=kind,
@@ -390,23 +397,30 @@ def restore_backup(
         raise InvalidInput(f"backup {key.id} is of a {key.store} store; {into_url!r} is {kind}")
     tombstones = _live_tombstones(erasures_from, into_url) if erasures_from else None
     _check_empty(into_url)
-    target_dir = _sqlite_path(into_url).parent if kind == "sqlite" else Path(tempfile.gettempdir())
-    target_dir.mkdir(parents=True, exist_ok=True)
-    with _private_file(target_dir, ".c360-restore-") as plain:
-        try:
-            pyrage.decrypt_file(
-                str(file), str(plain), [pyrage.x25519.Identity.from_str(key.identity)]
-            )
-        except pyrage.DecryptError:
-            raise Conflict(f"{file.name} could not be decrypted with its key") from None
-        if kind == "sqlite":
-            target = _sqlite_path(into_url)
+    identity = pyrage.x25519.Identity.from_str(key.identity)
+    if kind == "sqlite":
+        target = _sqlite_path(into_url)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _private_file(target.parent, ".c360-restore-") as plain:
+            try:
+                pyrage.decrypt_file(str(file), str(plain), [identity])
+            except pyrage.DecryptError:
+                raise Conflict(f"{file.name} could not be decrypted with its key") from None
             for suffix in ("-wal", "-shm", "-journal"):
                 Path(f"{target}{suffix}").unlink(missing_ok=True)
             shutil.copyfile(plain, target)
-        else:
-            _run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                  "--dbname", _libpq(into_url), str(plain)], into_url, "pg_restore")  # fmt: skip
+    else:
+        # decrypted straight into pg_restore: no plain copy on disk
+        argv = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
+                "--dbname", _libpq(into_url)]  # fmt: skip
+        with _tool(argv, into_url, stdin=subprocess.PIPE) as load, file.open("rb") as sealed:
+            assert load.stdin is not None
+            try:
+                pyrage.decrypt_io(sealed, load.stdin, [identity])
+            except pyrage.DecryptError:
+                raise Conflict(f"{file.name} could not be decrypted with its key") from None
+            except BrokenPipeError:
+                pass  # pg_restore stopped: its exit status and message say why
     report = RestoreReport(backup=key.describe(), into=_shown(into_url))
     engine = open_store(into_url)  # an older backup is migrated to this version's schema
     try:
@@ -670,13 +684,27 @@ def _check_empty(url: str) -> None:
         raise Conflict(f"{_shown(url)} is not empty: restore into a new, empty database")
 
 
-def _run(argv: list[str], url: str, tool: str) -> None:
+@contextmanager
+def _tool(argv: list[str], url: str, **pipes: Any) -> Iterator["subprocess.Popen[bytes]"]:
+    """A PostgreSQL client tool streaming through ``pipes``; BackupError with its message
+    when it fails."""
+    if shutil.which(argv[0]) is None:
+        raise BackupError(f"{argv[0]} is not installed: PostgreSQL backups need its client tools")
     env = dict(os.environ)
     password = make_url(url).password
     if password:
         env["PGPASSWORD"] = str(password)
-    if shutil.which(argv[0]) is None:
-        raise BackupError(f"{tool} is not installed: PostgreSQL backups need its client tools")
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise BackupError(f"{tool} failed: {done.stderr.strip()[-500:]}")
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(argv, env=env, stderr=errors, **pipes)
+        try:
+            yield process
+        finally:
+            for stream in (process.stdin, process.stdout):
+                if stream is not None:
+                    with contextlib.suppress(BrokenPipeError):
+                        stream.close()
+            code = process.wait()
+        if code != 0:
+            errors.seek(0)
+            message = errors.read().decode("utf-8", "replace").strip()[-500:]
+            raise BackupError(f"{argv[0]} failed: {message}")
