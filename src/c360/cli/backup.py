@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from c360.cli.common import err, load_settings, out, reported_errors
+from c360.cli.common import err, load_settings, out, progress_bar, reported_errors
 from c360.kernel.clock import system_clock
 from c360.settings import Settings
 
@@ -19,6 +18,13 @@ backup_app = typer.Typer(
 )
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ErasuresFrom = Annotated[
+    str | None,
+    typer.Option(
+        "--erasures-from",
+        help="The store whose erasures are applied again (default: C360_DATABASE_URL).",
+    ),
+]
 
 
 def _dump(data: Any) -> None:
@@ -137,13 +143,7 @@ def expire_command(as_json: AsJson = False) -> None:
 def restore_command(
     file: Annotated[Path, typer.Argument(help="The backup file.", exists=True, dir_okay=False)],
     into: Annotated[str, typer.Option("--into", help="URL of a new, empty store to restore into.")],
-    erasures_from: Annotated[
-        str | None,
-        typer.Option(
-            "--erasures-from",
-            help="The store whose erasures are applied again (default: C360_DATABASE_URL).",
-        ),
-    ] = None,
+    erasures_from: ErasuresFrom = None,
     without_erasures: Annotated[
         bool,
         typer.Option(
@@ -160,14 +160,7 @@ def restore_command(
     source = None if without_erasures else (erasures_from or settings.database_url)
     with (
         reported_errors(),
-        Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress,
+        progress_bar() as progress,
     ):
         _expire_first(settings)
         task = progress.add_task("decrypting and restoring", total=3)
@@ -209,13 +202,7 @@ def _print_erasures(report: Any, only_the_backups: bool) -> None:
 @backup_app.command("erase-again")
 def erase_again_command(
     url: Annotated[str, typer.Argument(help="URL of the store restored by other means.")],
-    erasures_from: Annotated[
-        str | None,
-        typer.Option(
-            "--erasures-from",
-            help="The store whose erasures are applied again (default: C360_DATABASE_URL).",
-        ),
-    ] = None,
+    erasures_from: ErasuresFrom = None,
     as_json: AsJson = False,
 ) -> None:
     """Erase again, in a store restored without c360 (a physical backup, a snapshot), everyone

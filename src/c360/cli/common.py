@@ -5,6 +5,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import Engine
 
 from c360.errors import C360Error, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -66,3 +67,16 @@ def close_stores() -> None:
     garbage collector leaks its connections; the entry point calls this as each ends."""
     while _opened:
         _opened.pop().dispose()
+
+
+def progress_bar(*, transient: bool = True) -> Progress:
+    """The bar long commands show on standard error: what is being done, the bar, how many of
+    how many, time elapsed (``transient``: gone once finished)."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=transient,
+    )

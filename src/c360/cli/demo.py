@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TimeElapsedColumn
 from sqlalchemy import Connection, Engine
 
-from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.common import err, load_settings, out, progress_bar, reported_errors, store_for
 from c360.ingest.mapping import load_mapping
 from c360.privacy.keys import Role, create_key
 from c360.workers.imports import import_file
@@ -33,13 +33,7 @@ DEFAULT_DATA = Path("c360-demo-data")
 def _generate(out_dir: Path, customers: int, seed: int) -> "Manifest":
     from c360.demo.generate import generate_company
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    ) as progress:
+    with progress_bar(transient=False) as progress:
         task = progress.add_task("generating customers", total=customers)
         return generate_company(
             out_dir,

@@ -10,10 +10,9 @@ from typing import Annotated, Any, TextIO
 
 import orjson
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.common import err, load_settings, out, progress_bar, reported_errors, store_for
 from c360.identity.config import load_config
 from c360.workers.resolve import resolve_everything
 
@@ -21,17 +20,6 @@ identity_app = typer.Typer(
     help="Why records are one person; undo a merge; the review queue; try a configuration.",
     no_args_is_help=True,
 )
-
-
-def _progress() -> Progress:
-    return Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
 
 
 def resolve_command(
@@ -58,7 +46,7 @@ def resolve_command(
         else:
             chosen = load_config(config)
         started = time.monotonic()
-        with _progress() as progress:
+        with progress_bar() as progress:
             tasks: dict[str, Any] = {}
 
             def report(step: str, done: int, total: int | None) -> None:

@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
 from c360.cli.audit import audit_app
 from c360.cli.backup import backup_app
-from c360.cli.common import close_stores, err, load_settings, out, reported_errors, store_for
+from c360.cli.common import (
+    close_stores,
+    err,
+    load_settings,
+    out,
+    progress_bar,
+    reported_errors,
+    store_for,
+)
 from c360.cli.consent import consent_app
 from c360.cli.demo import demo_app
 from c360.cli.feedback import feedback_app
@@ -208,14 +215,7 @@ def rebuild() -> None:
 
     settings = load_settings()
     engine = store_for(settings)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
+    with progress_bar(transient=False) as progress:
         task = progress.add_task("replaying the log", total=None)
 
         def report(done: int, total: int) -> None:

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.common import err, load_settings, out, progress_bar, reported_errors, store_for
 from c360.kernel.clock import isoformat_us, system_clock
 from c360.storage.engine import reader
 
@@ -80,14 +79,7 @@ def _run(config: Path | None, dry_run: bool) -> "RetentionReport | None":
         )
         return None
     engine = store_for(load_settings())
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("applying policies", total=len(policies))
 
         def step(done: int, total: int) -> None:

@@ -14,10 +14,9 @@ import orjson
 import typer
 from rich.cells import cell_len
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from c360.cli.common import err, load_settings, out, reported_errors, store_for
+from c360.cli.common import err, load_settings, out, progress_bar, reported_errors, store_for
 from c360.errors import InvalidInput
 from c360.kernel.clock import isoformat_us
 from c360.privacy import audit
@@ -385,14 +384,7 @@ def _progress(total: int) -> Iterator[Any]:
     if total < PROGRESS_FROM:
         yield lambda _n: None
         return
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("exporting members", total=total)
         yield lambda n: progress.advance(task, n)
 
