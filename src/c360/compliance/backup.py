@@ -395,7 +395,8 @@ def restore_backup(
     kind = _kind(into_url)
     if kind != key.store:
         raise InvalidInput(f"backup {key.id} is of a {key.store} store; {into_url!r} is {kind}")
-    tombstones = _live_tombstones(erasures_from, into_url) if erasures_from else None
+    if erasures_from:
+        _live_tombstones(erasures_from, into_url)  # reachable, and not the target: fail early
     _check_empty(into_url)
     identity = pyrage.x25519.Identity.from_str(key.identity)
     if kind == "sqlite":
@@ -424,8 +425,9 @@ def restore_backup(
     report = RestoreReport(backup=key.describe(), into=_shown(into_url))
     engine = open_store(into_url)  # an older backup is migrated to this version's schema
     try:
-        if tombstones is not None:
-            reapply_erasures(engine, tombstones, report, progress)
+        if erasures_from:
+            # read now, after the restore: an erasure made meanwhile is applied too
+            reapply_erasures(engine, _live_tombstones(erasures_from, into_url), report, progress)
     finally:
         engine.dispose()
     return report
