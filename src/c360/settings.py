@@ -203,6 +203,12 @@ class Settings(BaseSettings):
         description="The backup key store: a directory, on other storage than the backups, "
         "holding each backup's key until the backup expires (docs/backup.md).",
     )
+    backup_every_hours: float | None = Field(
+        None,
+        gt=0,
+        description="Take a backup when the newest is this many hours old (24: daily), in "
+        "c360 serve and c360 worker; set it on one process. Unset: only c360 backup create.",
+    )
     backup_keep_days: int = Field(
         90,
         ge=1,

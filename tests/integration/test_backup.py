@@ -33,6 +33,7 @@ from tests.integration.test_erasure import (
 from c360.api.app import build_app
 from c360.compliance.backup import (
     BackupError,
+    BackupLoop,
     ExpiryLoop,
     KeyStore,
     create_backup,
@@ -40,7 +41,7 @@ from c360.compliance.backup import (
     expire,
     find_key,
     restore_backup,
-    start_expiry_loop,
+    start_backup_loops,
 )
 from c360.compliance.erasure import erase
 from c360.errors import Conflict, InvalidInput, NotFound
@@ -241,7 +242,10 @@ def test_the_backup_commands(tmp_path: Path) -> None:
 
 
 def test_servers_and_workers_expire_backups_where_the_key_store_is(tmp_path: Path) -> None:
-    assert start_expiry_loop(tmp_path / "no-key-store") is None
+    nothing = start_backup_loops(
+        "sqlite:///unused.db", tmp_path / "b", tmp_path / "no-key-store", every_h=None, keep_days=9
+    )
+    assert nothing == []
     with fresh_database("sqlite", tmp_path, migrated=True) as url:
         keys = KeyStore(tmp_path / "keys")
         now = system_clock()
@@ -266,3 +270,23 @@ def test_a_failed_dump_leaves_no_file_and_no_key(tmp_path: Path) -> None:
         create_backup(missing, tmp_path / "backups", keys)
     assert keys.all() == []
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_scheduled_backups_are_taken_when_the_newest_is_old_enough(tmp_path: Path) -> None:
+    with fresh_database("sqlite", tmp_path, migrated=True) as url:
+        keys = KeyStore(tmp_path / "keys")
+        with pytest.raises(InvalidInput, match="must not be in or contain"):
+            BackupLoop(url, tmp_path / "keys", keys, every_h=24, keep_days=7)
+        now = system_clock()
+        clock = [now]
+        loop = BackupLoop(
+            url, tmp_path / "backups", keys, every_h=24, keep_days=7, clock=lambda: clock[0]
+        )
+        first = loop.run_once()  # none yet: one now
+        assert first is not None and first.expires_at_us == now + 7 * DAY_US
+        clock[0] += DAY_US - 1
+        assert loop.run_once() is None
+        clock[0] += 1
+        second = loop.run_once()
+        assert second is not None and [k.id for k in keys.all()] == [first.id, second.id]
+        assert loop.taken == 2

@@ -28,7 +28,7 @@ from c360.api.personalize import build_personalize_router
 from c360.api.tracking import TrackingAPI
 from c360.api.webhooks import WebhookIntake
 from c360.changes.delivery import DeliveryThread
-from c360.compliance.backup import ExpiryLoop, start_expiry_loop
+from c360.compliance.backup import start_backup_loops
 from c360.compliance.register import configure_transfers
 from c360.compliance.requests import configure_deadlines
 from c360.compliance.retention import start_retention_loop
@@ -37,6 +37,7 @@ from c360.eventlog import GroupCommitWriter
 from c360.feedback.model import load_config as load_feedback_config
 from c360.ingest import Limits
 from c360.ingest.ratelimit import RateLimiter
+from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import Clock, system_clock
 from c360.privacy import suppression
 from c360.privacy.keys import KeyCache
@@ -94,7 +95,7 @@ class Runtime:
         self.webhooks: WebhookIntake | None = None
         self.activation: ActivationLoops | None = None
         self.retention: RetentionLoop | None = None
-        self.backup_expiry: ExpiryLoop | None = None
+        self.backups: list[BackgroundLoop] = []
         self.bus: LogPublisher | None = None
         self.backlog: Backlog | None = None
 
@@ -130,7 +131,13 @@ class Runtime:
             ).start()
             self.activation = ActivationLoops(self.engine, self.settings).start()
             self.retention = start_retention_loop(self.engine, self.settings.retention_config)
-            self.backup_expiry = start_expiry_loop(self.settings.backup_keys)
+            self.backups = start_backup_loops(
+                self.settings.database_url,
+                self.settings.backup_dir,
+                self.settings.backup_keys,
+                every_h=self.settings.backup_every_hours,
+                keep_days=self.settings.backup_keep_days,
+            )
             self.processor = Processor(
                 self.engine,
                 batch_size=self.settings.worker_batch_size,
@@ -187,8 +194,8 @@ class Runtime:
             self.activation.stop()
         if self.retention is not None:
             self.retention.stop()
-        if self.backup_expiry is not None:
-            self.backup_expiry.stop()
+        for loop in self.backups:
+            loop.stop()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         if self.backlog is not None:

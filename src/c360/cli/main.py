@@ -140,7 +140,7 @@ def worker_command() -> None:
     --no-worker), with the webhook deliveries that follow the change feed, the journeys, the
     message dispatcher, two-way sync and the recommendation model."""
     from c360.changes.delivery import DeliveryThread
-    from c360.compliance.backup import start_expiry_loop
+    from c360.compliance.backup import start_backup_loops
     from c360.compliance.retention import start_retention_loop
     from c360.privacy.logsafe import configure_logging
     from c360.workers import Processor
@@ -158,7 +158,13 @@ def worker_command() -> None:
     ).start()
     activation = ActivationLoops(engine, settings).start()
     retention = start_retention_loop(engine, settings.retention_config)
-    backup_expiry = start_expiry_loop(settings.backup_keys)
+    backups = start_backup_loops(
+        settings.database_url,
+        settings.backup_dir,
+        settings.backup_keys,
+        every_h=settings.backup_every_hours,
+        keep_days=settings.backup_keep_days,
+    )
 
     def applied() -> None:
         delivery.notify()
@@ -204,8 +210,8 @@ def worker_command() -> None:
         activation.stop()
         if retention is not None:
             retention.stop()
-        if backup_expiry is not None:
-            backup_expiry.stop()
+        for loop in backups:
+            loop.stop()
 
 
 @app.command()

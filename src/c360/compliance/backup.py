@@ -318,9 +318,79 @@ class ExpiryLoop(BackgroundLoop):
             self._wake.clear()
 
 
-def start_expiry_loop(directory: Path) -> ExpiryLoop | None:
-    """The expiry loop of the key store at ``directory``, if this process can see one."""
-    return ExpiryLoop(KeyStore(directory)).start() if directory.is_dir() else None
+class BackupLoop(BackgroundLoop):
+    """Takes a backup whenever the newest one in the key store is ``every_h`` hours old (or
+    there is none), checking every ``poll_s`` seconds; ``c360 serve`` and ``c360 worker``
+    run it when ``C360_BACKUP_EVERY_HOURS`` is set."""
+
+    def __init__(
+        self,
+        url: str,
+        directory: Path,
+        keys: KeyStore,
+        *,
+        every_h: float,
+        keep_days: int,
+        poll_s: float = 600.0,
+        clock: Clock = system_clock,
+    ) -> None:
+        check_apart(keys, directory)  # refused at start, not an hour later
+        self.url = url
+        self.directory = directory
+        self.keys = keys
+        self._every_us = int(every_h * 3600 * 1_000_000)
+        self._keep_days = keep_days
+        self._poll_s = poll_s
+        self._clock = clock
+        self.taken = 0
+        super().__init__("c360-backup")
+
+    def run_once(self) -> BackupKey | None:
+        """One check: a backup if one is due."""
+        now = self._clock()
+        newest = max((k.created_at_us for k in self.keys.all()), default=None)
+        if newest is not None and now < newest + self._every_us:
+            return None
+        key = create_backup(
+            self.url, self.directory, self.keys, keep_days=self._keep_days, now_us=now
+        )
+        self.taken += 1
+        log.warning("backup %s taken: %s", key.id, key.file)
+        return key
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except BackupError as exc:  # our own message (pg_dump's, for one)
+                self.errors += 1
+                log.error("the scheduled backup failed: %s; trying again later", exc)
+            except Exception as exc:
+                self.errors += 1
+                log.error(
+                    "the scheduled backup failed (%s); trying again later", type(exc).__name__
+                )
+            self._wake.wait(self._poll_s)
+            self._wake.clear()
+
+
+def start_backup_loops(
+    url: str,
+    directory: Path,
+    keys_directory: Path,
+    *,
+    every_h: float | None,
+    keep_days: int,
+) -> list[BackgroundLoop]:
+    """What ``c360 serve`` and ``c360 worker`` run for backups: scheduled backups when
+    ``every_h`` is set, and expiry where the key store is."""
+    loops: list[BackgroundLoop] = []
+    keys = KeyStore(keys_directory)
+    if every_h is not None:
+        loops.append(BackupLoop(url, directory, keys, every_h=every_h, keep_days=keep_days).start())
+    if every_h is not None or keys_directory.is_dir():
+        loops.append(ExpiryLoop(keys).start())
+    return loops
 
 
 # --- restoring -------------------------------------------------------------------------------
