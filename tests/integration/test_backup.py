@@ -235,6 +235,22 @@ def test_the_backup_commands(tmp_path: Path) -> None:
         assert "erased again: 0 people" in restored.stdout
         again = c360(url, "backup", "restore", taken["file"], "--into", target, **env)
         assert again.returncode == 5 and "exists" in again.stderr
+        lost = f"sqlite:///{tmp_path / 'lost.db'}"
+        alone = c360(
+            url,
+            "backup",
+            "restore",
+            taken["file"],
+            "--into",
+            lost,
+            "--without-live-erasures",
+            **env,
+        )
+        assert alone.returncode == 0, alone.stderr
+        assert "only those the backup holds" in alone.stdout
+        again_json = c360(url, "backup", "erase-again", lost, "--json", **env)
+        assert again_json.returncode == 0, again_json.stderr
+        assert json.loads(again_json.stdout)["erasures"]["verified"] is True
         assert c360(url, "backup", "expire", **env).stdout.strip() == "no backup has expired"
         audit = c360(url, "audit", "list", "--json", **env)
         assert audit.returncode == 0, audit.stderr

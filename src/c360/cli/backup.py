@@ -4,7 +4,7 @@
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from rich.table import Table
 from c360.cli.common import err, load_settings, out, progress_bar, reported_errors
 from c360.kernel.clock import system_clock
 from c360.settings import Settings
+
+if TYPE_CHECKING:
+    from c360.compliance.backup import KeyStore, RestoreReport
 
 backup_app = typer.Typer(
     help="Backups: encrypted, expiring, and restores that honour erasure.", no_args_is_help=True
@@ -31,7 +34,7 @@ def _dump(data: Any) -> None:
     out.print_json(json.dumps(data, ensure_ascii=False, default=str))
 
 
-def _keys(settings: Settings) -> Any:
+def _keys(settings: Settings) -> "KeyStore":
     from c360.compliance.backup import KeyStore
 
     return KeyStore(settings.backup_keys)
@@ -48,13 +51,14 @@ def _expire_first(settings: Settings) -> None:
         )
 
 
-def _audit(settings: Settings, action: str, object_id: str, detail: dict[str, Any]) -> None:
+def _audit(url: str, action: str, kind: str, object_id: str, detail: dict[str, Any]) -> None:
+    """Record the command in the audit log of the store at ``url``."""
     from c360.privacy.audit import record_cli
     from c360.storage import open_store
 
-    engine = open_store(settings.database_url)
+    engine = open_store(url)
     try:
-        record_cli(engine, action, "backup", object_id, detail)
+        record_cli(engine, action, kind, object_id, detail)
     finally:
         engine.dispose()
 
@@ -84,7 +88,7 @@ def create_command(
                 _keys(settings),
                 keep_days=keep_days or settings.backup_keep_days,
             )
-        _audit(settings, "backup.create", key.id, key.describe())
+        _audit(settings.database_url, "backup.create", "backup", key.id, key.describe())
     if as_json:
         _dump(key.describe())
         return
@@ -169,31 +173,27 @@ def restore_command(
             progress.update(task, description=label, completed=n - 1, total=total)
 
         report = restore_backup(file, into, _keys(settings), erasures_from=source, progress=step)
-    from c360.privacy.audit import record_cli
-    from c360.storage import open_store
+        _audit(into, "backup.restore", "backup", report.backup["id"], report.as_json())
+    headline = f"restored backup {report.backup['id']} into {report.into}"
+    _show(report, as_json, headline, live=source is not None)
 
-    engine = open_store(into)
-    try:
-        record_cli(engine, "backup.restore", "backup", report.backup["id"], report.as_json())
-    finally:
-        engine.dispose()
+
+def _show(report: "RestoreReport", as_json: bool, headline: str, *, live: bool = True) -> None:
+    """The report, as JSON or as lines; exit 1 when the verification found anything."""
     if as_json:
         _dump(report.as_json())
-        return
-    out.print(f"restored backup {report.backup['id']} into {report.into}")
-    _print_erasures(report, source is None)
-
-
-def _print_erasures(report: Any, only_the_backups: bool) -> None:
-    erasures = report.as_json()["erasures"]
-    if only_the_backups:
+    elif not live:
+        out.print(headline)
         out.print("erasures: only those the backup holds (--without-live-erasures)")
-    people = erasures["people_erased"]
-    out.print(
-        f"erased again: {people} {'person' if people == 1 else 'people'} "
-        f"({erasures['profiles_erased']} profiles, {sum(erasures['removed'].values())} rows); "
-        f"{erasures['tombstones_copied']} tombstones copied from the live store"
-    )
+    else:
+        erasures = report.as_json()["erasures"]
+        people = erasures["people_erased"]
+        out.print(headline)
+        out.print(
+            f"erased again: {people} {'person' if people == 1 else 'people'} "
+            f"({erasures['profiles_erased']} profiles, {sum(erasures['removed'].values())} "
+            f"rows); {erasures['tombstones_copied']} tombstones copied from the live store"
+        )
     if not report.verified:
         err.print(f"[red]verification found what should be gone:[/red] {report.hits}")
         raise typer.Exit(1)
@@ -212,15 +212,5 @@ def erase_again_command(
     settings = load_settings()
     with reported_errors():
         report = erase_again(url, erasures_from or settings.database_url)
-    from c360.privacy.audit import record_cli
-    from c360.storage import open_store
-
-    engine = open_store(url)
-    try:
-        record_cli(engine, "backup.erase_again", "store", report.into, report.as_json())
-    finally:
-        engine.dispose()
-    if as_json:
-        _dump(report.as_json())
-        return
-    _print_erasures(report, False)
+        _audit(url, "backup.erase_again", "store", report.into, report.as_json())
+    _show(report, as_json, f"erased again in {report.into}")
