@@ -50,7 +50,7 @@ from c360.privacy import suppression
 from c360.profiles.service import find_by_identifier
 from c360.settings import Settings
 from c360.storage import open_store
-from c360.storage.tables import event_log, privacy_suppressions
+from c360.storage.tables import audit_log, event_log, privacy_suppressions
 
 from starlette.testclient import TestClient  # isort: skip
 
@@ -306,3 +306,12 @@ def test_scheduled_backups_are_taken_when_the_newest_is_old_enough(tmp_path: Pat
         second = loop.run_once()
         assert second is not None and [k.id for k in keys.all()] == [first.id, second.id]
         assert loop.taken == 2
+        engine = open_store(url)
+        try:
+            with engine.connect() as conn:
+                recorded = conn.execute(
+                    select(audit_log.c.object_id).where(audit_log.c.action == "backup.create")
+                ).scalars()
+                assert sorted(recorded) == sorted([first.id, second.id])
+        finally:
+            engine.dispose()

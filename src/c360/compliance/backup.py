@@ -56,7 +56,7 @@ from c360.identity.features import NODE_RECORD
 from c360.ingest.records import RECORD_TYPE
 from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import Clock, isoformat_us, system_clock
-from c360.privacy import suppression
+from c360.privacy import audit, suppression
 from c360.storage import open_store
 from c360.storage.engine import create_engine_for
 from c360.storage.tables import identity_nodes, link_secrets, privacy_suppressions, profiles
@@ -354,6 +354,15 @@ class BackupLoop(BackgroundLoop):
         key = create_backup(
             self.url, self.directory, self.keys, keep_days=self._keep_days, now_us=now
         )
+        engine = create_engine_for(self.url)
+        try:
+            with engine.begin() as conn:
+                audit.record(
+                    conn, audit.SYSTEM, "backup.create", object_type="backup",
+                    object_id=key.id, detail=key.describe(),
+                )  # fmt: skip
+        finally:
+            engine.dispose()
         self.taken += 1
         log.warning("backup %s taken: %s", key.id, key.file)
         return key
