@@ -184,7 +184,9 @@ def test_an_expired_backup_cannot_be_read_and_its_key_is_destroyed(tmp_path: Pat
         with pytest.raises(NotFound, match="no key"):
             restore_backup(renamed, f"sqlite:///{tmp_path / 'later.db'}", keys, erasures_from=None)
 
-        # expire() removes the keys and files of expired backups, and nothing else
+        # expire() removes the keys and files of expired backups, and nothing else; a stray
+        # file in the key store does not stop it
+        (tmp_path / "keys" / "notes.json").write_text("not a key", encoding="utf-8")
         second = create_backup(url, tmp_path / "backups", keys, keep_days=1, now_us=now)
         third = create_backup(url, tmp_path / "backups", keys, keep_days=30, now_us=now)
         gone = expire(keys, now_us=now + 2 * DAY_US)

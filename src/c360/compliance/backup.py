@@ -132,11 +132,17 @@ class KeyStore:
         return _read_key(path) if path.exists() else None
 
     def all(self) -> list[BackupKey]:
+        """Every key, oldest first; a file that is not a key is logged and passed over (it
+        must not keep the others from expiring)."""
         if not self.directory.is_dir():
             return []
-        return sorted(
-            (_read_key(p) for p in self.directory.glob("*.json")), key=lambda k: k.created_at_us
-        )
+        found: list[BackupKey] = []
+        for path in self.directory.glob("*.json"):
+            try:
+                found.append(_read_key(path))
+            except BackupError as exc:
+                log.warning("%s", exc)
+        return sorted(found, key=lambda k: k.created_at_us)
 
     def destroy(self, backup_id: str) -> bool:
         """Overwrite the key's file and remove it; False when there was none."""
