@@ -50,6 +50,7 @@ from c360.privacy import suppression
 from c360.profiles.service import find_by_identifier
 from c360.settings import Settings
 from c360.storage import open_store
+from c360.storage.engine import create_engine_for
 from c360.storage.tables import audit_log, event_log, privacy_suppressions
 
 from starlette.testclient import TestClient  # isort: skip
@@ -260,9 +261,11 @@ def test_the_backup_commands(tmp_path: Path) -> None:
 
 
 def test_servers_and_workers_expire_backups_where_the_key_store_is(tmp_path: Path) -> None:
+    unused = create_engine_for(f"sqlite:///{tmp_path / 'unused.db'}")
     nothing = start_backup_loops(
-        "sqlite:///unused.db", tmp_path / "b", tmp_path / "no-key-store", every_h=None, keep_days=9
+        unused, tmp_path / "b", tmp_path / "no-key-store", every_h=None, keep_days=9
     )
+    unused.dispose()
     assert nothing == []
     with fresh_database("sqlite", tmp_path, migrated=True) as url:
         keys = KeyStore(tmp_path / "keys")
@@ -292,24 +295,24 @@ def test_a_failed_dump_leaves_no_file_and_no_key(tmp_path: Path) -> None:
 
 def test_scheduled_backups_are_taken_when_the_newest_is_old_enough(tmp_path: Path) -> None:
     with fresh_database("sqlite", tmp_path, migrated=True) as url:
-        keys = KeyStore(tmp_path / "keys")
-        with pytest.raises(InvalidInput, match="must not be in or contain"):
-            BackupLoop(url, tmp_path / "keys", keys, every_h=24, keep_days=7)
-        now = system_clock()
-        clock = [now]
-        loop = BackupLoop(
-            url, tmp_path / "backups", keys, every_h=24, keep_days=7, clock=lambda: clock[0]
-        )
-        first = loop.run_once()  # none yet: one now
-        assert first is not None and first.expires_at_us == now + 7 * DAY_US
-        clock[0] += DAY_US - 1
-        assert loop.run_once() is None
-        clock[0] += 1
-        second = loop.run_once()
-        assert second is not None and [k.id for k in keys.all()] == [first.id, second.id]
-        assert loop.taken == 2
         engine = open_store(url)
+        keys = KeyStore(tmp_path / "keys")
         try:
+            with pytest.raises(InvalidInput, match="must not be in or contain"):
+                BackupLoop(engine, tmp_path / "keys", keys, every_h=24, keep_days=7)
+            now = system_clock()
+            clock = [now]
+            loop = BackupLoop(
+                engine, tmp_path / "backups", keys, every_h=24, keep_days=7, clock=lambda: clock[0]
+            )
+            first = loop.run_once()  # none yet: one now
+            assert first is not None and first.expires_at_us == now + 7 * DAY_US
+            clock[0] += DAY_US - 1
+            assert loop.run_once() is None
+            clock[0] += 1
+            second = loop.run_once()
+            assert second is not None and [k.id for k in keys.all()] == [first.id, second.id]
+            assert loop.taken == 2
             with engine.connect() as conn:
                 recorded = conn.execute(
                     select(audit_log.c.object_id).where(audit_log.c.action == "backup.create")

@@ -132,7 +132,7 @@ class Runtime:
             self.activation = ActivationLoops(self.engine, self.settings).start()
             self.retention = start_retention_loop(self.engine, self.settings.retention_config)
             self.backups = start_backup_loops(
-                self.settings.database_url,
+                self.engine,
                 self.settings.backup_dir,
                 self.settings.backup_keys,
                 every_h=self.settings.backup_every_hours,

@@ -159,7 +159,7 @@ def worker_command() -> None:
     activation = ActivationLoops(engine, settings).start()
     retention = start_retention_loop(engine, settings.retention_config)
     backups = start_backup_loops(
-        settings.database_url,
+        engine,
         settings.backup_dir,
         settings.backup_keys,
         every_h=settings.backup_every_hours,

@@ -314,14 +314,7 @@ class ExpiryLoop(BackgroundLoop):
         return gone
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception as exc:
-                self.errors += 1
-                log.error("backup expiry failed (%s); trying again later", type(exc).__name__)
-            self._wake.wait(self._poll_s)
-            self._wake.clear()
+        self._repeat(self.run_once, self._poll_s, "backup expiry")
 
 
 class BackupLoop(BackgroundLoop):
@@ -331,7 +324,7 @@ class BackupLoop(BackgroundLoop):
 
     def __init__(
         self,
-        url: str,
+        engine: Engine,
         directory: Path,
         keys: KeyStore,
         *,
@@ -341,7 +334,7 @@ class BackupLoop(BackgroundLoop):
         clock: Clock = system_clock,
     ) -> None:
         check_apart(keys, directory)  # refused at start, not an hour later
-        self.url = url
+        self.engine = engine
         self.directory = directory
         self.keys = keys
         self._every_us = int(every_h * 3600 * 1_000_000)
@@ -357,40 +350,23 @@ class BackupLoop(BackgroundLoop):
         newest = max((k.created_at_us for k in self.keys.all()), default=None)
         if newest is not None and now < newest + self._every_us:
             return None
-        key = create_backup(
-            self.url, self.directory, self.keys, keep_days=self._keep_days, now_us=now
-        )
-        engine = create_engine_for(self.url)
-        try:
-            with engine.begin() as conn:
-                audit.record(
-                    conn, audit.SYSTEM, "backup.create", object_type="backup",
-                    object_id=key.id, detail=key.describe(),
-                )  # fmt: skip
-        finally:
-            engine.dispose()
+        url = self.engine.url.render_as_string(hide_password=False)
+        key = create_backup(url, self.directory, self.keys, keep_days=self._keep_days, now_us=now)
+        with self.engine.begin() as conn:
+            audit.record(
+                conn, audit.SYSTEM, "backup.create", object_type="backup",
+                object_id=key.id, detail=key.describe(),
+            )  # fmt: skip
         self.taken += 1
         log.warning("backup %s taken: %s", key.id, key.file)
         return key
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except BackupError as exc:  # our own message (pg_dump's, for one)
-                self.errors += 1
-                log.error("the scheduled backup failed: %s; trying again later", exc)
-            except Exception as exc:
-                self.errors += 1
-                log.error(
-                    "the scheduled backup failed (%s); trying again later", type(exc).__name__
-                )
-            self._wake.wait(self._poll_s)
-            self._wake.clear()
+        self._repeat(self.run_once, self._poll_s, "the scheduled backup", told=(BackupError,))
 
 
 def start_backup_loops(
-    url: str,
+    engine: Engine,
     directory: Path,
     keys_directory: Path,
     *,
@@ -402,7 +378,9 @@ def start_backup_loops(
     loops: list[BackgroundLoop] = []
     keys = KeyStore(keys_directory)
     if every_h is not None:
-        loops.append(BackupLoop(url, directory, keys, every_h=every_h, keep_days=keep_days).start())
+        loops.append(
+            BackupLoop(engine, directory, keys, every_h=every_h, keep_days=keep_days).start()
+        )
     if every_h is not None or keys_directory.is_dir():
         loops.append(ExpiryLoop(keys).start())
     return loops

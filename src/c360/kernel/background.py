@@ -1,7 +1,11 @@
 """A loop that runs in a daemon thread: woken early by ``notify``, ended by ``stop``."""
 
+import logging
 import threading
+from collections.abc import Callable
 from typing import Self
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundLoop:
@@ -35,3 +39,25 @@ class BackgroundLoop:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+    def _repeat(
+        self,
+        step: Callable[[], object],
+        every_s: float,
+        what: str,
+        *,
+        told: tuple[type[Exception], ...] = (),
+    ) -> None:
+        """Run ``step`` every ``every_s`` seconds (sooner when notified) until stopped. A
+        failure is counted and logged, by the exception's type only (database errors quote
+        the rows, which hold personal data) unless it is one of ``told``, whose messages are
+        c360's own; the next round tries again."""
+        while not self._stop.is_set():
+            try:
+                step()
+            except Exception as exc:
+                self.errors += 1
+                shown = str(exc) if isinstance(exc, told) else type(exc).__name__
+                log.error("%s failed (%s); trying again later", what, shown)
+            self._wake.wait(every_s)
+            self._wake.clear()

@@ -8,7 +8,6 @@ an advisory lock; SQLite: the write lock ``BEGIN IMMEDIATE`` takes), it checks t
 due and records the run as started. A run that has not finished within :data:`LEASE_S` is
 taken for dead (its process died) and another process may start one."""
 
-import logging
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, insert, select
@@ -17,8 +16,6 @@ from c360.kernel.background import BackgroundLoop
 from c360.kernel.clock import Clock, system_clock
 from c360.storage.engine import reader
 from c360.storage.tables import retention_runs
-
-log = logging.getLogger(__name__)
 
 LEASE_S = 3600.0
 """How long a started run may take before another process takes it for dead."""
@@ -102,12 +99,4 @@ class RetentionLoop(BackgroundLoop):
         return True
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_if_due()
-            except Exception as exc:
-                self.errors += 1
-                # the type only: database errors quote the rows, which hold personal data
-                log.error("the retention run failed (%s); trying again later", type(exc).__name__)
-            self._wake.wait(self._poll_s)
-            self._wake.clear()
+        self._repeat(self.run_if_due, self._poll_s, "the retention run")
