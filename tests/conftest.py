@@ -520,6 +520,20 @@ def no_personal_data_in_logs() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def sealing_from_the_environment() -> Iterator[None]:
+    """Encryption at rest as the environment says: ``C360_ENCRYPTION_KEYS`` set runs every
+    test with personal data sealed (docs/testing.md); unset, in clear. Set again after each
+    test, so that keys a test configured do not reach the next."""
+    from c360.storage.sealing import configure_sealing
+
+    configure_sealing(os.environ.get("C360_ENCRYPTION_KEYS") or None)
+    try:
+        yield
+    finally:
+        configure_sealing(os.environ.get("C360_ENCRYPTION_KEYS") or None)
+
+
+@pytest.fixture(autouse=True)
 def wide_cli_output() -> Iterator[None]:
     """The CLI's consoles are made at import, in whichever test imports them first, so their
     width would depend on test order: tests read tables 200 columns wide."""

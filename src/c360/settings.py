@@ -10,12 +10,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from c360.connectors.channels.config import ChannelsConfig
 from c360.errors import InvalidInput
 from c360.privacy.purposes import parse_purposes
+from c360.storage.sealing import Keyring
 
 
 class Settings(BaseSettings):
     """Everything an operator can configure; areas receive plain values, never this object."""
 
-    model_config = SettingsConfigDict(env_prefix="C360_", extra="ignore", env_nested_delimiter="__")
+    # errors name the setting and the problem, never the value: it may be a key or a password
+    model_config = SettingsConfigDict(
+        env_prefix="C360_", extra="ignore", env_nested_delimiter="__", hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         "sqlite:///./c360.db",
@@ -187,6 +191,13 @@ class Settings(BaseSettings):
         "database, a copy of it cannot test guesses. Unset: the store makes its own key "
         "(docs/privacy-requests.md). Every process must use the same one.",
     )
+    encryption_keys: SecretStr | None = Field(
+        None,
+        description="Keys that encrypt personal data at rest (AES-256-GCM), as "
+        "id:base64key,id:base64key; the first seals new values, the others only open values "
+        "sealed before a rotation (docs/encryption.md; `c360 encryption new-key` makes one). "
+        "Unset: stored in clear. Every process must use the same keys.",
+    )
     forwarded_allow_ips: str | None = Field(
         None,
         description="Addresses or networks of the proxies (load balancers) whose "
@@ -249,6 +260,17 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _keyring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            Keyring.parse(value.get_secret_value())
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("forwarded_allow_ips")
     @classmethod
     def _proxies(cls, value: str | None) -> str | None:
@@ -279,3 +301,8 @@ class Settings(BaseSettings):
     @property
     def link_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def keyring(self) -> Keyring | None:
+        """The encryption keys (``C360_ENCRYPTION_KEYS``), or ``None`` to store in clear."""
+        keys = self.encryption_keys
+        return Keyring.parse(keys.get_secret_value()) if keys is not None else None

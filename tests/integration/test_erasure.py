@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,14 @@ from c360.profiles.service import find_by_identifier
 from c360.segments.language import parse
 from c360.segments.service import create_segment
 from c360.settings import Settings
+from c360.storage.sealing import configure_sealing, keyring, new_key, sealed_columns
 from c360.storage.tables import (
     event_log,
     feedback_items,
     journey_entries,
     journey_steps,
     messages,
+    metadata,
     privacy_suppressed_arrivals,
     privacy_suppressions,
     profile_merges,
@@ -92,9 +95,10 @@ FORMS = {
 """What must not be found anywhere after erasure, with the JSON-escaped form of each."""
 
 
-def leftovers(engine: Engine) -> dict[str, int]:
+def leftovers(engine: Engine, *, opened: bool = True) -> dict[str, int]:
     """Every (table.column, form) holding the person, counted by reading every row of every
-    table of the database (independently of the erasure's own search)."""
+    table of the database (independently of the erasure's own search). Values encrypted at
+    rest are opened with the process's keys (``opened``), or searched as stored."""
     needles = {k: v.lower() for k, v in FORMS.items()}
     needles |= {
         f"{k} (escaped)": json.dumps(v)[1:-1].lower()
@@ -109,6 +113,8 @@ def leftovers(engine: Engine) -> dict[str, int]:
                 for column, value in row.items():
                     if value is None or isinstance(value, int | float):
                         continue
+                    if opened:
+                        value = _opened(name, column, value)
                     if isinstance(value, bytes | memoryview):
                         shown = bytes(value).decode("utf-8", "replace")
                     elif isinstance(value, dict | list):
@@ -121,6 +127,23 @@ def leftovers(engine: Engine) -> dict[str, int]:
                             key = f"{name}.{column}: {kind}"
                             found[key] = found.get(key, 0) + 1
     return found
+
+
+def _opened(table_name: str, column: str, value: Any) -> Any:
+    """A value as stored, with a token of encryption at rest opened by the process's keys."""
+    ring = keyring()
+    if isinstance(value, bytes | memoryview):
+        value = bytes(value)
+        if value.startswith(b"c360:1:"):
+            assert ring is not None, f"{table_name}.{column} is sealed"
+            return ring.open(value.decode(), f"{table_name}.{column}")
+        return value
+    if isinstance(value, str):
+        token = value[1:-1] if value.startswith('"c360:1:') else value
+        if token.startswith("c360:1:"):
+            assert ring is not None, f"{table_name}.{column} is sealed"
+            return ring.open(token, f"{table_name}.{column}").decode()
+    return value
 
 
 def send(client: TestClient, write_key: str, *messages_: dict[str, Any]) -> None:
@@ -356,8 +379,20 @@ def count(engine: Engine, table: Any, *where: Any) -> int:
         return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
+@pytest.fixture(params=["in clear", "encrypted at rest"])
+def encryption_keys(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """No keys, or a keyring whose active key is not the first one (docs/encryption.md)."""
+    if request.param == "in clear":
+        yield None
+        return
+    try:
+        yield f"{new_key('k2')},{new_key('k1')}"
+    finally:
+        configure_sealing(None)
+
+
 def test_erasure_leaves_only_the_tombstone_and_nothing_brings_the_person_back(
-    database_url: str, engine: Engine, tmp_path: Path
+    database_url: str, engine: Engine, tmp_path: Path, encryption_keys: str | None
 ) -> None:
     write_key, admin_key = make_keys(database_url)
     auth = {"Authorization": f"Bearer {admin_key}"}
@@ -365,7 +400,8 @@ def test_erasure_leaves_only_the_tombstone_and_nothing_brings_the_person_back(
     crm_file.write_text(
         "\n".join(json.dumps(r, ensure_ascii=False) for r in CRM_ROWS) + "\n", "utf-8"
     )
-    app = build_app(Settings(database_url=database_url), engine, run_worker=False)
+    settings = Settings(database_url=database_url, encryption_keys=encryption_keys)
+    app = build_app(settings, engine, run_worker=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         # --- seed: tracked events (through the real tracking app), a file, the rest ---
         visit, identified, feedback = person_messages()
@@ -389,6 +425,14 @@ def test_erasure_leaves_only_the_tombstone_and_nothing_brings_the_person_back(
         seeded = leftovers(engine)
         for table in ("event_log", "source_records", "profiles", "identity_nodes", "messages"):
             assert any(k.startswith(f"{table}.") for k in seeded), (table, seeded)
+        if encryption_keys:
+            # the sealed columns held the person (all but the CRM rows' unmapped columns, of
+            # which it has none), and as stored none of them shows it
+            sealed = {f"{t.name}.{c.name}" for t, c in sealed_columns(metadata)}
+            in_sealed = {k.split(":")[0] for k in seeded} & sealed
+            assert in_sealed == sealed - {"source_records.extra"}, sorted(sealed - in_sealed)
+            as_stored = leftovers(engine, opened=False)
+            assert not {k for k in as_stored if k.split(":")[0] in sealed}, as_stored
         assert count(engine, feedback_items, feedback_items.c.profile_id == pid) == 1
         other_before = other_state(engine)
 
@@ -450,7 +494,11 @@ def test_erasure_leaves_only_the_tombstone_and_nothing_brings_the_person_back(
         # --- P6: rebuild, then the same identify and the original file again ---
         rebuilt = subprocess.run(
             [sys.executable, "-m", "c360", "rebuild"],
-            env={**os.environ, "C360_DATABASE_URL": database_url},
+            env={
+                **os.environ,
+                "C360_DATABASE_URL": database_url,
+                "C360_ENCRYPTION_KEYS": encryption_keys or "",
+            },
             capture_output=True,
             text=True,
             timeout=120,

@@ -47,6 +47,7 @@ from c360.settings import Settings
 from c360.storage import DurabilityReport, check_durability
 from c360.storage.engine import reader
 from c360.storage.maintenance import WalCheckpointer
+from c360.storage.sealing import configure_sealing
 from c360.workers.activation import ActivationLoops
 from c360.workers.backlog import Backlog
 from c360.workers.processor import Processor, lag
@@ -212,6 +213,7 @@ def build_app(
     """The whole server as one ASGI callable (the store must already be migrated)."""
     send_rules = rules_from_config(settings.send_rules)  # refused here, before serving
     suppression.configure_key(_secret(settings.privacy_key))  # ingest screens with it
+    configure_sealing(settings.keyring())  # personal data sealed at rest
     configure_deadlines(settings.privacy_deadlines)  # refused here, before serving
     configure_purposes(settings.consent_purposes)  # the consent purposes stated and named
     configure_transfers(settings, os.environ)  # the register; erasure's destination secrets

@@ -42,9 +42,11 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from None
     from c360.privacy.purposes import configure_purposes
     from c360.privacy.suppression import configure_key  # every import screens with it
+    from c360.storage.sealing import configure_sealing  # personal data sealed at rest
 
     key = settings.privacy_key
     configure_key(key.get_secret_value() if key is not None else None)
+    configure_sealing(settings.keyring())
     configure_purposes(settings.consent_purposes)  # checked by Settings already
     return settings
 

@@ -23,6 +23,7 @@ from c360.cli.common import (
 )
 from c360.cli.consent import consent_app
 from c360.cli.demo import demo_app
+from c360.cli.encryption import encryption_app
 from c360.cli.feedback import feedback_app
 from c360.cli.identity import export_links, export_profiles, identity_app, resolve_command
 from c360.cli.journeys import journeys_app, suppressions_app
@@ -48,6 +49,7 @@ db_app = typer.Typer(help="The store: migrations and status.", no_args_is_help=T
 sources_app = typer.Typer(help="Sources: list and set rate limits.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(encryption_app, name="encryption")
 app.add_typer(sources_app, name="sources")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(export_app, name="export")

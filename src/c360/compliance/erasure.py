@@ -104,6 +104,7 @@ from c360.profiles.service import follow_resolution, identifier_lookup_keys
 from c360.standardize import email as standard_email
 from c360.standardize.cells import fold
 from c360.storage.dialect import LOG_LOCK_KEY, key_in
+from c360.storage.sealing import sealed_columns, sealing_on
 from c360.storage.tables import (
     event_log,
     feedback_history,
@@ -117,6 +118,7 @@ from c360.storage.tables import (
     journey_entries,
     journey_steps,
     messages,
+    metadata,
     privacy_requests,
     privacy_restrictions,
     privacy_suppressions,
@@ -1321,6 +1323,15 @@ def search(
             elif not type_name.startswith(_SKIPPED_TYPES):
                 text_columns.append(info["name"])
         columns += len(text_columns) + len(binary_columns)
+        if sealing_on():
+            # sealed columns are opened and searched here; the database sees only tokens
+            opened = [c for c in text_columns + binary_columns if (name, c) in _SEALED]
+            text_columns = [c for c in text_columns if c not in opened]
+            binary_columns = [c for c in binary_columns if c not in opened]
+            for column_name in opened:
+                column = metadata.tables[name].c[column_name]
+                every = conn.execute(select(column).execution_options(yield_per=1000)).scalars()
+                hits += _hits(name, column_name, map(_as_text, every), needles, None)
         found = matcher.count(name, text_columns) if text_columns else {}
         for column_name, rows in found.items():
             hits += _hits(name, column_name, matcher.sample(name, column_name), needles, rows)
@@ -1331,6 +1342,16 @@ def search(
     if searched is not None:
         searched.update({"tables": tables, "columns": columns, "needles": len(needles)})
     return hits
+
+
+_SEALED = {(table.name, column.name) for table, column in sealed_columns(metadata)}
+
+
+def _as_text(value: Any) -> Any:
+    """A sealed column's value, opened, as the text the database search reads."""
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
 
 
 class _Matcher:

@@ -514,6 +514,7 @@ def _members(
     return {k: reads.members[k] for k in unique if reads.members[k]}
 
 
+_FEATURES: Any = identity_nodes.c.features.type  # sealed at rest: opened by ``loaded_text``
 _NODE_COLUMNS = (
     identity_nodes.c.id,
     identity_nodes.c.source_id,
@@ -539,7 +540,7 @@ def _node_of(
         node_id,
         (source, node_type, node_key),
         first,
-        _json(features),
+        _json(_FEATURES.loaded_text(features)),
         keys.get(node_id, []),
         [(t, v) for t, v in _json(limited)],
         last,

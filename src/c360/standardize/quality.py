@@ -12,7 +12,8 @@ Computed in SQL over the source records, so it costs a few scans, not a Python l
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+import orjson
+from sqlalchemy import Connection, and_, func, select, type_coerce
 
 from c360.eventlog.service import list_sources
 from c360.ingest.mapping import Mapping
@@ -20,7 +21,9 @@ from c360.ingest.records import latest_mappings_by_kind
 from c360.ingest.schema import IDENTIFIER_TYPES
 from c360.kernel.clock import isoformat_us
 from c360.privacy.consent import unconfigured
-from c360.storage.tables import event_log, record_identifiers, rejects, source_records
+from c360.storage.dialect import key_in
+from c360.storage.sealing import sealing_on
+from c360.storage.tables import Json, event_log, record_identifiers, rejects, source_records
 
 KEY_TYPES = ("national_id", "email")
 """Identifiers that name one person across sources: two sources sharing one should agree.
@@ -114,6 +117,28 @@ def quality_report(conn: Connection) -> list[SourceQuality]:
     return report
 
 
+def _present_and_flagged(
+    conn: Connection, source_id: int, kind: str, names: list[str]
+) -> list[int]:
+    """Per field name: records holding a raw value, then records flagging it. Counted in the
+    database, or, with the raw values sealed at rest, here."""
+    where = (source_records.c.source_id == source_id, source_records.c.kind == kind)
+    if not sealing_on():
+        raw = type_coerce(source_records.c.raw, Json)
+        columns = []
+        for name in names:
+            columns.append(func.count(raw[name].as_string()))
+            columns.append(func.count(source_records.c.flags[name].as_string()))
+        return [int(n) for n in conn.execute(select(*columns).where(*where)).one()]
+    counts = [0] * (2 * len(names))
+    rows = select(source_records.c.raw, source_records.c.flags).where(*where)
+    for raw_values, flags in conn.execute(rows.execution_options(yield_per=1000)):
+        for index, name in enumerate(names):
+            counts[2 * index] += raw_values.get(name) is not None
+            counts[2 * index + 1] += (flags or {}).get(name) is not None
+    return counts
+
+
 def _fields(
     conn: Connection,
     source_id: int,
@@ -131,16 +156,8 @@ def _fields(
     ]
     if not wanted:
         return []
-    columns = []
-    for _, name, _ in wanted:
-        columns.append(func.count(source_records.c.raw[name].as_string()))
-        columns.append(func.count(source_records.c.flags[name].as_string()))
     kind = mapping.kind.value
-    counts = conn.execute(
-        select(*columns).where(
-            source_records.c.source_id == source_id, source_records.c.kind == kind
-        )
-    ).one()
+    counts = _present_and_flagged(conn, source_id, kind, [name for _, name, _ in wanted])
     result = []
     for index, (section, name, type_name) in enumerate(wanted):
         present, flagged = int(counts[2 * index]), int(counts[2 * index + 1])
@@ -203,24 +220,20 @@ def _duplicates(conn: Connection) -> dict[tuple[int, str], dict[str, int]]:
 
 
 def _conflicts(conn: Connection) -> dict[tuple[int, str], dict[str, int]]:
-    """Per source, kind and field: key identifiers shared with another source that disagrees."""
+    """Per source, kind and field: key identifiers shared with another source that disagrees.
+    Compared in the database, or, with the records' fields sealed at rest, here."""
+    if sealing_on():
+        return _conflicts_read(conn)
     mine, theirs = record_identifiers.alias("mine"), record_identifiers.alias("theirs")
     mine_rec, theirs_rec = source_records.alias("mine_rec"), source_records.alias("theirs_rec")
     found: dict[tuple[int, str], dict[str, int]] = {}
     for name in COMPARED_FIELDS:
-        mine_value = mine_rec.c.fields[name].as_string()
-        theirs_value = theirs_rec.c.fields[name].as_string()
+        mine_value = type_coerce(mine_rec.c.fields, Json)[name].as_string()
+        theirs_value = type_coerce(theirs_rec.c.fields, Json)[name].as_string()
         query = (
             select(mine.c.source_id, mine_rec.c.kind, func.count(func.distinct(mine.c.value)))
             .select_from(mine)
-            .join(
-                theirs,
-                and_(
-                    theirs.c.type == mine.c.type,
-                    theirs.c.value == mine.c.value,
-                    theirs.c.source_id != mine.c.source_id,
-                ),
-            )
+            .join(theirs, _same_key_elsewhere(mine, theirs))
             .join(
                 mine_rec,
                 and_(
@@ -246,6 +259,60 @@ def _conflicts(conn: Connection) -> dict[tuple[int, str], dict[str, int]]:
         for source_id, kind, count in conn.execute(query):
             found.setdefault((source_id, kind), {})[name] = int(count)
     return found
+
+
+def _same_key_elsewhere(mine: Any, theirs: Any) -> Any:
+    """Join condition: ``theirs`` holds ``mine``'s identifier in another source."""
+    return and_(
+        theirs.c.type == mine.c.type,
+        theirs.c.value == mine.c.value,
+        theirs.c.source_id != mine.c.source_id,
+    )
+
+
+def _conflicts_read(conn: Connection) -> dict[tuple[int, str], dict[str, int]]:
+    """:func:`_conflicts`, the records' fields opened and compared here."""
+    mine, theirs = record_identifiers.alias("mine"), record_identifiers.alias("theirs")
+    pairs = conn.execute(
+        select(
+            mine.c.source_id, mine.c.record_id, mine.c.value, theirs.c.source_id, theirs.c.record_id
+        )
+        .join(theirs, _same_key_elsewhere(mine, theirs))
+        .where(mine.c.type.in_(KEY_TYPES))
+    ).all()
+    wanted = {(s, r) for p in pairs for s, r in ((p[0], p[1]), (p[3], p[4]))}
+    records: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+    for source_id in {s for s, _ in wanted}:
+        ids = sorted(r for s, r in wanted if s == source_id)
+        for start in range(0, len(ids), 2000):
+            rows = conn.execute(
+                select(
+                    source_records.c.record_id, source_records.c.kind, source_records.c.fields
+                ).where(
+                    source_records.c.source_id == source_id,
+                    key_in(conn, source_records.c.record_id, ids[start : start + 2000]),
+                )
+            )
+            for record_id, kind, fields in rows:
+                records[(source_id, record_id)] = (kind, fields or {})
+    values: dict[tuple[int, str], dict[str, set[str]]] = {}
+    for mine_source, mine_id, value, theirs_source, theirs_id in pairs:
+        if (mine_source, mine_id) not in records or (theirs_source, theirs_id) not in records:
+            continue
+        kind, mine_fields = records[(mine_source, mine_id)]
+        theirs_fields = records[(theirs_source, theirs_id)][1]
+        for name in COMPARED_FIELDS:
+            a, b = _as_string(mine_fields.get(name)), _as_string(theirs_fields.get(name))
+            if a is not None and b is not None and a != b:
+                values.setdefault((mine_source, kind), {}).setdefault(name, set()).add(value)
+    return {k: {n: len(v) for n, v in names.items()} for k, names in values.items()}
+
+
+def _as_string(value: Any) -> str | None:
+    """A JSON value as the database's text extraction (``->>``) gives it."""
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 def _last_received(conn: Connection) -> dict[int, int]:

@@ -1,7 +1,7 @@
 """Statements whose SQL differs between SQLite and PostgreSQL."""
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -32,6 +32,8 @@ from sqlalchemy import values as sa_values
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.dml import Insert
+
+from c360.storage.sealing import driver_value
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
@@ -116,7 +118,7 @@ def insert_many_ignoring_duplicates(
     if not rows:
         return
     columns = _data_columns(table)
-    values = map(itemgetter(*columns), rows)
+    values = _driver_rows(table, columns, rows)
     if conn.dialect.name != "postgresql":
         # Multi-row INSERTs, not executemany: sqlite3 releases and retakes the GIL around
         # every statement step, and under load each retake waited for the request thread.
@@ -249,12 +251,7 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     columns = _data_columns(table)
-    json_columns = {c.name for c in table.c if isinstance(c.type, JSON) and c.name in columns}
-    dumps = orjson.dumps
-    values = [
-        tuple(dumps(row[c]).decode() if c in json_columns else row[c] for c in columns)
-        for row in rows
-    ]
+    values = list(_driver_rows(table, columns, rows))
     if conn.dialect.name != "postgresql":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -276,6 +273,32 @@ def insert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             copy.write_row(row)
 
 
+def _driver_rows(
+    table: Table, columns: list[str], rows: Sequence[Mapping[str, Any]]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows as the driver takes them: JSON columns serialised as the engine's
+    ``json_serializer`` would, sealed columns encrypted (:mod:`c360.storage.sealing`)."""
+    makers: list[Callable[[Any], Any] | None] = []
+    for name in columns:
+        column_type = table.c[name].type
+        maker = driver_value(column_type)
+        if maker is None and isinstance(column_type, JSON):
+            maker = _json_text
+        makers.append(maker)
+    if not any(makers):
+        yield from map(itemgetter(*columns), rows)
+        return
+    for row in rows:
+        yield tuple(
+            row[c] if make is None else make(row[c])
+            for c, make in zip(columns, makers, strict=True)
+        )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def _data_columns(table: Table) -> list[str]:
     """Columns a row supplies: all but a generated (autoincrement) primary key."""
     return [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
@@ -293,7 +316,6 @@ def upsert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     keys = [c.name for c in table.primary_key.columns]
     if conn.dialect.name == "sqlite":
         columns = [c.name for c in table.c]
-        json_columns = {c.name for c in table.c if isinstance(c.type, JSON)}
         sql = _compiled_upserts.get(table.name)
         if sql is None:
             statement = sqlite.insert(table).values({c: bindparam(c) for c in columns})
@@ -303,14 +325,9 @@ def upsert_many(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
             )
             assert list(compiled.positiontup or ()) == columns, "unexpected parameter order"
             sql = _compiled_upserts[table.name] = str(compiled)
-        dumps = orjson.dumps
-        values = [
-            tuple(dumps(row[c]).decode() if c in json_columns else row[c] for c in columns)
-            for row in rows
-        ]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, values)
+            cursor.executemany(sql, _driver_rows(table, columns, rows))
         finally:
             cursor.close()
         return

@@ -9,7 +9,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Table,
@@ -17,6 +16,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from c360.storage.sealing import Sealed
 
 metadata = MetaData(
     naming_convention={
@@ -81,7 +82,7 @@ rejects = Table(
     Column("reason", String(50), nullable=False),
     Column("detail", Text, nullable=False),
     Column("message_id", Text, nullable=True),
-    Column("payload", LargeBinary, nullable=False),
+    Column("payload", Sealed("bytes", "rejects.payload"), nullable=False),
     # Where the item came from: "tracking", "import", "webhook" or "processing" (NULL: tracking).
     Column("stage", String(20), nullable=True),
     # A readable place: "crm.csv:17", "table customers", so a user can find the row.
@@ -104,19 +105,19 @@ profiles = Table(
     "profiles",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("traits", Json, nullable=False),
+    Column("traits", Sealed("json", "profiles.traits"), nullable=False),
     Column("created_seq", BigInteger, nullable=False),
     Column("updated_seq", BigInteger, nullable=False),
     Column("merged_into", String(36), nullable=True, index=True),
     # The golden record (survivorship over the profile's records, with provenance).
-    Column("golden", Json, nullable=True),
+    Column("golden", Sealed("json", "profiles.golden"), nullable=True),
     Column("household_id", String(36), nullable=True, index=True),
     # Computed traits (``c360.profiles.traits``) and when the first of them changes with time
     # alone (an event leaving a window): the worker recomputes profiles that fall due.
     Column("computed", Json, nullable=True),
     Column("computed_due_us", BigInteger, nullable=True, index=True),
     # Every identifier of the profile as "type:value", sorted: what the change feed compares.
-    Column("identifier_set", Json, nullable=True),
+    Column("identifier_set", Sealed("json", "profiles.identifier_set"), nullable=True),
     # What segment conditions read (``c360.segments.view``), and when the first segment
     # answer may change with time alone (an event leaving a window): the worker re-evaluates.
     Column("attributes", Json, nullable=True),
@@ -208,10 +209,10 @@ source_records = Table(
     Column("source_id", Integer, primary_key=True),
     Column("record_id", Text, primary_key=True),
     Column("kind", String(30), nullable=False),
-    Column("fields", Json, nullable=False),
-    Column("raw", Json, nullable=False),
+    Column("fields", Sealed("json", "source_records.fields"), nullable=False),
+    Column("raw", Sealed("json", "source_records.raw"), nullable=False),
     Column("flags", Json, nullable=False),
-    Column("extra", Json, nullable=False),
+    Column("extra", Sealed("json", "source_records.extra"), nullable=False),
     Column("content_hash", String(32), nullable=False),
     Column("version", Integer, nullable=False),
     Column("mapping_version", Integer, nullable=False),
@@ -241,10 +242,10 @@ identity_nodes = Table(
     Column("node_type", String(20), nullable=False),
     Column("node_key", Text, nullable=False),
     Column("kind", String(30), nullable=False),
-    Column("features", Json, nullable=False),
-    Column("identifiers", Json, nullable=False),
+    Column("features", Sealed("json", "identity_nodes.features"), nullable=False),
+    Column("identifiers", Sealed("json", "identity_nodes.identifiers"), nullable=False),
     Column("limited", Json, nullable=False),
-    Column("traits", Json, nullable=True),
+    Column("traits", Sealed("json", "identity_nodes.traits"), nullable=True),
     Column("first_seq", BigInteger, nullable=False),
     Column("last_seq", BigInteger, nullable=False),
     Column("at_us", BigInteger, nullable=False),

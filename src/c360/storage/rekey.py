@@ -1,0 +1,174 @@
+"""Which keys the sealed columns use, and re-sealing them: ``c360 encryption status|rotate``.
+
+Rotation reads each sealed table in primary-key order, a batch at a time, and rewrites the
+values that are in clear or sealed with a key other than the active one. Each rewrite is a
+compare-and-set on the value read, so a row the application changed meanwhile is left as the
+application wrote it (already with the active key) and counted, never overwritten with what
+rotation read before.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    Engine,
+    LargeBinary,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    tuple_,
+    type_coerce,
+    update,
+)
+
+from c360.storage.sealing import PREFIX, Sealed, key_id_of, keyring, sealed_columns
+from c360.storage.tables import Json, metadata
+
+Progress = Callable[[str, int, int], None]
+"""Called with (column, rows done, rows in all) as rotation goes."""
+
+_BATCH = 500
+
+
+@dataclass(slots=True)
+class ColumnKeys:
+    """How one sealed column's values are stored."""
+
+    column: str
+    rows: int = 0
+    clear: int = 0
+    keys: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"column": self.column, "rows": self.rows, "clear": self.clear, "keys": self.keys}
+
+
+def key_usage(engine: Engine) -> list[ColumnKeys]:
+    """Per sealed column: rows holding a value, rows in clear and rows per key id (read from
+    each value's first bytes, never opened: no key is needed). Nulls are not counted."""
+    usage = []
+    with engine.connect() as conn:
+        for table, column in sealed_columns(metadata):
+            found = ColumnKeys(f"{table.name}.{column.name}")
+            query = select(func.substr(_raw(column), 1, len(PREFIX) + 34)).where(
+                column.is_not(None)
+            )
+            for head in conn.execute(query.execution_options(yield_per=5000)).scalars():
+                if _empty(column.type, head):
+                    continue
+                found.rows += 1
+                kid = _kid(column.type, head)
+                if kid is None:
+                    found.clear += 1
+                else:
+                    found.keys[kid] = found.keys.get(kid, 0) + 1
+            usage.append(found)
+    return usage
+
+
+@dataclass(slots=True)
+class Rotation:
+    """What ``rotate`` did, per column: values rewritten, and values the application changed
+    while rotation ran (left as written, which is with the active key)."""
+
+    target: str
+    rewritten: dict[str, int] = field(default_factory=dict)
+    raced: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"target": self.target, "rewritten": self.rewritten, "raced": self.raced}
+
+
+def rotate(engine: Engine, *, to_clear: bool = False, progress: Progress | None = None) -> Rotation:
+    """Re-seal every sealed value with the active key (``to_clear``: store every value in
+    clear, before turning encryption off)."""
+    ring = keyring()
+    if ring is None and not to_clear:
+        raise RuntimeError("no encryption keys are configured (C360_ENCRYPTION_KEYS)")
+    target = "clear" if to_clear else (ring.active if ring is not None else "clear")
+    rotation = Rotation(target)
+    with engine.connect() as conn:
+        totals = {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in {t for t, _ in sealed_columns(metadata)}
+        }
+    for table in metadata.sorted_tables:
+        columns = [c for c in table.c if isinstance(c.type, Sealed)]
+        if not columns:
+            continue
+        keys = list(table.primary_key.columns)
+        after: tuple[Any, ...] | None = None
+        done = 0
+        while True:
+            with engine.begin() as conn:
+                query = select(*keys, *(_raw(c) for c in columns)).order_by(*keys).limit(_BATCH)
+                if after is not None:
+                    query = query.where(tuple_(*keys) > tuple_(*after))
+                rows = conn.execute(query).all()
+                for row in rows:
+                    _rewrite(conn, table, keys, columns, row, target, rotation)
+            if not rows:
+                break
+            after = tuple(rows[-1][: len(keys)])
+            done += len(rows)
+            if progress is not None:
+                progress(table.name, done, totals[table.name])
+    return rotation
+
+
+def _rewrite(
+    conn: Connection,
+    table: Any,
+    keys: list[Any],
+    columns: list[Any],
+    row: Any,
+    target: str,
+    rotation: Rotation,
+) -> None:
+    raw_values = row[len(keys) :]
+    for column, raw in zip(columns, raw_values, strict=True):
+        if _empty(column.type, raw) or _kid(column.type, raw) == (
+            None if target == "clear" else target
+        ):
+            continue
+        sealed: Sealed = column.type
+        clear = sealed.loaded(orjson.loads(raw) if sealed.kind == "json" else raw)
+        new = clear if target == "clear" else sealed.stored(clear)
+        name = f"{table.name}.{column.name}"
+        changed = conn.execute(
+            update(table)
+            .where(*(k == v for k, v in zip(keys, row[: len(keys)], strict=True)))
+            .where(_raw(column) == raw)
+            .values({column.name: type_coerce(bindparam("v", new), _impl(sealed))})
+        ).rowcount
+        counts = rotation.rewritten if changed else rotation.raced
+        counts[name] = counts.get(name, 0) + 1
+
+
+def _impl(sealed: Sealed) -> Any:
+    return {"json": Json, "bytes": LargeBinary}.get(sealed.kind, Text)
+
+
+def _raw(column: Any) -> Any:
+    """The column as stored: bytes for a binary column, text otherwise (JSON as its text)."""
+    if column.type.kind == "bytes":
+        return type_coerce(column, LargeBinary)
+    if column.type.kind == "json":
+        return cast(type_coerce(column, Json), Text)
+    return type_coerce(column, Text)
+
+
+def _empty(sealed: Sealed, raw: Any) -> bool:
+    """SQL NULL, or JSON's null: nothing to seal (and left as it is)."""
+    return raw is None or (sealed.kind == "json" and raw == "null")
+
+
+def _kid(sealed: Sealed, head: Any) -> str | None:
+    if sealed.kind == "json" and isinstance(head, str) and head.startswith('"'):
+        head = head[1:]
+    return key_id_of(head)
