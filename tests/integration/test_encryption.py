@@ -13,10 +13,15 @@ from typing import Any
 import orjson
 import pytest
 from sqlalchemy import Engine, LargeBinary, Text, cast, select, type_coerce
+from tests import factories
 from tests.cli import c360
 from tests.customer360 import SOMCHAI, somchai_everywhere, track
 
+from c360.kernel.clock import system_clock
 from c360.profiles.service import find_by_identifier, get_profile
+from c360.segments.evaluate import Moment
+from c360.segments.language import parse
+from c360.segments.sql import member_ids
 from c360.storage import rekey
 from c360.storage.sealing import (
     SealedDataError,
@@ -25,7 +30,7 @@ from c360.storage.sealing import (
     new_key,
     sealed_columns,
 )
-from c360.storage.tables import Json, metadata, profiles
+from c360.storage.tables import Json, event_log, metadata, profiles
 
 K1 = new_key("k1")
 K2 = new_key("k2")
@@ -97,6 +102,12 @@ def test_a_store_is_sealed_rotated_and_opened_again(
 ) -> None:
     # written in clear (no keys), as every store was before encryption was turned on
     somchai_everywhere(engine, tmp_path)
+    track(engine, factories.track("u-shoes", event="Product Added", properties={"cat": "shoes"}))
+    track(engine, factories.track("u-bags", event="Product Added", properties={"cat": "bags"}))
+    shoes = parse('did "Product Added" where cat = "shoes"')
+    with engine.connect() as conn:
+        buyers = member_ids(conn, shoes, Moment(system_clock()))
+    assert len(buyers) == 1
     with engine.connect() as conn:
         pid = find_by_identifier(conn, "email", SOMCHAI["email"]).id
         before = get_profile(conn, pid)
@@ -118,6 +129,12 @@ def test_a_store_is_sealed_rotated_and_opened_again(
     assert set(report["rewritten"]) >= filled
     assert keys_used(engine) == {"k1"}
     assert showing_somchai(engine) == set()
+    # segments on behaviour read the facts kept beside each sealed payload, in SQL
+    with engine.connect() as conn:
+        facts = dict(conn.execute(select(event_log.c.type, event_log.c.facts)).all())
+        assert member_ids(conn, shoes, Moment(system_clock())) == buyers
+    assert orjson.loads(facts["track"])["event"] == "Product Added"
+    assert facts["record"] == "{}"
     after = status(database_url, K1)
     assert all(c["clear"] == 0 and set(c["keys"]) <= {"k1"} for c in after["columns"])
 

@@ -23,6 +23,7 @@ from c360.segments import language as L
 from c360.segments.evaluate import Facts, Moment, evaluate, shift
 from c360.segments.sql import compile_condition, member_ids
 from c360.segments.view import build_view
+from c360.storage.sealing import event_facts, sealing_on
 from c360.storage.tables import event_log, profile_events, profiles, segment_members, segments
 
 HOUR = 3_600_000_000
@@ -453,6 +454,8 @@ def store(conn: Any, world: World) -> None:
             )
             owned.append({"profile_id": pid, "seq": seq, "at_us": at})
     if logged:
+        for row in logged:  # as the log's append keeps them beside a sealed payload
+            row["facts"] = event_facts(row["type"], row["payload"]) if sealing_on() else None
         conn.execute(insert(event_log), logged)
         conn.execute(insert(profile_events), owned)
     conn.execute(

@@ -68,6 +68,7 @@ from c360.kernel.clock import system_clock
 # the words computed traits read as a cancelled, returned or refunded order: one list for both
 from c360.profiles.traits import DAY_US, EventFact, RecordFact, is_cancelled, record_moment
 from c360.storage.dialect import key_in
+from c360.storage.sealing import prefilter
 from c360.storage.tables import (
     event_log,
     identity_nodes,
@@ -525,7 +526,9 @@ def _event_facts(conn: Connection, profile_ids: Sequence[str]) -> Iterator[Any]:
             event_log.c.payload,
         )
         .select_from(profile_events.join(event_log, event_log.c.seq == profile_events.c.seq))
-        .where(event_log.c.type == "track", event_log.c.payload.ilike("%order completed%"))
+        .where(
+            event_log.c.type == "track", prefilter(event_log.c.payload.ilike("%order completed%"))
+        )
     )
     yield from conn.execute(query.where(key_in(conn, profile_events.c.profile_id, profile_ids)))
 
@@ -724,7 +727,7 @@ def _product_entries(conn: Connection, after: int, upto: int) -> set[tuple[int, 
             event_log.c.seq > after,
             event_log.c.seq <= upto,
             event_log.c.type == RECORD_TYPE,
-            event_log.c.payload.like('%"kind":"product"%'),
+            prefilter(event_log.c.payload.like('%"kind":"product"%')),
         )
     )
     for source_id, payload in rows:
@@ -1307,7 +1310,7 @@ def _touched_by_log(
                 event_log.c.type == RECORD_TYPE,
                 and_(
                     event_log.c.type == "track",
-                    event_log.c.payload.ilike("%order completed%"),
+                    prefilter(event_log.c.payload.ilike("%order completed%")),
                 ),
             ),
         )

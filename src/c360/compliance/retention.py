@@ -35,7 +35,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_,
 
 from c360.errors import InvalidInput
 from c360.eventlog.model import StoredEvent
-from c360.eventlog.service import PROFILES_CHECKPOINT, get_checkpoint
+from c360.eventlog.service import PROFILES_CHECKPOINT, STORED_COLUMNS, get_checkpoint
 from c360.feedback.model import OPEN_STATUSES
 from c360.identity.features import NODE_RECORD
 from c360.identity.service import NodeChanges, Resolver, resolve_changed
@@ -46,6 +46,7 @@ from c360.profiles.model import OWN_SOURCES, previous_id_of, traits_of
 from c360.profiles.refresh import refresh_profiles
 from c360.profiles.service import follow_resolution, profile_handle, tracked_nodes
 from c360.storage.dialect import key_in
+from c360.storage.sealing import sealing_on
 from c360.storage.tables import (
     consent_ledger,
     event_log,
@@ -527,7 +528,7 @@ def _apply_events(conn: Connection, policy: Policy, outcome: PolicyOutcome, now_
     if not names:
         return
     cited = select(consent_ledger.c.seq).where(consent_ledger.c.seq.is_not(None))
-    query = select(*event_log.c).where(
+    query = select(*STORED_COLUMNS).where(
         key_in(conn, event_log.c.source_id, sorted(names)),
         event_log.c.type != RECORD_TYPE,
         event_log.c.timestamp_us < outcome.cutoff_us,
@@ -604,6 +605,8 @@ def _apply_events(conn: Connection, policy: Policy, outcome: PolicyOutcome, now_
             "s": o.seq,
             "t": "alias" if o.type == "alias" else "identify",
             "p": orjson.dumps(_stripped(o, policy)).decode(),
+            # an identify or alias has no facts to keep beside a sealed payload
+            "f": "{}" if sealing_on() else None,
         }
         for o in keep
     ]
@@ -614,6 +617,7 @@ def _apply_events(conn: Connection, policy: Policy, outcome: PolicyOutcome, now_
             .values(
                 type=bindparam("t"),
                 payload=bindparam("p"),
+                facts=bindparam("f"),
                 timestamp_us=now_us,
                 sent_at_us=None,
                 original_timestamp_us=None,

@@ -15,6 +15,7 @@ class LogRow(TypedDict):
     original_timestamp_us: int | None
     timestamp_us: int
     payload: str
+    facts: NotRequired[str | None]  # set by ``append``: name and properties beside a sealed payload
 
 
 class RejectRow(TypedDict):

@@ -12,13 +12,22 @@ from c360.storage.dialect import (
     insert_ignoring_duplicates,
     insert_many_ignoring_duplicates,
 )
+from c360.storage.sealing import event_facts, sealing_on
 from c360.storage.tables import event_log, rejects, sources, worker_checkpoints
 
 SOURCE_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
+STORED_COLUMNS = tuple(c for c in event_log.c if c.name != "facts")
+"""The columns of a :class:`StoredEvent`, in its order (not the facts kept for segments)."""
+
 
 def append(conn: Connection, rows: Sequence[LogRow], quarantined: Sequence[RejectRow]) -> None:
-    """Append accepted rows (a repeated (source, message id) is ignored) and quarantined items."""
+    """Append accepted rows (a repeated (source, message id) is ignored) and quarantined items.
+    With encryption at rest on, each row's payload is sealed and its facts (name and
+    properties) kept beside it in clear (:func:`c360.storage.sealing.event_facts`)."""
+    sealing = sealing_on()
+    for row in rows:
+        row["facts"] = event_facts(row["type"], row["payload"]) if sealing else None
     insert_many_ignoring_duplicates(conn, event_log, rows, lock_key=LOG_LOCK_KEY)
     if quarantined:
         # One statement per shape: items from the tracking API carry no stage or origin.
@@ -48,7 +57,7 @@ def quarantine_entry(conn: Connection, event: StoredEvent, reason: str, detail: 
 def read_after(conn: Connection, seq: int, limit: int) -> list[StoredEvent]:
     """Up to ``limit`` log entries after ``seq``, in log order."""
     result = conn.execute(
-        select(*event_log.c).where(event_log.c.seq > seq).order_by(event_log.c.seq).limit(limit)
+        select(*STORED_COLUMNS).where(event_log.c.seq > seq).order_by(event_log.c.seq).limit(limit)
     )
     return [StoredEvent(*row) for row in result.all()]
 
@@ -61,7 +70,9 @@ def last_seq(conn: Connection) -> int:
 def find_message(conn: Connection, message_id: str) -> list[StoredEvent]:
     """Every log entry with this message id (one per source that sent it)."""
     result = conn.execute(
-        select(*event_log.c).where(event_log.c.message_id == message_id).order_by(event_log.c.seq)
+        select(*STORED_COLUMNS)
+        .where(event_log.c.message_id == message_id)
+        .order_by(event_log.c.seq)
     )
     return [StoredEvent(*row) for row in result]
 

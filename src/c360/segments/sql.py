@@ -62,6 +62,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.sql.elements import ColumnElement
@@ -525,8 +526,9 @@ class _Compiler:
         pe = profile_events.alias()
         el = event_log.alias()
         at = func.coalesce(pe.c.at_us, _int(0))
+        # the payload, or where it is sealed at rest the facts kept beside it in clear
+        payload = func.coalesce(el.c.facts, type_coerce(el.c.payload, Text), type_=Text)
         if self.pg:
-            payload = el.c.payload
             clean = case(
                 (
                     func.strpos(payload, _text(_NUL_ESCAPE)) > _int(0),
@@ -544,7 +546,7 @@ class _Compiler:
                 func.jsonb_extract_path_text(doc, key, type_=Text) == _text(name),
             )
         else:
-            doc = el.c.payload
+            doc = payload
             path = case((el.c.type == _text("track"), _text("$.event")), else_=_text("$.name"))
             named = and_(
                 func.json_type(doc, path) == _text("text"),

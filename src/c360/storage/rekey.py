@@ -26,8 +26,15 @@ from sqlalchemy import (
     update,
 )
 
-from c360.storage.sealing import PREFIX, Sealed, key_id_of, keyring, sealed_columns
-from c360.storage.tables import Json, metadata
+from c360.storage.sealing import (
+    PREFIX,
+    Sealed,
+    event_facts,
+    key_id_of,
+    keyring,
+    sealed_columns,
+)
+from c360.storage.tables import Json, event_log, metadata
 
 Progress = Callable[[str, int, int], None]
 """Called with (column, rows done, rows in all) as rotation goes."""
@@ -106,7 +113,9 @@ def rotate(engine: Engine, *, to_clear: bool = False, progress: Progress | None 
         done = 0
         while True:
             with engine.begin() as conn:
-                query = select(*keys, *(_raw(c) for c in columns)).order_by(*keys).limit(_BATCH)
+                extra = [table.c.type] if table is event_log else []
+                query = select(*keys, *(_raw(c) for c in columns), *extra)
+                query = query.order_by(*keys).limit(_BATCH)
                 if after is not None:
                     query = query.where(tuple_(*keys) > tuple_(*after))
                 rows = conn.execute(query).all()
@@ -130,7 +139,7 @@ def _rewrite(
     target: str,
     rotation: Rotation,
 ) -> None:
-    raw_values = row[len(keys) :]
+    raw_values = row[len(keys) : len(keys) + len(columns)]
     for column, raw in zip(columns, raw_values, strict=True):
         if _empty(column.type, raw) or _kid(column.type, raw) == (
             None if target == "clear" else target
@@ -140,11 +149,15 @@ def _rewrite(
         clear = sealed.loaded(orjson.loads(raw) if sealed.kind == "json" else raw)
         new = clear if target == "clear" else sealed.stored(clear)
         name = f"{table.name}.{column.name}"
+        values: dict[str, Any] = {column.name: type_coerce(bindparam("v", new), _impl(sealed))}
+        if column is event_log.c.payload:
+            # a sealed payload has its facts beside it, for segments (0016)
+            values["facts"] = None if target == "clear" else event_facts(row.type, clear)
         changed = conn.execute(
             update(table)
             .where(*(k == v for k, v in zip(keys, row[: len(keys)], strict=True)))
             .where(_raw(column) == raw)
-            .values({column.name: type_coerce(bindparam("v", new), _impl(sealed))})
+            .values(values)
         ).rowcount
         counts = rotation.rewritten if changed else rotation.raced
         counts[name] = counts.get(name, 0) + 1

@@ -20,6 +20,7 @@ The columns are declared with :class:`Sealed` in :mod:`c360.storage.tables`;
 """
 
 import base64
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import JSON, LargeBinary, Text
+from sqlalchemy import JSON, LargeBinary, Text, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -254,3 +255,33 @@ def sealed_columns(metadata: Any) -> Iterator[tuple[Any, Any]]:
         for column in table.c:
             if isinstance(column.type, Sealed):
                 yield table, column
+
+
+FACT_KINDS = ("track", "page", "screen")
+"""The log entries segment conditions on behaviour read (``did "..."``)."""
+
+
+def event_facts(kind: str, payload: str) -> str:
+    """What stays in clear beside a sealed log payload (``event_log.facts``): the event's name
+    (``event``, or ``name`` for pages and screens) and ``properties``, as JSON text; ``{}``
+    for other entries (identifies, aliases, logged records), so that no sealed row lacks it."""
+    if kind not in FACT_KINDS:
+        return "{}"
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits, which JSON allows
+        body = json.loads(payload)
+    if not isinstance(body, dict):
+        return "{}"
+    facts = {k: body[k] for k in ("event", "name", "properties") if k in body}
+    try:
+        return orjson.dumps(facts).decode()
+    except TypeError:
+        return json.dumps(facts, ensure_ascii=False, separators=(",", ":"))
+
+
+def prefilter(condition: Any) -> Any:
+    """``condition``, a text search on a sealed column that narrows what the caller then checks
+    itself, where values are stored in clear; with encryption on the database sees only
+    tokens, so every row is read and the caller's own check decides."""
+    return true() if _keyring is not None else condition

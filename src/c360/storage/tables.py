@@ -67,7 +67,9 @@ event_log = Table(
     Column("sent_at_us", BigInteger, nullable=True),
     Column("original_timestamp_us", BigInteger, nullable=True),
     Column("timestamp_us", BigInteger, nullable=False),
-    Column("payload", Text, nullable=False),
+    Column("payload", Sealed("text", "event_log.payload"), nullable=False),
+    # the event's name and properties in clear beside a sealed payload (segments read them)
+    Column("facts", Text, nullable=True),
     UniqueConstraint("source_id", "message_id", name="uq_event_log_source_message"),
     # a position is never given twice, even after erasure removed the newest rows (0014)
     sqlite_autoincrement=True,

@@ -17,6 +17,7 @@ from c360.segments import language as L
 from c360.segments.evaluate import Facts, Moment, evaluate
 from c360.segments.sql import compile_condition, count_members, member_ids
 from c360.segments.view import build_view, fold
+from c360.storage.sealing import event_facts, sealing_on
 from c360.storage.tables import event_log, profile_events, profiles, segment_members, segments
 
 NOW = 1_780_000_000_000_000
@@ -162,6 +163,8 @@ def fill(engine: Engine) -> dict[str, Facts]:
         facts[pid] = Facts(view, events, member_of)
     with engine.begin() as conn:
         conn.execute(insert(profiles), rows)
+        for row in logged:  # as the log's append keeps them beside a sealed payload
+            row["facts"] = event_facts(row["type"], row["payload"]) if sealing_on() else None
         conn.execute(insert(event_log), logged)
         conn.execute(insert(profile_events), owned)
         conn.execute(insert(segments), named)
