@@ -207,7 +207,9 @@ def test_a_row_changed_during_rotation_keeps_what_the_application_wrote(
         )
     rotation = rekey.Rotation("k1")
     with engine.begin() as conn:
-        rekey._rewrite(conn, profiles, [profiles.c.id], [profiles.c.traits], stale, "k1", rotation)
+        rekey._rewrite(
+            conn, profiles, [profiles.c.id], [profiles.c.traits], [stale], "k1", rotation
+        )
     assert rotation.raced == {"profiles.traits": 1} and rotation.rewritten == {}
     with engine.connect() as conn:
         traits = conn.execute(select(profiles.c.traits).where(profiles.c.id == pid)).scalar_one()

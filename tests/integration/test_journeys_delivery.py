@@ -193,11 +193,14 @@ def test_a_dispatcher_killed_after_the_provider_took_a_message_sends_it_once(
 
 _DISPATCH_ONCE = textwrap.dedent(
     """
+    import os
     import sys
     from c360.activation.dispatch import Dispatcher
     from c360.connectors.channels import ChannelsConfig, LineConfig, build_channels
     from c360.storage.engine import create_engine_for
+    from c360.storage.sealing import configure_sealing
 
+    configure_sealing(os.environ.get("C360_ENCRYPTION_KEYS") or None)  # as c360 worker does
     url, line_url, token = sys.argv[1:4]
     channels = build_channels(
         ChannelsConfig(line=LineConfig(channel_access_token=token, base_url=line_url))

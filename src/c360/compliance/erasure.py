@@ -84,6 +84,7 @@ from sqlalchemy import (
     inspect,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy import column as sql_column
@@ -104,8 +105,9 @@ from c360.profiles.service import follow_resolution, identifier_lookup_keys
 from c360.standardize import email as standard_email
 from c360.standardize.cells import fold
 from c360.storage.dialect import LOG_LOCK_KEY, key_in
-from c360.storage.sealing import sealed_columns, sealing_on
+from c360.storage.sealing import prefilter, sealed_columns, sealing_on
 from c360.storage.tables import (
+    Json,
     event_log,
     feedback_history,
     feedback_items,
@@ -929,7 +931,11 @@ def _erase_other_changes(
     found: list[int] = []
     for change_id, detail in conn.execute(
         select(profile_changes.c.id, profile_changes.c.detail)
-        .where(_any_contains(cast(profile_changes.c.detail, Text), wanted))
+        .where(
+            prefilter(
+                _any_contains(cast(type_coerce(profile_changes.c.detail, Json), Text), wanted)
+            )
+        )
         .execution_options(yield_per=1000)
     ):
         if _change_names_them(detail, forms, names):

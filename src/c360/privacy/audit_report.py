@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, type_coerce
 
 from c360.kernel.clock import isoformat_us, system_clock
 from c360.privacy.audit import AuditQuery, iter_entries
+from c360.storage.sealing import prefilter
 from c360.storage.tables import (
+    Json,
     privacy_requests,
     profile_changes,
     segment_members,
@@ -69,15 +71,18 @@ def _how(action: str) -> str:
 
 def segment_members_at(conn: Connection, name: str, at_us: int) -> tuple[list[str], str]:
     """Who was in segment ``name`` at ``at_us``, and on what basis (see the module's doc)."""
-    changes = conn.execute(
-        select(profile_changes.c.profile_id, profile_changes.c.kind)
+    named = type_coerce(profile_changes.c.detail, Json)["segment"].as_string() == name
+    rows = conn.execute(
+        select(profile_changes.c.profile_id, profile_changes.c.kind, profile_changes.c.detail)
         .where(
             profile_changes.c.kind.in_([ENTERED, EXITED]),
             profile_changes.c.at_us <= at_us,
-            profile_changes.c.detail["segment"].as_string() == name,
+            prefilter(named),  # sealed at rest: every entry and exit is read, and checked here
         )
         .order_by(profile_changes.c.id)
-    ).all()
+        .execution_options(yield_per=1000)
+    )
+    changes = [(pid, kind) for pid, kind, detail in rows if detail.get("segment") == name]
     if changes:
         inside: dict[str, bool] = {}
         for profile_id, kind in changes:

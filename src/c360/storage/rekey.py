@@ -1,13 +1,13 @@
 """Which keys the sealed columns use, and re-sealing them: ``c360 encryption status|rotate``.
 
 Rotation reads each sealed table in primary-key order, a batch at a time, and rewrites the
-values that are in clear or sealed with a key other than the active one. Each rewrite is a
-compare-and-set on the value read, so a row the application changed meanwhile is left as the
-application wrote it (already with the active key) and counted, never overwritten with what
-rotation read before.
+values that are in clear or sealed with a key other than the active one: one UPDATE per
+column, run for the whole batch. Each rewrite is a compare-and-set on the value read, so a
+row the application changed meanwhile is left as the application wrote it (already with the
+active key) and counted, never overwritten with what rotation read before.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,8 +119,7 @@ def rotate(engine: Engine, *, to_clear: bool = False, progress: Progress | None 
                 if after is not None:
                     query = query.where(tuple_(*keys) > tuple_(*after))
                 rows = conn.execute(query).all()
-                for row in rows:
-                    _rewrite(conn, table, keys, columns, row, target, rotation)
+                _rewrite(conn, table, keys, columns, rows, target, rotation)
             if not rows:
                 break
             after = tuple(rows[-1][: len(keys)])
@@ -135,32 +134,45 @@ def _rewrite(
     table: Any,
     keys: list[Any],
     columns: list[Any],
-    row: Any,
+    rows: Sequence[Any],
     target: str,
     rotation: Rotation,
 ) -> None:
-    raw_values = row[len(keys) : len(keys) + len(columns)]
-    for column, raw in zip(columns, raw_values, strict=True):
-        if _empty(column.type, raw) or _kid(column.type, raw) == (
-            None if target == "clear" else target
-        ):
-            continue
+    """Rewrite the values of ``rows`` (as read) not yet in ``target``: one UPDATE per column,
+    run for every row at once, each a compare-and-set on the value read."""
+    wanted = None if target == "clear" else target
+    for index, column in enumerate(columns, start=len(keys)):
         sealed: Sealed = column.type
-        clear = sealed.loaded(orjson.loads(raw) if sealed.kind == "json" else raw)
-        new = clear if target == "clear" else sealed.stored(clear)
-        name = f"{table.name}.{column.name}"
-        values: dict[str, Any] = {column.name: type_coerce(bindparam("v", new), _impl(sealed))}
+        params = []
+        for row in rows:
+            raw = row[index]
+            if _empty(sealed, raw) or _kid(sealed, raw) == wanted:
+                continue
+            clear = sealed.loaded(orjson.loads(raw) if sealed.kind == "json" else raw)
+            item = {f"k_{k.name}": row[i] for i, k in enumerate(keys)}
+            item |= {"old": raw, "new": clear if target == "clear" else sealed.stored(clear)}
+            if column is event_log.c.payload:
+                # a sealed payload has its facts beside it, for segments (0016)
+                item["facts"] = None if target == "clear" else event_facts(row.type, clear)
+            params.append(item)
+        if not params:
+            continue
+        values: dict[str, Any] = {column.name: type_coerce(bindparam("new"), _impl(sealed))}
         if column is event_log.c.payload:
-            # a sealed payload has its facts beside it, for segments (0016)
-            values["facts"] = None if target == "clear" else event_facts(row.type, clear)
-        changed = conn.execute(
+            values["facts"] = bindparam("facts")
+        statement = (
             update(table)
-            .where(*(k == v for k, v in zip(keys, row[: len(keys)], strict=True)))
-            .where(_raw(column) == raw)
+            .where(*(k == bindparam(f"k_{k.name}") for k in keys))
+            .where(_raw(column) == bindparam("old"))
             .values(values)
-        ).rowcount
-        counts = rotation.rewritten if changed else rotation.raced
-        counts[name] = counts.get(name, 0) + 1
+        )
+        changed = conn.execute(statement, params).rowcount
+        name = f"{table.name}.{column.name}"
+        rotation.rewritten[name] = rotation.rewritten.get(name, 0) + changed
+        if changed < len(params):
+            rotation.raced[name] = rotation.raced.get(name, 0) + len(params) - changed
+        if not rotation.rewritten[name]:
+            del rotation.rewritten[name]
 
 
 def _impl(sealed: Sealed) -> Any:

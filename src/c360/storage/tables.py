@@ -344,7 +344,7 @@ profile_changes = Table(
     # profile_created, trait_changed, identifier_added, identifier_removed, merged, split,
     # segment_entered, segment_exited
     Column("kind", String(30), nullable=False),
-    Column("detail", Json, nullable=False),
+    Column("detail", Sealed("json", "profile_changes.detail"), nullable=False),
     # The last log entry applied when the change was made.
     Column("seq", BigInteger, nullable=False),
     Column("at_us", BigInteger, nullable=False),
@@ -491,9 +491,9 @@ messages = Table(
     Column("address", Text, nullable=False),
     Column("purpose", String(20), nullable=False),
     Column("consent", String(50), nullable=True),
-    Column("subject", Text, nullable=True),
-    Column("body", Text, nullable=False),
-    Column("html", Text, nullable=True),
+    Column("subject", Sealed("text", "messages.subject"), nullable=True),
+    Column("body", Sealed("text", "messages.body"), nullable=False),
+    Column("html", Sealed("text", "messages.html"), nullable=True),
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_us", BigInteger, nullable=True),
