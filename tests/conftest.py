@@ -533,6 +533,21 @@ def sealing_from_the_environment() -> Iterator[None]:
         configure_sealing(os.environ.get("C360_ENCRYPTION_KEYS") or None)
 
 
+@pytest.fixture(params=["in clear", "encrypted at rest"])
+def encryption_keys(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """A test run twice: with no keys, and with a keyring whose active key is not the first
+    one (docs/encryption.md), which the test passes on in its settings."""
+    from c360.storage.sealing import configure_sealing, new_key
+
+    if request.param == "in clear":
+        yield None
+        return
+    try:
+        yield f"{new_key('k2')},{new_key('k1')}"
+    finally:
+        configure_sealing(None)
+
+
 @pytest.fixture(autouse=True)
 def wide_cli_output() -> Iterator[None]:
     """The CLI's consoles are made at import, in whichever test imports them first, so their

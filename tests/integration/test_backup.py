@@ -58,15 +58,19 @@ from starlette.testclient import TestClient  # isort: skip
 DAY_US = 86_400 * 1_000_000
 
 
-def seed(database_url: str, engine: Engine, tmp_path: Path) -> None:
+def seed(
+    database_url: str, engine: Engine, tmp_path: Path, encryption_keys: str | None = None
+) -> None:
     """The person (events with a merge, a CRM record) and another person who stays; then one
-    more event of the person that is logged but not applied."""
+    more event of the person that is logged but not applied (``encryption_keys``: sealed at
+    rest, docs/encryption.md)."""
     write_key, _ = make_keys(database_url)
     crm_file = tmp_path / "crm.jsonl"
     crm_file.write_text(
         "\n".join(json.dumps(r, ensure_ascii=False) for r in CRM_ROWS) + "\n", "utf-8"
     )
-    app = build_app(Settings(database_url=database_url), engine, run_worker=False)
+    settings = Settings(database_url=database_url, encryption_keys=encryption_keys)
+    app = build_app(settings, engine, run_worker=False)
     with TestClient(app) as client:
         visit, identified, feedback = person_messages()
         send(client, write_key, visit, feedback)
@@ -83,9 +87,9 @@ def count(engine: Engine, table: object) -> int:
 
 
 def test_a_restored_backup_holds_nothing_of_a_person_erased_after_it(
-    database_url: str, engine: Engine, tmp_path: Path
+    database_url: str, engine: Engine, tmp_path: Path, encryption_keys: str | None
 ) -> None:
-    seed(database_url, engine, tmp_path)
+    seed(database_url, engine, tmp_path, encryption_keys)
     keys = KeyStore(tmp_path / "keys")
     taken = create_backup(database_url, tmp_path / "backups", keys, keep_days=90)
     backup_file = Path(taken.file)

@@ -150,7 +150,7 @@ profile_merges = Table(
     Column("reason", Text, nullable=False),
     # "merge" or "split"; the evidence: the edges that joined (or the decision that parted) them.
     Column("action", String(10), nullable=False, server_default="merge"),
-    Column("evidence", Json, nullable=True),
+    Column("evidence", Sealed("json", "profile_merges.evidence"), nullable=True),
     Column("at_us", BigInteger, nullable=True),
 )
 
@@ -296,7 +296,7 @@ identity_decisions = Table(
     Column("actor", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
-    Column("detail", Json, nullable=False),
+    Column("detail", Sealed("json", "identity_decisions.detail"), nullable=False),
 )
 """A person's decisions: ``split`` (these records apart from those), ``apart`` and ``same``
 (a review item). They are not derived from the log: ``c360 rebuild`` keeps them."""
@@ -455,7 +455,7 @@ journey_entries = Table(
     Column("step", String(60), nullable=True),
     Column("wake_at_us", BigInteger, nullable=True, index=True),
     Column("waiting_for", String(200), nullable=True),
-    Column("trigger", Json, nullable=False),
+    Column("trigger", Sealed("json", "journey_entries.trigger"), nullable=False),
     Column("entered_at_us", BigInteger, nullable=False),
     Column("ended_at_us", BigInteger, nullable=True),
     Column("end_reason", Text, nullable=True),
@@ -600,8 +600,8 @@ sync_state = Table(
     Column("seen_hash", String(32), nullable=True),
     # the synced columns as the app last had them; what c360 last wrote; when the app last
     # changed each one (for ``newest`` ownership)
-    Column("app_values", Json, nullable=False),
-    Column("pushed", Json, nullable=False),
+    Column("app_values", Sealed("json", "sync_state.app_values"), nullable=False),
+    Column("pushed", Sealed("json", "sync_state.pushed"), nullable=False),
     Column("app_changed_at", Json, nullable=False),
     Column("version", Integer, nullable=False),
     Column("pushed_at_us", BigInteger, nullable=True),
@@ -633,8 +633,8 @@ sync_conflicts = Table(
     Column("profile_id", String(36), nullable=True),
     Column("column_name", Text, nullable=False),
     Column("field", Text, nullable=False),
-    Column("app_value", Json, nullable=True),
-    Column("c360_value", Json, nullable=True),
+    Column("app_value", Sealed("json", "sync_conflicts.app_value"), nullable=True),
+    Column("c360_value", Sealed("json", "sync_conflicts.c360_value"), nullable=True),
     # ignored_c360_owns: the app changed a field c360 owns (c360's value is written back);
     # kept_app_newer: a ``newest`` field the app changed after c360's value
     Column("outcome", String(30), nullable=False),
@@ -765,8 +765,8 @@ feedback_items = Table(
     Column("channel", String(40), nullable=False),
     Column("profile_id", String(36), nullable=True, index=True),
     Column("received_at_us", BigInteger, nullable=False, index=True),
-    Column("subject", Text, nullable=True),
-    Column("text", Text, nullable=True),
+    Column("subject", Sealed("text", "feedback_items.subject"), nullable=True),
+    Column("text", Sealed("text", "feedback_items.text"), nullable=True),
     Column("rating", Float, nullable=True),
     Column("rating_scale", Integer, nullable=True),
     Column("language", String(5), nullable=False),
@@ -957,7 +957,7 @@ consent_ledger = Table(
     Column("notice_version", String(100), nullable=True),
     Column("notice_text", Text, nullable=True),
     Column("notice_sha256", String(64), nullable=True),
-    Column("evidence", Text, nullable=True),
+    Column("evidence", Sealed("text", "consent_ledger.evidence"), nullable=True),
     Column("expires_at_us", BigInteger, nullable=True),
     Column("time_zone", String(50), nullable=True),
     UniqueConstraint("profile_id", "entry_key", name="uq_consent_ledger_entry"),
