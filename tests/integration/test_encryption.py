@@ -7,6 +7,9 @@ keeps what the application wrote."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, LargeBinary, Text, cast, select, type_coerce
 from tests import factories
 from tests.cli import c360
+from tests.conftest import free_port
 from tests.customer360 import SOMCHAI, somchai_everywhere, track
 
 from c360.kernel.clock import system_clock
@@ -176,6 +180,21 @@ def test_a_store_is_sealed_rotated_and_opened_again(
         get_profile(conn, pid)
     refused = c360(database_url, "encryption", "rotate")
     assert refused.returncode == 2 and "no key to rotate to" in refused.stderr
+    assert rekey.missing_keys(engine)  # every sealed column's newest value is under k2
+    # and a server or worker refuses to start rather than fail every read
+    for command in (["serve", "--port", str(free_port())], ["worker"]):
+        started = subprocess.run(
+            [sys.executable, "-m", "c360", *command],
+            env={**os.environ, "C360_DATABASE_URL": database_url, "C360_ENCRYPTION_KEYS": ""},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert started.returncode == 2, started.stderr
+        assert "sealed with key 'k2'" in started.stderr
+    configure_sealing(f"{K1},{K2}")
+    assert rekey.missing_keys(engine) == []
+    configure_sealing(None)
 
     # and back to clear, before turning encryption off
     cleared = c360(database_url, "encryption", "rotate", "--to-clear", C360_ENCRYPTION_KEYS=K2)

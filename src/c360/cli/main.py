@@ -100,7 +100,23 @@ def serve(
     if unsafe_durability:
         settings = settings.model_copy(update={"unsafe_durability": True})
     engine = store_for(settings)
+    refuse_without_keys(engine)
     serve_app(settings, engine, host or settings.host, port or settings.port, worker)
+
+
+def refuse_without_keys(engine: Engine) -> None:
+    """Stop before serving when the store holds values sealed with keys this process lacks:
+    every read of them would fail (docs/encryption.md)."""
+    from c360.storage.rekey import missing_keys
+
+    problems = missing_keys(engine)
+    if problems:
+        err.print(
+            "[red]error:[/red] the store is encrypted at rest with keys C360_ENCRYPTION_KEYS "
+            "does not hold: " + "; ".join(problems) + ". Set the deployment's keys (the active "
+            "one first, retired ones after it; docs/encryption.md)."
+        )
+        raise typer.Exit(2)
 
 
 def serve_app(settings: Settings, engine: Engine, host: str, port: int, worker: bool) -> None:
@@ -151,6 +167,7 @@ def worker_command() -> None:
     configure_logging()
     settings = load_settings()
     engine = store_for(settings)
+    refuse_without_keys(engine)
     delivery = DeliveryThread(
         engine,
         retry_window_s=settings.webhook_retry_window_s,

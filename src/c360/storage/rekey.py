@@ -197,3 +197,25 @@ def _kid(sealed: Sealed, head: Any) -> str | None:
     if sealed.kind == "json" and isinstance(head, str) and head.startswith('"'):
         head = head[1:]
     return key_id_of(head)
+
+
+def missing_keys(engine: Engine) -> list[str]:
+    """What this process's keys cannot open, read from the newest row of each sealed column
+    (a cheap check at start; ``c360 encryption status`` reads every value): one line per
+    column whose newest value is sealed with a key that is not configured."""
+    ring = keyring()
+    problems = []
+    with engine.connect() as conn:
+        for table, column in sealed_columns(metadata):
+            keys = list(table.primary_key.columns)
+            # the newest row, null or not: walking back to a non-null value could read a whole
+            # table of rows without one (messages.html where every message is a LINE one)
+            newest = conn.execute(
+                select(func.substr(_raw(column), 1, len(PREFIX) + 34))
+                .order_by(*(k.desc() for k in keys))
+                .limit(1)
+            ).scalar()
+            kid = None if newest is None else _kid(column.type, newest)
+            if kid is not None and (ring is None or kid not in ring.keys):
+                problems.append(f"{table.name}.{column.name} holds values sealed with key {kid!r}")
+    return problems
