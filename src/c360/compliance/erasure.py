@@ -699,16 +699,13 @@ def _naming_entries(conn: Connection, person: Person, needles: Sequence[Needle])
     seqs: set[int] = set()
     if not (strong and forms):
         return seqs
+    # sealed payloads cannot be searched in the database (prefilter): every entry is read,
+    # and searched here as the database would, case-insensitively, before it is decoded
+    texts = [n.text.lower() for n in strong]
     query = select(event_log.c.seq, event_log.c.source_id, event_log.c.type, event_log.c.payload)
-    texts: list[str] = []
-    if sealing_on():
-        # sealed payloads cannot be searched in the database: every entry is opened and
-        # searched here, as the database would (case-insensitively), before decoding
-        texts = [n.text.lower() for n in strong]
-    else:
-        query = query.where(_any_contains(cast(event_log.c.payload, Text), strong))
+    query = query.where(prefilter(_any_contains(cast(event_log.c.payload, Text), strong)))
     for entry in conn.execute(query.execution_options(yield_per=1000)):
-        if texts and not any(t in entry.payload.lower() for t in texts):
+        if not any(t in entry.payload.lower() for t in texts):
             continue
         if _names_them(entry.payload, forms, entry):
             seqs.add(int(entry.seq))

@@ -37,8 +37,9 @@ from c360.kernel.clock import from_us
 from c360.privacy.consent import consented as _consented
 from c360.segments import language as L
 from c360.segments.view import fold
+from c360.storage.sealing import FACT_KINDS
 
-EVENT_KINDS = ("track", "page", "screen")
+EVENT_KINDS = FACT_KINDS  # the entries behaviour conditions read; their facts stay in clear
 _FIXED_US = {
     "minutes": 60_000_000,
     "hours": 3_600_000_000,

@@ -57,24 +57,24 @@ class ColumnKeys:
 
 def key_usage(engine: Engine) -> list[ColumnKeys]:
     """Per sealed column: rows holding a value, rows in clear and rows per key id (read from
-    each value's first bytes, never opened: no key is needed). Nulls are not counted."""
-    usage = []
+    each value's first bytes, never opened: no key is needed). Nulls are not counted. One
+    pass over each table, for all its sealed columns."""
+    usage: list[ColumnKeys] = []
     with engine.connect() as conn:
-        for table, column in sealed_columns(metadata):
-            found = ColumnKeys(f"{table.name}.{column.name}")
-            query = select(func.substr(_raw(column), 1, len(PREFIX) + 34)).where(
-                column.is_not(None)
-            )
-            for head in conn.execute(query.execution_options(yield_per=5000)).scalars():
-                if _empty(column.type, head):
-                    continue
-                found.rows += 1
-                kid = _kid(column.type, head)
-                if kid is None:
-                    found.clear += 1
-                else:
-                    found.keys[kid] = found.keys.get(kid, 0) + 1
-            usage.append(found)
+        for table, columns in _sealed_tables():
+            found = [ColumnKeys(f"{table.name}.{c.name}") for c in columns]
+            query = select(*_heads(columns)).execution_options(yield_per=5000)
+            for heads in conn.execute(query):
+                for column, head, counts in zip(columns, heads, found, strict=True):
+                    if _empty(column.type, head):
+                        continue
+                    counts.rows += 1
+                    kid = _kid(column.type, head)
+                    if kid is None:
+                        counts.clear += 1
+                    else:
+                        counts.keys[kid] = counts.keys.get(kid, 0) + 1
+            usage += found
     return usage
 
 
@@ -99,15 +99,13 @@ def rotate(engine: Engine, *, to_clear: bool = False, progress: Progress | None 
         raise RuntimeError("no encryption keys are configured (C360_ENCRYPTION_KEYS)")
     target = "clear" if to_clear else (ring.active if ring is not None else "clear")
     rotation = Rotation(target)
+    tables = _sealed_tables()
     with engine.connect() as conn:
         totals = {
             t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
-            for t in {t for t, _ in sealed_columns(metadata)}
+            for t, _ in tables
         }
-    for table in metadata.sorted_tables:
-        columns = [c for c in table.c if isinstance(c.type, Sealed)]
-        if not columns:
-            continue
+    for table, columns in tables:
         keys = list(table.primary_key.columns)
         after: tuple[Any, ...] | None = None
         done = 0
@@ -200,22 +198,36 @@ def _kid(sealed: Sealed, head: Any) -> str | None:
 
 
 def missing_keys(engine: Engine) -> list[str]:
-    """What this process's keys cannot open, read from the newest row of each sealed column
-    (a cheap check at start; ``c360 encryption status`` reads every value): one line per
-    column whose newest value is sealed with a key that is not configured."""
+    """What this process's keys cannot open, read from the newest row of each table with
+    sealed columns (a cheap check at start; ``c360 encryption status`` reads every value):
+    one line per column whose newest value is sealed with a key that is not configured."""
     ring = keyring()
     problems = []
     with engine.connect() as conn:
-        for table, column in sealed_columns(metadata):
+        for table, columns in _sealed_tables():
             keys = list(table.primary_key.columns)
-            # the newest row, null or not: walking back to a non-null value could read a whole
-            # table of rows without one (messages.html where every message is a LINE one)
+            # the newest row, nulls and all: walking back to non-null values could read a
+            # whole table (messages.html where every message is a LINE one)
             newest = conn.execute(
-                select(func.substr(_raw(column), 1, len(PREFIX) + 34))
-                .order_by(*(k.desc() for k in keys))
-                .limit(1)
-            ).scalar()
-            kid = None if newest is None else _kid(column.type, newest)
-            if kid is not None and (ring is None or kid not in ring.keys):
-                problems.append(f"{table.name}.{column.name} holds values sealed with key {kid!r}")
+                select(*_heads(columns)).order_by(*(k.desc() for k in keys)).limit(1)
+            ).first()
+            for column, head in zip(columns, newest or (), strict=False):
+                kid = None if head is None else _kid(column.type, head)
+                if kid is not None and (ring is None or kid not in ring.keys):
+                    problems.append(
+                        f"{table.name}.{column.name} holds values sealed with key {kid!r}"
+                    )
     return problems
+
+
+def _sealed_tables() -> list[tuple[Any, list[Any]]]:
+    """Each table with sealed columns, and those columns."""
+    by_table: dict[Any, list[Any]] = {}
+    for table, column in sealed_columns(metadata):
+        by_table.setdefault(table, []).append(column)
+    return list(by_table.items())
+
+
+def _heads(columns: list[Any]) -> list[Any]:
+    """The first bytes of each column as stored: enough for the token prefix and key id."""
+    return [func.substr(_raw(c), 1, len(PREFIX) + 34) for c in columns]
